@@ -1,0 +1,36 @@
+# The README's two commands: `make run` (a node at http://localhost:8080) and `make test` (the specs).
+# Both install what they need first: npm dependencies, and Redis and Postgres where they are not answering.
+.PHONY: run test bench build typecheck deps services web clean
+
+NODE_MODULES := node_modules/.package-lock.json
+
+$(NODE_MODULES): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+deps: $(NODE_MODULES)
+
+services:
+	@bash scripts/services.sh
+
+web: deps
+	node scripts/build-web.mjs
+
+run: deps services web
+	./bin/snaketron-node
+
+test: deps services web
+	npx tsc -p tsconfig.json --noEmit
+	npx mocha
+
+bench: deps services
+	npx tsx bench/run.ts
+
+build: deps web
+	npx tsc -p tsconfig.json
+
+typecheck: deps
+	npx tsc -p tsconfig.json --noEmit
+
+clean:
+	rm -rf dist web/dist
