@@ -21,7 +21,7 @@ run: deps services web
 
 test: deps services web
 	npx tsc -p tsconfig.json --noEmit
-	npx mocha
+	npx mocha 'spec/**/*.spec.ts'
 
 bench: deps services
 	npx tsx bench/run.ts

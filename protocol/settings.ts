@@ -75,7 +75,7 @@ export function validateSettings(input: unknown, path = 'settings'): SettingsRes
   const settings = defaultSettings(mode as Mode);
   for (const [field, value] of Object.entries(given)) {
     if (field === 'mode') continue;
-    if (!(field in RANGES)) return fail(field, 'is not a setting');
+    if (!Object.hasOwn(RANGES, field)) return fail(field, 'is not a setting');
     const range = RANGES[field as keyof typeof RANGES];
     if (typeof value !== 'number' || !Number.isInteger(value)) return fail(field, 'must be an integer');
     const limits = field === 'players' ? PLAYERS[mode as Mode] : range;

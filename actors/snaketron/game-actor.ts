@@ -1,0 +1,176 @@
+// The SnakeTron game as an actor: a game's life (created, lobby, countdown, running, complete or failed) driven
+// by its mailbox inputs and its clock, with the engine of protocol/engine.ts doing every step.
+import { Packr } from 'msgpackr';
+import { decodeGame, encodeGame, Game, type Cell, type Dir, type PlayerResult } from '../../protocol/engine.ts';
+import type { Settings } from '../../protocol/settings.ts';
+import type { ActorContext, ActorType, TickSchedule } from '../../runtime/actor.ts';
+
+export const GAME_ACTOR = 'snaketron.game';
+const STATE_VERSION = 1;
+
+export type GamePhase = 'lobby' | 'countdown' | 'running' | 'complete' | 'failed';
+
+export interface Seat {
+  userId: string;
+  name: string;
+  snakeId: number;
+}
+
+/** The create input: the GameCreated record. Matchmade and solo games start at once; lobbies wait for `start`. */
+export interface CreateGame {
+  settings: Settings;
+  seed: number;
+  players: Array<{ userId: string; name: string }>;
+  /** start right away with this countdown (ms); absent: a lobby that waits for its host's `start` */
+  countdownMs?: number;
+  host?: string;
+  code?: string;
+}
+
+export type GameInput =
+  | { k: 'join'; userId: string; name: string }
+  | { k: 'leave'; userId: string }
+  | { k: 'start'; userId: string; countdownMs: number }
+  | { k: 'turn'; snakeId: number; dir: Dir; t: number };
+
+/** What a game's journal records show observers (the WebSocket nodes, the replay writer). */
+export type GameOutput =
+  | { e: 'lobby'; players: Seat[] }
+  | { e: 'status'; status: GamePhase; startAt: number | null; reason?: string }
+  | { e: 'tick'; t: number; turns: Array<[number, Dir]>; died: number[]; food: Cell | null; hash: number; over?: GameOver };
+
+export interface GameOver {
+  winner: number | null;
+  winningTeam: number | null;
+  results: PlayerResult[];
+}
+
+export interface GameState {
+  gameId: string;
+  settings: Settings;
+  seed: number;
+  phase: GamePhase;
+  seats: Seat[];
+  host: string | null;
+  code: string | null;
+  startAt: number | null;
+  createdAt: number;
+  game: Game | null;
+  reason: string | null;
+}
+
+/** Ticks of matchmade games fall on a shared grid, so one commit per partition serves every game's tick. */
+export function alignedStart(now: number, countdownMs: number, tickMs: number): number {
+  return Math.ceil((now + countdownMs) / tickMs) * tickMs;
+}
+
+function start(state: GameState, countdownMs: number, now: number): GameOutput {
+  const settings = { ...state.settings, players: state.seats.length };
+  state.game = Game.create(settings, state.seed, state.seats.length);
+  state.phase = 'countdown';
+  state.startAt = alignedStart(now, countdownMs, settings.tickMs);
+  return { e: 'status', status: 'running', startAt: state.startAt };
+}
+
+const packr = new Packr({ useRecords: false, variableMapSize: true });
+
+export const gameActor: ActorType<GameState, GameOutput> = {
+  type: GAME_ACTOR,
+
+  create(init: unknown, ctx: ActorContext): GameState {
+    const c = init as CreateGame;
+    if (!c || typeof c.seed !== 'number' || !Array.isArray(c.players) || !c.settings) {
+      throw new Error('a game needs settings, a seed and players');
+    }
+    const state: GameState = {
+      gameId: ctx.actorId,
+      settings: c.settings,
+      seed: c.seed >>> 0,
+      phase: 'lobby',
+      seats: c.players.map((p, snakeId) => ({ userId: p.userId, name: p.name, snakeId })),
+      host: c.host ?? null,
+      code: c.code ?? null,
+      startAt: null,
+      createdAt: ctx.now,
+      game: null,
+      reason: null,
+    };
+    if (c.countdownMs !== undefined) start(state, c.countdownMs, ctx.now);
+    return state;
+  },
+
+  handle(state: GameState, input: unknown, ctx: ActorContext): GameOutput | undefined {
+    const i = input as GameInput;
+    switch (i.k) {
+      case 'join':
+        if (state.phase !== 'lobby' || state.seats.length >= state.settings.players) return undefined;
+        if (state.seats.some((s) => s.userId === i.userId)) return undefined;
+        state.seats.push({ userId: i.userId, name: i.name, snakeId: state.seats.length });
+        return { e: 'lobby', players: state.seats.map((s) => ({ ...s })) };
+      case 'leave': {
+        if (state.phase !== 'lobby') return undefined; // a running game goes on (GAME.md)
+        const before = state.seats.length;
+        state.seats = state.seats.filter((s) => s.userId !== i.userId).map((s, snakeId) => ({ ...s, snakeId }));
+        if (state.seats.length === before) return undefined;
+        if (state.host === i.userId) state.host = state.seats[0]?.userId ?? null;
+        return { e: 'lobby', players: state.seats.map((s) => ({ ...s })) };
+      }
+      case 'start':
+        if (state.phase !== 'lobby' || state.host !== i.userId || state.seats.length === 0) return undefined;
+        return start(state, i.countdownMs, ctx.now);
+      case 'turn':
+        if (!state.game || state.game.status !== 'running') return undefined;
+        if (!Number.isInteger(i.snakeId) || i.snakeId < 0 || i.snakeId >= state.game.snakeCount) return undefined;
+        if (!state.game.isAlive(i.snakeId) || !(i.dir >= 0 && i.dir <= 3)) return undefined;
+        state.game.queueTurn(i.snakeId, i.dir, Math.max(i.t, state.game.tick + 1));
+        return undefined;
+      default:
+        throw new Error(`unknown game input ${JSON.stringify((input as { k?: unknown })?.k)}`);
+    }
+  },
+
+  tick(state: GameState): GameOutput {
+    const game = state.game;
+    if (!game) throw new Error(`game ${state.gameId} ticked before it started`);
+    state.phase = 'running';
+    const events = game.step();
+    const out: GameOutput = { e: 'tick', t: events.t, turns: events.turns, died: events.died, food: events.food, hash: game.hash() };
+    if (game.status === 'complete') {
+      state.phase = 'complete';
+      out.over = { winner: game.winner, winningTeam: game.winningTeam, results: game.results() };
+    }
+    return out;
+  },
+
+  schedule(state: GameState): TickSchedule | null {
+    if ((state.phase !== 'countdown' && state.phase !== 'running') || state.startAt === null) return null;
+    return { tickMs: state.settings.tickMs, startAt: state.startAt };
+  },
+
+  tickOf(state: GameState): number {
+    return state.game?.tick ?? 0;
+  },
+
+  isFinished(state: GameState): boolean {
+    return state.phase === 'complete' || state.phase === 'failed';
+  },
+
+  fail(state: GameState, reason: string): GameOutput {
+    state.phase = 'failed';
+    state.reason = reason;
+    return { e: 'status', status: 'failed', startAt: state.startAt, reason };
+  },
+
+  encode(state: GameState): Uint8Array {
+    const { game, ...meta } = state;
+    return packr.pack({ v: STATE_VERSION, meta, game: game ? encodeGame(game) : null });
+  },
+
+  decode(bytes: Uint8Array): GameState {
+    const value = packr.unpack(bytes) as { v: number; meta: Omit<GameState, 'game'>; game: Uint8Array | null };
+    if (value?.v !== STATE_VERSION) throw new Error(`game state of unknown version ${String(value?.v)}`);
+    return { ...value.meta, game: value.game ? decodeGame(value.game) : null };
+  },
+};
+
+export const actorTypes = [gameActor];

@@ -1,0 +1,42 @@
+// The actor contract. The runtime hosts actors of any type; it knows nothing of games beyond this interface.
+// An actor is deterministic: given the same inputs and `now` values it reaches the same state, so that a
+// checkpoint plus a replay of the journal rebuilds it exactly.
+
+/** What the runtime tells an actor about the moment a batch is processed. Recorded, so replays see the same. */
+export interface ActorContext {
+  readonly actorId: string;
+  /** Wall-clock ms of the batch, as recorded in the journal. */
+  readonly now: number;
+}
+
+/** When an actor wants its ticks. `startAt` is the wall-clock ms of its first tick (after a countdown). */
+export interface TickSchedule {
+  readonly tickMs: number;
+  readonly startAt: number;
+}
+
+export interface ActorType<State = unknown, Output = unknown> {
+  /** The name inputs use to create an actor of this type. */
+  readonly type: string;
+  /** A new actor from its create input. Throws to reject it (the create is dead-lettered after retries). */
+  create(init: unknown, ctx: ActorContext): State;
+  /** Applies one input; may mutate `state`. Returns what observers should see of it, if anything. */
+  handle(state: State, input: unknown, ctx: ActorContext): Output | undefined;
+  /** Advances one tick; may mutate `state`. Returns the tick's output for observers. */
+  tick(state: State, ctx: ActorContext): Output;
+  /** The actor's clock: null while it does not tick (waiting to start, or finished). */
+  schedule(state: State): TickSchedule | null;
+  /** The number of ticks executed so far (tick records are numbered 1..N). */
+  tickOf(state: State): number;
+  /** A finished actor is checkpointed one last time and unloaded. */
+  isFinished(state: State): boolean;
+  /** Ends an actor that cannot go on (its tick threw repeatedly) with a clear failed status. */
+  fail(state: State, reason: string, ctx: ActorContext): Output | undefined;
+  encode(state: State): Uint8Array;
+  decode(bytes: Uint8Array): State;
+}
+
+/** A module that hosts actors exports its types under this name; workers import it by URL. */
+export interface ActorModule {
+  readonly actorTypes: readonly ActorType<any, any>[];
+}

@@ -1,0 +1,86 @@
+// Postgres through kysely: the runtime's tables and the migrations that create them at start-up.
+// Applications (actors/) bring their own migrations and run them through the same helper.
+import { Kysely, Migrator, PostgresDialect, sql, type Migration, type MigrationProvider } from 'kysely';
+import pg from 'pg';
+
+export interface CheckpointTable {
+  actor_id: string;
+  actor_type: string;
+  partition: number;
+  /** the journal record number (per actor) the state includes */
+  seq: number;
+  tick: number;
+  state: Buffer;
+  /** the outbox entry id of the last batch folded into `state` */
+  outbox_id: string;
+  epoch: number;
+  finished: boolean;
+  updated_at: Date;
+}
+
+export interface NodeTable {
+  node_id: string;
+  url: string;
+  started_at: Date;
+  last_seen: Date;
+  stopped_at: Date | null;
+}
+
+export interface RuntimeTables {
+  checkpoints: CheckpointTable;
+  nodes: NodeTable;
+}
+
+export function connectDatabase<T>(url: string, poolSize = 4): Kysely<T> {
+  const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5000 });
+  pool.on('error', () => { /* a broken idle connection: the pool replaces it */ });
+  return new Kysely<T>({ dialect: new PostgresDialect({ pool }) });
+}
+
+class StaticMigrations implements MigrationProvider {
+  constructor(private readonly migrations: Record<string, Migration>) {}
+  async getMigrations(): Promise<Record<string, Migration>> { return this.migrations; }
+}
+
+/** Brings a schema up to date; `table` keeps each owner's migration history apart. */
+export async function migrate(db: Kysely<any>, table: string, migrations: Record<string, Migration>): Promise<void> {
+  const migrator = new Migrator({
+    db,
+    provider: new StaticMigrations(migrations),
+    migrationTableName: table,
+    migrationLockTableName: `${table}_lock`,
+  });
+  const { error, results } = await migrator.migrateToLatest();
+  if (error) {
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
+    throw new Error(`database migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+export const RUNTIME_MIGRATIONS: Record<string, Migration> = {
+  '001_checkpoints_and_nodes': {
+    async up(db: Kysely<any>) {
+      await db.schema.createTable('checkpoints')
+        .addColumn('actor_id', 'text', (c) => c.primaryKey())
+        .addColumn('actor_type', 'text', (c) => c.notNull())
+        .addColumn('partition', 'integer', (c) => c.notNull())
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('tick', 'integer', (c) => c.notNull())
+        .addColumn('state', 'bytea', (c) => c.notNull())
+        .addColumn('outbox_id', 'text', (c) => c.notNull())
+        .addColumn('epoch', 'bigint', (c) => c.notNull())
+        .addColumn('finished', 'boolean', (c) => c.notNull().defaultTo(false))
+        .addColumn('updated_at', 'timestamptz', (c) => c.notNull().defaultTo(sql`now()`))
+        .execute();
+      await db.schema.createIndex('checkpoints_unfinished').on('checkpoints')
+        .columns(['partition']).where(sql.ref('finished'), '=', false).execute();
+      await db.schema.createTable('nodes')
+        .addColumn('node_id', 'text', (c) => c.primaryKey())
+        .addColumn('url', 'text', (c) => c.notNull())
+        .addColumn('started_at', 'timestamptz', (c) => c.notNull())
+        .addColumn('last_seen', 'timestamptz', (c) => c.notNull())
+        .addColumn('stopped_at', 'timestamptz')
+        .execute();
+    },
+  },
+};

@@ -1,0 +1,583 @@
+// A partition executor: the owner of one partition's actors. Runs in a worker thread. Each cycle reads the
+// mailbox (fenced), hands inputs to actors, ticks the actors that are due, and commits the batch of journal
+// records with one Lua script that also acknowledges the inputs it consumed. Checkpoints follow the commits.
+import type { Logger } from 'pino';
+import type { ActorContext, ActorType } from './actor.ts';
+import { CheckpointWriter } from './checkpoint-writer.ts';
+import type { CheckpointStore } from './checkpoints.ts';
+import { applyRecord, fieldValue, readOutbox, rebuildActor } from './journal.ts';
+import { OWNER_GROUP, type Keys } from './keys.ts';
+import { LatencyHistogram } from './histogram.ts';
+import {
+  compareStreamIds, decodeInput, encodeRecord, RECORD_VERSION, type InputEnvelope, type JournalRecord,
+} from './records.ts';
+import { runCommand, runCommandBuffer, type RedisClient } from './redis.ts';
+
+export interface ExecutorConfig {
+  readonly nodeId: string;
+  readonly leaseMs: number;
+  readonly checkpointTicks: number;
+  /** how often an idle partition looks at its mailbox */
+  readonly pollMs: number;
+  /** how many times an input may make an actor throw before it is dead-lettered */
+  readonly maxFailures: number;
+  readonly readCount: number;
+}
+
+export type ExecutorEvent =
+  | { kind: 'lost'; partition: number; epoch: number; reason: string }
+  | { kind: 'recovered'; partition: number; epoch: number; actors: number; ms: number }
+  | { kind: 'actor-restarted'; partition: number; actorId: string; ms: number; reason: string }
+  | { kind: 'dead-letter'; partition: number; actorId: string; inputId: string; error: string }
+  | { kind: 'actor-failed'; partition: number; actorId: string; reason: string };
+
+interface InboxEntry {
+  id: string;
+  env: InputEnvelope;
+}
+
+/** The last checkpoint taken of an actor (it may still be on its way to Postgres). */
+interface Base {
+  bytes: Uint8Array;
+  seq: number;
+  tick: number;
+  outboxId: string;
+}
+
+class HostedActor {
+  state: unknown = undefined;
+  /** number of the actor's last committed journal record */
+  seq = 0;
+  nextDue: number | null = null;
+  base: Base | null = null;
+  /** the outbox id covered by the newest checkpoint Postgres confirmed; trimming never passes it */
+  confirmedOutboxId: string | null = null;
+  /** the outbox id of the first record not covered by a confirmed checkpoint */
+  firstUncoveredId: string | null = null;
+  /** the outbox id of the actor's last committed record */
+  lastRecordId: string | null = null;
+  /** inputs waiting to be handled, oldest first (new ones, or ones to retry after a restart) */
+  queue: InboxEntry[] = [];
+  restarting: string | null = null;
+  tickFailures = 0;
+  finished = false;
+
+  constructor(readonly id: string, readonly type: ActorType<unknown, unknown>) {}
+}
+
+/** One actor's record in the batch being built, and the inbox entries it consumes. */
+interface Draft {
+  actor: HostedActor;
+  record: JournalRecord;
+  consumed: InboxEntry[];
+}
+
+export interface ExecutorStats {
+  partition: number;
+  epoch: number;
+  actors: number;
+  ticks: number;
+  commits: number;
+  inputs: number;
+  deadLetters: number;
+  restarts: number;
+  lateness: LatencyHistogram;
+  commitMs: LatencyHistogram;
+  checkpointMs: LatencyHistogram;
+  inboxLag: number;
+}
+
+export class PartitionExecutor {
+  private readonly actors = new Map<string, HostedActor>();
+  /** actors that finished here; a late input for one is acknowledged and dropped */
+  private readonly finished = new Set<string>();
+  private readonly failures = new Map<string, number>();
+  private readonly writer: CheckpointWriter;
+  private commitSeq: number;
+  private timer: NodeJS.Timeout | null = null;
+  private running = false;
+  private halted = false;
+  private cycling: Promise<void> | null = null;
+  private lastTrim = 0;
+  readonly stats: ExecutorStats;
+
+  constructor(
+    readonly partition: number,
+    readonly epoch: number,
+    lastSeq: number,
+    private readonly redis: RedisClient,
+    private readonly keys: Keys,
+    store: CheckpointStore,
+    private readonly types: ReadonlyMap<string, ActorType<unknown, unknown>>,
+    private readonly config: ExecutorConfig,
+    private readonly emit: (event: ExecutorEvent) => void,
+    private readonly log: Logger,
+  ) {
+    this.commitSeq = lastSeq;
+    this.writer = new CheckpointWriter(store, (ids) => this.onCheckpointsConfirmed(ids), log);
+    this.stats = {
+      partition, epoch, actors: 0, ticks: 0, commits: 0, inputs: 0, deadLetters: 0, restarts: 0, inboxLag: 0,
+      lateness: new LatencyHistogram(), commitMs: new LatencyHistogram(), checkpointMs: this.writer.latency,
+    };
+  }
+
+  private get fenceKeys(): [string, string] {
+    return [this.keys.lease(this.partition), this.keys.epoch(this.partition)];
+  }
+
+  private get fenceArgs(): [string, number, number] {
+    return [this.config.nodeId, this.epoch, this.config.leaseMs];
+  }
+
+  /** Recovery: checkpoints, then the journal after them, then the inputs earlier owners left pending. */
+  private starting: Promise<void> | null = null;
+
+  start(): Promise<void> {
+    this.starting ??= this.recover();
+    return this.starting;
+  }
+
+  private async recover(): Promise<void> {
+    const started = Date.now();
+    const inbox = this.keys.inbox(this.partition);
+    await this.redis.xgroup('CREATE', inbox, OWNER_GROUP, '0', 'MKSTREAM').catch((err: Error) => {
+      if (!err.message.includes('BUSYGROUP')) throw err;
+    });
+    for (const checkpoint of await this.writer.store.unfinished(this.partition)) {
+      const type = this.types.get(checkpoint.actorType);
+      if (!type) throw new Error(`checkpoint of ${checkpoint.actorId} has unknown actor type ${checkpoint.actorType}`);
+      const actor = new HostedActor(checkpoint.actorId, type);
+      actor.state = type.decode(checkpoint.state);
+      actor.seq = checkpoint.seq;
+      actor.base = { bytes: checkpoint.state, seq: checkpoint.seq, tick: checkpoint.tick, outboxId: checkpoint.outboxId };
+      actor.confirmedOutboxId = checkpoint.outboxId;
+      this.actors.set(actor.id, actor);
+    }
+    for await (const entry of readOutbox(this.redis, this.keys, this.partition)) {
+      for (const record of entry.batch.records) {
+        let actor = this.actors.get(record.a);
+        if (!actor) {
+          if (!record.c) continue; // an actor whose final checkpoint is stored: it finished
+          const type = this.types.get(record.c.ty);
+          if (!type) throw new Error(`journal creates ${record.a} of unknown actor type ${record.c.ty}`);
+          actor = new HostedActor(record.a, type);
+          this.actors.set(actor.id, actor);
+        }
+        if (record.n <= actor.seq) continue;
+        if (record.n !== actor.seq + 1) {
+          throw new Error(`journal of ${actor.id} jumps from record ${actor.seq} to ${record.n} in partition ${this.partition}`);
+        }
+        actor.state = applyRecord(actor.type, actor.state, record);
+        actor.seq = record.n;
+        actor.firstUncoveredId ??= entry.id;
+        actor.lastRecordId = entry.id;
+        if (record.f !== undefined || actor.type.isFinished(actor.state)) actor.finished = true;
+      }
+    }
+    // A checkpoint at the new epoch for every actor the journal moved on: restarts replay little, and rows
+    // written by earlier owners can no longer be overwritten by them.
+    for (const actor of this.actors.values()) {
+      if (actor.lastRecordId !== null && actor.base?.seq !== actor.seq) this.takeCheckpoint(actor);
+      if (actor.finished) this.finished.add(actor.id);
+    }
+    await this.claimPending();
+    if (this.halted) return;
+    this.running = true;
+    this.stats.actors = this.actors.size;
+    this.emit({ kind: 'recovered', partition: this.partition, epoch: this.epoch, actors: this.actors.size, ms: Date.now() - started });
+    this.schedule(0);
+  }
+
+  private async claimPending(): Promise<void> {
+    let cursor = '0-0';
+    const claimed: InboxEntry[] = [];
+    do {
+      const reply = await runCommandBuffer<[number, [Buffer, Array<[Buffer, Buffer[]] | null>, unknown]]>(
+        this.redis, 'claim', [...this.fenceKeys, this.keys.inbox(this.partition)],
+        [...this.fenceArgs, OWNER_GROUP, this.config.nodeId, cursor, this.config.readCount]);
+      if (reply[0] === 0) throw new FencedError('claiming pending inputs');
+      const [next, entries] = reply[1];
+      cursor = next.toString();
+      for (const entry of entries) if (entry) claimed.push(this.toInboxEntry(entry));
+    } while (cursor !== '0-0');
+    claimed.sort((a, b) => compareStreamIds(a.id, b.id));
+    await this.route(claimed);
+  }
+
+  private toInboxEntry([id, fields]: [Buffer | string, Buffer[]]): InboxEntry {
+    const streamId = id.toString();
+    try {
+      return { id: streamId, env: decodeInput(fieldValue(fields, 'd')) };
+    } catch (err) {
+      return { id: streamId, env: { v: RECORD_VERSION, id: streamId, a: '', b: null, bad: errorText(err) } as InputEnvelope & { bad: string } };
+    }
+  }
+
+  private schedule(delayMs: number): void {
+    if (!this.running) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.cycling = this.cycle().catch((err: unknown) => this.onCycleError(err)).finally(() => { this.cycling = null; });
+    }, Math.max(0, delayMs));
+  }
+
+  private onCycleError(err: unknown): void {
+    if (err instanceof FencedError) {
+      this.halt();
+      this.emit({ kind: 'lost', partition: this.partition, epoch: this.epoch, reason: err.message });
+      return;
+    }
+    this.log.error({ err, partition: this.partition }, 'partition cycle failed; retrying');
+    this.schedule(Math.min(1000, this.config.pollMs * 5));
+  }
+
+  /** One cycle: read, handle, tick, commit, checkpoint; then sleep until the next tick is due or the next poll. */
+  private async cycle(): Promise<void> {
+    if (!this.running) return;
+    const entries = await this.read();
+    await this.route(entries);
+    const now = Date.now();
+    const drafts = new Map<string, Draft>();
+    const restarts: HostedActor[] = [];
+    for (const actor of this.actors.values()) {
+      if (actor.restarting !== null || actor.finished) continue;
+      this.handleQueue(actor, drafts, now, restarts);
+      if (actor.restarting === null && !actor.finished) this.tickIfDue(actor, drafts, now, restarts);
+    }
+    await this.commit([...drafts.values()]);
+    for (const actor of restarts) await this.restart(actor);
+    this.stats.actors = this.actors.size;
+    await this.maybeTrim();
+    this.schedule(this.nextWake());
+  }
+
+  private async read(): Promise<InboxEntry[]> {
+    const reply = await runCommandBuffer<[number, Array<[Buffer, Array<[Buffer, Buffer[]]>]> | null]>(
+      this.redis, 'read', [...this.fenceKeys, this.keys.inbox(this.partition)],
+      [...this.fenceArgs, OWNER_GROUP, this.config.nodeId, this.config.readCount]);
+    if (reply[0] === 0) throw new FencedError('reading the mailbox');
+    const streams = reply[1];
+    if (!streams || streams.length === 0) return [];
+    const entries = streams[0][1].map((e) => this.toInboxEntry(e));
+    this.stats.inputs += entries.length;
+    return entries;
+  }
+
+  /** Gives each input to its actor's queue; creates actors; answers inputs that have no actor. */
+  private async route(entries: InboxEntry[]): Promise<void> {
+    for (const entry of entries) {
+      const bad = (entry.env as { bad?: string }).bad;
+      if (bad !== undefined) {
+        await this.deadLetter(entry, bad, 1);
+        continue;
+      }
+      const { a: actorId, ty } = entry.env;
+      let actor = this.actors.get(actorId);
+      if (ty !== undefined && !actor) {
+        if (this.finished.has(actorId)) { await this.deadLetter(entry, `actor ${actorId} already existed and finished`, 1); continue; }
+        const type = this.types.get(ty);
+        if (!type) { await this.deadLetter(entry, `unknown actor type ${ty}`, 1); continue; }
+        actor = new HostedActor(actorId, type);
+        this.actors.set(actorId, actor);
+      } else if (ty !== undefined && actor) {
+        await this.deadLetter(entry, `actor ${actorId} exists already`, 1);
+        continue;
+      }
+      if (actor?.finished || !actor) {
+        // e.g. a turn racing its game's end: kept with the reason, like every input that cannot be applied
+        const reason = actor || this.finished.has(actorId) ? `actor ${actorId} has finished` : `no actor ${actorId} in partition ${this.partition}`;
+        await this.deadLetter(entry, reason, 0);
+        continue;
+      }
+      actor.queue.push(entry);
+    }
+  }
+
+  private draftFor(actor: HostedActor, drafts: Map<string, Draft>, now: number): Draft {
+    let draft = drafts.get(actor.id);
+    if (!draft) {
+      draft = { actor, record: { a: actor.id, n: actor.seq + 1, at: now }, consumed: [] };
+      drafts.set(actor.id, draft);
+    }
+    return draft;
+  }
+
+  private handleQueue(actor: HostedActor, drafts: Map<string, Draft>, now: number, restarts: HostedActor[]): void {
+    if (actor.queue.length === 0) return;
+    const ctx: ActorContext = { actorId: actor.id, now };
+    while (actor.queue.length > 0) {
+      const entry = actor.queue[0];
+      const draft = this.draftFor(actor, drafts, now);
+      try {
+        let output: unknown;
+        if (entry.env.ty !== undefined) {
+          if (actor.state !== undefined) throw new Error(`actor ${actor.id} exists already`);
+          actor.state = actor.type.create(entry.env.b, ctx);
+          draft.record.c = { ty: entry.env.ty, b: entry.env.b };
+        } else {
+          if (actor.state === undefined) throw new Error(`input for ${actor.id} before its create`);
+          output = actor.type.handle(actor.state, entry.env.b, ctx);
+          (draft.record.i ??= []).push({ s: entry.id, b: entry.env.b });
+        }
+        if (output !== undefined) (draft.record.o ??= []).push(output);
+        draft.consumed.push(entry);
+        actor.queue.shift();
+      } catch (err) {
+        this.failed(actor, drafts, restarts, `input ${entry.id} threw: ${errorText(err)}`, entry);
+        return;
+      }
+    }
+  }
+
+  private tickIfDue(actor: HostedActor, drafts: Map<string, Draft>, now: number, restarts: HostedActor[]): void {
+    if (actor.state === undefined) return;
+    if (actor.tickFailures >= this.config.maxFailures) {
+      const draft = this.draftFor(actor, drafts, now);
+      const reason = `tick ${actor.type.tickOf(actor.state) + 1} threw ${actor.tickFailures} times`;
+      const output = actor.type.fail(actor.state, reason, { actorId: actor.id, now });
+      draft.record.f = reason;
+      if (output !== undefined) (draft.record.o ??= []).push(output);
+      actor.finished = true;
+      this.emit({ kind: 'actor-failed', partition: this.partition, actorId: actor.id, reason });
+      return;
+    }
+    const schedule = actor.type.schedule(actor.state);
+    if (schedule === null) { actor.nextDue = null; return; }
+    if (actor.nextDue === null) {
+      // A fresh schedule starts at its startAt; after a recovery the clock resumes now (time stopped meanwhile).
+      actor.nextDue = actor.type.tickOf(actor.state) === 0 ? schedule.startAt : now;
+    }
+    if (actor.nextDue > now + 1) return;
+    const draft = this.draftFor(actor, drafts, now);
+    try {
+      const output = actor.type.tick(actor.state, { actorId: actor.id, now });
+      draft.record.t = actor.type.tickOf(actor.state);
+      (draft.record.o ??= []).push(output);
+      actor.tickFailures = 0;
+    } catch (err) {
+      actor.tickFailures++;
+      this.failed(actor, drafts, restarts, `tick threw: ${errorText(err)}`);
+      return;
+    }
+    this.stats.ticks++;
+    this.stats.lateness.observe(now - actor.nextDue);
+    actor.nextDue += schedule.tickMs;
+    if (actor.nextDue < now - schedule.tickMs) actor.nextDue = now; // overloaded: do not burst to catch up
+    if (actor.type.isFinished(actor.state)) actor.finished = true;
+  }
+
+  /**
+   * An actor threw: its part of this batch is dropped (its state is no longer trusted), the inputs it had consumed
+   * go back to the front of its queue, and it is rebuilt from its checkpoint and the journal after the commit.
+   */
+  private failed(actor: HostedActor, drafts: Map<string, Draft>, restarts: HostedActor[], reason: string, poison?: InboxEntry): void {
+    const draft = drafts.get(actor.id);
+    drafts.delete(actor.id);
+    if (draft) actor.queue.unshift(...draft.consumed);
+    actor.restarting = reason;
+    restarts.push(actor);
+    if (poison) this.failures.set(poison.id, (this.failures.get(poison.id) ?? 0) + 1);
+    this.log.warn({ partition: this.partition, actor: actor.id, reason }, 'actor threw; restarting it');
+  }
+
+  private async restart(actor: HostedActor): Promise<void> {
+    const started = Date.now();
+    const reason = actor.restarting ?? 'restart';
+    for (;;) {
+      const poison = actor.queue.find((e) => (this.failures.get(e.id) ?? 0) >= this.config.maxFailures);
+      if (!poison) break;
+      actor.queue.splice(actor.queue.indexOf(poison), 1);
+      this.failures.delete(poison.id);
+      await this.deadLetter(poison, reason, this.config.maxFailures);
+    }
+    const base = actor.base;
+    const rebuilt = await rebuildActor(this.redis, this.keys, this.partition, actor.type, actor.id, {
+      state: base ? actor.type.decode(base.bytes) : undefined,
+      seq: base ? base.seq : 0,
+      outboxId: base ? base.outboxId : '-',
+    });
+    if (rebuilt.seq !== actor.seq) throw new Error(`rebuilt ${actor.id} at record ${rebuilt.seq}, committed ${actor.seq}`);
+    actor.state = rebuilt.state;
+    actor.nextDue = null;
+    actor.restarting = null;
+    this.stats.restarts++;
+    if (actor.state === undefined && actor.queue.every((e) => e.env.ty === undefined)) {
+      // its create was dead-lettered: nothing to host; the inputs that followed it have no actor
+      this.actors.delete(actor.id);
+      for (const entry of actor.queue) await this.deadLetter(entry, `no actor ${actor.id}: its create failed`, 1);
+    }
+    this.emit({ kind: 'actor-restarted', partition: this.partition, actorId: actor.id, ms: Date.now() - started, reason });
+  }
+
+  private async deadLetter(entry: InboxEntry, error: string, attempts: number): Promise<void> {
+    const payload = encodeRecord({ v: RECORD_VERSION, input: entry.id, actor: entry.env.a, error, attempts, body: entry.env.b });
+    const ok = await runCommand<number>(this.redis, 'deadletter',
+      [...this.fenceKeys, this.keys.deadLetters(this.partition), this.keys.inbox(this.partition)],
+      [...this.fenceArgs, OWNER_GROUP, entry.id, payload]);
+    if (ok === 0) throw new FencedError('dead-lettering an input');
+    this.stats.deadLetters++;
+    this.emit({ kind: 'dead-letter', partition: this.partition, actorId: entry.env.a, inputId: entry.id, error });
+  }
+
+  private async commit(drafts: Draft[]): Promise<void> {
+    if (drafts.length === 0) return;
+    const records = drafts.map((d) => d.record);
+    const seq = this.commitSeq + 1;
+    const payload = encodeRecord({ v: RECORD_VERSION, epoch: this.epoch, seq, records });
+    const acks = drafts.flatMap((d) => d.consumed.map((e) => e.id));
+    const started = Date.now();
+    let outboxId: string;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const reply = await runCommand<[number, string?]>(this.redis, 'commit',
+          [...this.fenceKeys, this.keys.commitSeq(this.partition), this.keys.outbox(this.partition), this.keys.inbox(this.partition)],
+          [...this.fenceArgs, seq, OWNER_GROUP, payload, ...acks]);
+        if (reply[0] === -1) throw new FencedError(`committing batch ${seq}`);
+        outboxId = String(reply[1]);
+        break;
+      } catch (err) {
+        if (err instanceof FencedError || !this.running) throw err;
+        // Redis is away: time stops for this partition; the same batch is retried and applied once.
+        if (attempt % 20 === 0) this.log.warn({ err: errorText(err), partition: this.partition, attempt }, 'commit failed; retrying');
+        await sleep(Math.min(50 * (attempt + 1), 500));
+      }
+    }
+    this.commitSeq = seq;
+    this.stats.commits++;
+    this.stats.commitMs.observe(Date.now() - started);
+    for (const { actor, record, consumed } of drafts) {
+      actor.seq = record.n;
+      actor.firstUncoveredId ??= outboxId;
+      actor.lastRecordId = outboxId;
+      const tick = actor.type.tickOf(actor.state);
+      if (actor.finished || record.c !== undefined || !actor.base || tick - actor.base.tick >= this.config.checkpointTicks) {
+        this.takeCheckpoint(actor);
+      }
+      if (actor.finished) this.finished.add(actor.id);
+      if (this.failures.size > 0) for (const entry of consumed) this.failures.delete(entry.id);
+    }
+  }
+
+  private takeCheckpoint(actor: HostedActor): void {
+    const outboxId = actor.lastRecordId ?? '0-0';
+    const bytes = actor.type.encode(actor.state);
+    const tick = actor.type.tickOf(actor.state);
+    actor.base = { bytes, seq: actor.seq, tick, outboxId };
+    this.writer.enqueue({
+      actorId: actor.id, actorType: actor.type.type, partition: this.partition, seq: actor.seq, tick,
+      state: bytes, outboxId, epoch: this.epoch, finished: actor.finished,
+    });
+  }
+
+  private onCheckpointsConfirmed(confirmed: ReadonlyArray<{ actorId: string; seq: number; outboxId: string; finished: boolean }>): void {
+    for (const c of confirmed) {
+      const actor = this.actors.get(c.actorId);
+      if (!actor) continue;
+      actor.confirmedOutboxId = c.outboxId;
+      if (actor.seq === c.seq) actor.firstUncoveredId = null;
+      if (c.finished && actor.finished && actor.seq === c.seq) {
+        this.actors.delete(actor.id);
+        this.finished.add(actor.id);
+      }
+    }
+  }
+
+  private nextWake(): number {
+    const now = Date.now();
+    let wake = now + this.config.pollMs;
+    for (const actor of this.actors.values()) {
+      if (actor.nextDue !== null && actor.nextDue < wake) wake = actor.nextDue;
+      if (actor.restarting === null && actor.queue.length > 0) wake = now;
+      if (actor.tickFailures >= this.config.maxFailures || (actor.finished && actor.base?.seq !== actor.seq)) wake = now;
+    }
+    return wake - now;
+  }
+
+  /** Trims the streams every few seconds, never past what a checkpoint, a consumer group or a reader needs. */
+  private async maybeTrim(): Promise<void> {
+    const now = Date.now();
+    if (now - this.lastTrim < 5000) return;
+    this.lastTrim = now;
+    const outbox = this.keys.outbox(this.partition);
+    const inbox = this.keys.inbox(this.partition);
+    try {
+      let floor: string | null = null;
+      const lower = (id: string | null) => { if (id && (floor === null || compareStreamIds(id, floor) < 0)) floor = id; };
+      for (const actor of this.actors.values()) lower(actor.firstUncoveredId ?? actor.confirmedOutboxId);
+      for (const id of await groupFloors(this.redis, outbox)) lower(id);
+      const readers = await this.redis.hgetall(this.keys.readers(this.partition));
+      for (const value of Object.values(readers)) {
+        const [id, seen] = value.split(' ');
+        if (now - Number(seen) < 30_000) lower(id);
+      }
+      if (floor === null) {
+        const last = await this.redis.xrevrange(outbox, '+', '-', 'COUNT', 1);
+        floor = last[0]?.[0] ?? null;
+      }
+      if (floor !== null) await this.redis.xtrim(outbox, 'MINID', floor);
+      const [inboxFloor] = await groupFloors(this.redis, inbox, OWNER_GROUP);
+      if (inboxFloor) await this.redis.xtrim(inbox, 'MINID', inboxFloor);
+    } catch (err) {
+      this.log.warn({ err: errorText(err), partition: this.partition }, 'trimming failed; will try again');
+    }
+  }
+
+  /** Graceful hand-off: stop cycling, checkpoint every actor, wait for Postgres, release the lease. */
+  async handOff(timeoutMs = 5000): Promise<void> {
+    await this.starting?.catch(() => undefined);
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.cycling?.catch(() => undefined);
+    for (const actor of this.actors.values()) {
+      if (actor.state !== undefined && actor.restarting === null && actor.base?.seq !== actor.seq) this.takeCheckpoint(actor);
+    }
+    await this.writer.drain(timeoutMs);
+    this.writer.stop();
+    await runCommand<number>(this.redis, 'release', this.fenceKeys, [this.config.nodeId, this.epoch]).catch(() => 0);
+  }
+
+  /** Stops at once, writing nothing more (the partition was lost, or the worker is going away). */
+  halt(): void {
+    this.halted = true;
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    this.writer.stop();
+  }
+
+  /** Actor ids hosted here, for tests and the cluster page. */
+  actorIds(): string[] {
+    return [...this.actors.keys()];
+  }
+}
+
+/** The oldest entry each consumer group (or the named one) still needs: its oldest pending, else its position. */
+async function groupFloors(redis: RedisClient, stream: string, only?: string): Promise<string[]> {
+  const groups = (await redis.xinfo('GROUPS', stream).catch(() => [])) as unknown[][];
+  const floors: string[] = [];
+  for (const info of groups) {
+    const fields = new Map<string, unknown>();
+    for (let i = 0; i + 1 < info.length; i += 2) fields.set(String(info[i]), info[i + 1]);
+    const name = String(fields.get('name'));
+    if (only && name !== only) continue;
+    const pending = (await redis.xpending(stream, name)) as [number, string | null, string | null, unknown];
+    floors.push(pending[0] > 0 && pending[1] ? pending[1] : String(fields.get('last-delivered-id')));
+  }
+  return floors;
+}
+
+export class FencedError extends Error {
+  constructor(during: string) {
+    super(`partition lost to a newer owner while ${during}`);
+    this.name = 'FencedError';
+  }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,68 @@
+// Reading and replaying the journal (the outbox): how an actor is rebuilt from a checkpoint, and how a reader
+// keeps an exact replica of an actor.
+import type { ActorType } from './actor.ts';
+import type { Keys } from './keys.ts';
+import { compareStreamIds, decodeBatch, type JournalBatch, type JournalRecord } from './records.ts';
+import type { RedisClient } from './redis.ts';
+
+/** Applies one journal record to an actor's state, exactly as the owner did when it produced the record. */
+export function applyRecord<S>(type: ActorType<S>, state: S | undefined, record: JournalRecord): S {
+  const ctx = { actorId: record.a, now: record.at };
+  let next = state;
+  if (record.c) next = type.create(record.c.b, ctx);
+  if (next === undefined) throw new Error(`journal record ${record.n} of ${record.a} comes before its create`);
+  for (const input of record.i ?? []) type.handle(next, input.b, ctx);
+  if (record.t !== undefined) {
+    type.tick(next, ctx);
+    const reached = type.tickOf(next);
+    if (reached !== record.t) throw new Error(`replay of ${record.a} reached tick ${reached}, the journal says ${record.t}`);
+  }
+  if (record.f !== undefined) type.fail(next, record.f, ctx);
+  return next;
+}
+
+export interface OutboxEntry {
+  id: string;
+  batch: JournalBatch;
+}
+
+/** Outbox entries with ids after `afterId` (exclusive; `-` for all), oldest first, in pages. */
+export async function* readOutbox(redis: RedisClient, keys: Keys, partition: number, afterId = '-', page = 200): AsyncGenerator<OutboxEntry> {
+  let start = afterId === '-' ? '-' : `(${afterId}`;
+  for (;;) {
+    const entries = await redis.xrangeBuffer(keys.outbox(partition), start, '+', 'COUNT', page);
+    for (const [idBuf, fields] of entries) {
+      const id = idBuf.toString();
+      yield { id, batch: decodeBatch(fieldValue(fields, 'd')) };
+    }
+    if (entries.length < page) return;
+    start = `(${entries[entries.length - 1][0].toString()}`;
+  }
+}
+
+export function fieldValue(fields: Buffer[], name: string): Buffer {
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    if (fields[i].toString() === name) return fields[i + 1];
+  }
+  throw new Error(`stream entry has no field ${name}`);
+}
+
+/** Rebuilds one actor from a base (checkpoint) and the journal after it. */
+export async function rebuildActor<S>(
+  redis: RedisClient, keys: Keys, partition: number, type: ActorType<S>, actorId: string,
+  base: { state: S | undefined; seq: number; outboxId: string },
+): Promise<{ state: S | undefined; seq: number; lastId: string }> {
+  let state = base.state;
+  let seq = base.seq;
+  let lastId = base.outboxId;
+  for await (const entry of readOutbox(redis, keys, partition, base.outboxId)) {
+    for (const record of entry.batch.records) {
+      if (record.a !== actorId || record.n <= seq) continue;
+      if (record.n !== seq + 1) throw new Error(`journal of ${actorId} jumps from record ${seq} to ${record.n}`);
+      state = applyRecord(type, state, record);
+      seq = record.n;
+    }
+    if (lastId === '-' || compareStreamIds(entry.id, lastId) > 0) lastId = entry.id;
+  }
+  return { state, seq, lastId };
+}

@@ -1,0 +1,43 @@
+// Stores inputs in actors' mailboxes: what a WebSocket node (or any client of the runtime) uses to create actors
+// and send them inputs. A stored input is acknowledged: the runtime applies it exactly once.
+import { randomBytes } from 'node:crypto';
+import type { Keys } from './keys.ts';
+import { partitionOf } from './partition.ts';
+import { encodeRecord, RECORD_VERSION, type InputEnvelope } from './records.ts';
+import { runCommand, type RedisClient } from './redis.ts';
+
+/** How long a submission id is remembered, so that a retried submit is stored once. */
+const SUBMISSION_TTL_MS = 10 * 60_000;
+
+export class Producer {
+  private counter = 0;
+  private readonly idPrefix = randomBytes(6).toString('base64url');
+
+  constructor(readonly redis: RedisClient, readonly keys: Keys, readonly partitions: number) {}
+
+  partitionOf(actorId: string): number {
+    return partitionOf(actorId, this.partitions);
+  }
+
+  /** A fresh submission id; pass the same id again when retrying a submit so it is stored once. */
+  newSubmissionId(): string {
+    return `${this.idPrefix}.${(++this.counter).toString(36)}`;
+  }
+
+  /** Stores an input in the actor's mailbox. Resolves with its stream id once Redis holds it: the ack. */
+  submit(actorId: string, input: unknown, submissionId = this.newSubmissionId()): Promise<string> {
+    return this.store({ v: RECORD_VERSION, id: submissionId, a: actorId, b: input });
+  }
+
+  /** Creates an actor: its create input goes to its partition's mailbox (for a game, the GameCreated record). */
+  create(actorType: string, actorId: string, init: unknown, submissionId = this.newSubmissionId()): Promise<string> {
+    return this.store({ v: RECORD_VERSION, id: submissionId, a: actorId, ty: actorType, b: init });
+  }
+
+  private store(envelope: InputEnvelope): Promise<string> {
+    const partition = this.partitionOf(envelope.a);
+    return runCommand<string>(this.redis, 'submit',
+      [this.keys.inbox(partition), this.keys.submission(partition, envelope.id)],
+      [encodeRecord(envelope), SUBMISSION_TTL_MS]);
+  }
+}

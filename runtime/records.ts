@@ -1,0 +1,91 @@
+// The records the runtime keeps in Redis streams and Postgres, each with a format version.
+import { Packr } from 'msgpackr';
+
+export const RECORD_VERSION = 1;
+
+const packr = new Packr({ useRecords: false, variableMapSize: true, int64AsType: 'number' });
+
+/** An inbox entry: one input for one actor. `id` is the submitter's id for it, so a retried submit is stored once. */
+export interface InputEnvelope {
+  v: typeof RECORD_VERSION;
+  id: string;
+  /** actor id */
+  a: string;
+  /** create: the actor type; absent for an input to an existing actor */
+  ty?: string;
+  /** the create's init or the input, as the actor type defines it */
+  b: unknown;
+}
+
+/** An input as the journal keeps it: its inbox stream id and its body. */
+export interface JournalInput {
+  s: string;
+  b: unknown;
+}
+
+/**
+ * One actor's part of a committed batch: the inputs it handled (in order), then, if `t` is set, one tick that
+ * reached tick number `t`. `n` numbers an actor's records 1, 2, 3… so a reader sees gaps and duplicates.
+ */
+export interface JournalRecord {
+  a: string;
+  n: number;
+  at: number;
+  /** create: actor type and init (the GameCreated record) */
+  c?: { ty: string; b: unknown };
+  i?: JournalInput[];
+  t?: number;
+  /** outputs for observers, in the order they were produced */
+  o?: unknown[];
+  /** the actor failed for this reason and stops */
+  f?: string;
+}
+
+/** An outbox entry: all the journal records of one commit of one partition. */
+export interface JournalBatch {
+  v: typeof RECORD_VERSION;
+  epoch: number;
+  seq: number;
+  records: JournalRecord[];
+}
+
+export interface DeadLetter {
+  v: typeof RECORD_VERSION;
+  input: string;
+  actor: string;
+  error: string;
+  attempts: number;
+  body: unknown;
+}
+
+export function encodeRecord(value: InputEnvelope | JournalBatch | DeadLetter): Buffer {
+  return packr.pack(value);
+}
+
+export function decodeInput(bytes: Buffer): InputEnvelope {
+  const value = packr.unpack(bytes) as InputEnvelope;
+  if (value?.v !== RECORD_VERSION || typeof value.a !== 'string' || typeof value.id !== 'string') {
+    throw new Error(`inbox entry of unknown format (version ${String(value?.v)})`);
+  }
+  return value;
+}
+
+export function decodeBatch(bytes: Buffer): JournalBatch {
+  const value = packr.unpack(bytes) as JournalBatch;
+  if (value?.v !== RECORD_VERSION || !Array.isArray(value.records)) {
+    throw new Error(`outbox entry of unknown format (version ${String(value?.v)})`);
+  }
+  return value;
+}
+
+export function decodeDeadLetter(bytes: Buffer): DeadLetter {
+  return packr.unpack(bytes) as DeadLetter;
+}
+
+/** Stream ids compare as (ms, seq) pairs. */
+export function compareStreamIds(a: string, b: string): number {
+  const [am, as] = a.split('-');
+  const [bm, bs] = b.split('-');
+  const dm = Number(am) - Number(bm);
+  return dm !== 0 ? Math.sign(dm) : Math.sign(Number(as ?? 0) - Number(bs ?? 0));
+}

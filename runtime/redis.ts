@@ -1,0 +1,84 @@
+// Redis connections and the runtime's Lua commands. A URL (`redis://…`) connects to one server; a
+// comma-separated list of `host:port` seeds connects to a Redis Cluster.
+import { Cluster, Redis } from 'ioredis';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export type RedisClient = Redis | Cluster;
+
+const COMMANDS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'commands');
+
+/** Each command is `commands/<name>-<number of keys>.lua`; `--@include x` pulls in `commands/includes/x.lua`. */
+const COMMANDS = {
+  submit: 2,
+  acquire: 3,
+  renew: 2,
+  release: 2,
+  read: 3,
+  claim: 3,
+  commit: 5,
+  deadletter: 4,
+} as const;
+export type CommandName = keyof typeof COMMANDS;
+
+function loadCommand(name: CommandName): string {
+  const source = readFileSync(join(COMMANDS_DIR, `${name}-${COMMANDS[name]}.lua`), 'utf8');
+  return source.replace(/^--@include (\w+)$/gm, (_, include: string) =>
+    readFileSync(join(COMMANDS_DIR, 'includes', `${include}.lua`), 'utf8'));
+}
+
+const sources = new Map<CommandName, string>();
+
+function define(client: RedisClient): void {
+  for (const name of Object.keys(COMMANDS) as CommandName[]) {
+    if (!sources.has(name)) sources.set(name, loadCommand(name));
+    client.defineCommand(name, { numberOfKeys: COMMANDS[name], lua: sources.get(name)! });
+  }
+}
+
+export interface ConnectOptions {
+  /** For blocking reads: never queue commands while disconnected, so a reader notices at once. */
+  readonly blocking?: boolean;
+  readonly name?: string;
+}
+
+export function isClusterSpec(spec: string): boolean {
+  return !/^rediss?:\/\//.test(spec);
+}
+
+export function connectRedis(spec: string, options: ConnectOptions = {}): RedisClient {
+  const common = {
+    connectionName: options.name,
+    maxRetriesPerRequest: null,
+    enableAutoPipelining: !options.blocking,
+    retryStrategy: (attempt: number) => Math.min(50 * attempt, 1000),
+  };
+  const client = isClusterSpec(spec)
+    ? new Cluster(spec.split(',').map((seed) => {
+      const [host, port] = seed.trim().split(':');
+      return { host: host || '127.0.0.1', port: Number(port || 6379) };
+    }), { redisOptions: common, enableAutoPipelining: common.enableAutoPipelining })
+    : new Redis(spec, common);
+  client.on('error', () => { /* reconnects by itself; callers see failed commands */ });
+  define(client);
+  return client;
+}
+
+type Arg = string | number | Buffer;
+
+/** Runs one of the runtime's Lua commands (EVALSHA, falling back to loading it). Replies come as strings. */
+export function runCommand<T>(client: RedisClient, name: CommandName, keys: readonly string[], args: readonly Arg[]): Promise<T> {
+  return invoke<T>(client, name, keys, args);
+}
+
+/** The same, with bulk replies as Buffers (for binary stream entries). */
+export function runCommandBuffer<T>(client: RedisClient, name: CommandName, keys: readonly string[], args: readonly Arg[]): Promise<T> {
+  return invoke<T>(client, `${name}Buffer`, keys, args, name);
+}
+
+function invoke<T>(client: RedisClient, method: string, keys: readonly string[], args: readonly Arg[], name = method as CommandName): Promise<T> {
+  if (keys.length !== COMMANDS[name]) throw new Error(`${name} takes ${COMMANDS[name]} keys, got ${keys.length}`);
+  const fn = (client as unknown as Record<string, (...a: Arg[]) => Promise<T>>)[method];
+  return fn.call(client, ...keys, ...args);
+}

@@ -1,0 +1,188 @@
+// The runtime's programmatic API: start a node's runtime (supervisor, workers, membership), create actors,
+// submit inputs (acknowledged once stored in the mailbox), and read what actors record.
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Kysely } from 'kysely';
+import { CheckpointStore } from './checkpoints.ts';
+import { connectDatabase, migrate, RUNTIME_MIGRATIONS, type RuntimeTables } from './db.ts';
+import { Keys } from './keys.ts';
+import { createLogger, type Logger } from './log.ts';
+import { Membership } from './membership.ts';
+import { partitionOf } from './partition.ts';
+import { Producer } from './producer.ts';
+import { connectRedis, type RedisClient } from './redis.ts';
+import { Supervisor } from './supervisor.ts';
+
+export interface RuntimeOptions {
+  redisUrl: string;
+  databaseUrl: string;
+  /** URLs of modules exporting `actorTypes` (see ActorModule); workers import them */
+  actorModules: readonly string[];
+  nodeId?: string;
+  prefix?: string;
+  partitions?: number;
+  workers?: number;
+  leaseMs?: number;
+  checkpointTicks?: number;
+  pollMs?: number;
+  /** how this node is reached by clients (shown in the cluster listing) */
+  url?: string;
+  heartbeatMs?: number;
+  stuckMs?: number;
+  logger?: Logger;
+}
+
+export const RUNTIME_DEFAULTS = {
+  prefix: 'snaketron',
+  partitions: 32,
+  leaseMs: 1500,
+  checkpointTicks: 20,
+  pollMs: 20,
+} as const;
+
+export class ConfigurationError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigurationError';
+  }
+}
+
+export function defaultNodeId(port?: number): string {
+  return `${hostname()}-${port ?? process.pid}-${randomBytes(3).toString('hex')}`;
+}
+
+export class Runtime {
+  readonly producer: Producer;
+
+  private constructor(
+    readonly nodeId: string,
+    readonly keys: Keys,
+    readonly partitions: number,
+    /** commands and submits; never blocked by stream reads */
+    readonly redis: RedisClient,
+    readonly db: Kysely<RuntimeTables>,
+    readonly checkpoints: CheckpointStore,
+    readonly membership: Membership,
+    readonly supervisor: Supervisor,
+    readonly log: Logger,
+    private readonly redisUrl: string,
+  ) {
+    this.producer = new Producer(redis, keys, partitions);
+  }
+
+  static async start(options: RuntimeOptions): Promise<Runtime> {
+    const prefix = options.prefix ?? RUNTIME_DEFAULTS.prefix;
+    const partitions = options.partitions ?? RUNTIME_DEFAULTS.partitions;
+    const leaseMs = options.leaseMs ?? RUNTIME_DEFAULTS.leaseMs;
+    const nodeId = options.nodeId ?? defaultNodeId();
+    const log = options.logger ?? createLogger({ node: nodeId });
+    if (!Number.isInteger(partitions) || partitions < 1 || partitions > 4096) {
+      throw new ConfigurationError(`partitions must be an integer between 1 and 4096, got ${partitions}`);
+    }
+    const keys = new Keys(prefix);
+    const redis = connectRedis(options.redisUrl, { name: `${nodeId}:main` });
+    try {
+      await withTimeout(redis.ping(), 5000, `Redis at ${options.redisUrl} does not answer`);
+    } catch (err) {
+      redis.disconnect();
+      throw err;
+    }
+    await redis.hsetnx(keys.cluster, 'partitions', String(partitions));
+    const stored = Number(await redis.hget(keys.cluster, 'partitions'));
+    if (stored !== partitions) {
+      redis.disconnect();
+      throw new ConfigurationError(`this cluster (prefix ${prefix}) has ${stored} partitions; this node was configured with ${partitions}`);
+    }
+    const db = connectDatabase<RuntimeTables>(options.databaseUrl, 4);
+    try {
+      await withTimeout(migrate(db, 'runtime_migrations', RUNTIME_MIGRATIONS), 15000, `Postgres at ${redactUrl(options.databaseUrl)} does not answer`);
+    } catch (err) {
+      redis.disconnect();
+      await db.destroy();
+      throw err;
+    }
+    const membership = new Membership(redis, db, keys, nodeId, options.url ?? '', options.heartbeatMs ?? Math.max(100, Math.floor(leaseMs / 3)), leaseMs, log);
+    const supervisor = new Supervisor({
+      nodeId,
+      partitions,
+      workers: options.workers ?? 1,
+      leaseMs,
+      stuckMs: options.stuckMs ?? Math.max(1000, leaseMs),
+      worker: {
+        redisUrl: options.redisUrl,
+        databaseUrl: options.databaseUrl,
+        prefix,
+        actorModules: options.actorModules,
+        logLevel: log.level,
+        executor: {
+          nodeId,
+          leaseMs,
+          checkpointTicks: options.checkpointTicks ?? RUNTIME_DEFAULTS.checkpointTicks,
+          pollMs: options.pollMs ?? RUNTIME_DEFAULTS.pollMs,
+          maxFailures: 3,
+          readCount: 1000,
+        },
+      },
+    }, redis, keys, membership, log);
+    const runtime = new Runtime(nodeId, keys, partitions, redis, db, new CheckpointStore(db), membership, supervisor, log, options.redisUrl);
+    membership.info = () => ({
+      partitions: [...supervisor.owned.keys()].sort((a, b) => a - b),
+      games: [...supervisor.owned.values()].reduce((n, o) => n + o.actors, 0),
+      clients: runtime.clientCount(),
+    });
+    await membership.start();
+    await supervisor.start();
+    return runtime;
+  }
+
+  /** Set by the application so heartbeats can report it. */
+  clientCount: () => number = () => 0;
+
+  partitionOf(actorId: string): number {
+    return partitionOf(actorId, this.partitions);
+  }
+
+  /** Stores an input in the actor's mailbox; resolves with its stream id (the ack). See Producer. */
+  submit(actorId: string, input: unknown, submissionId?: string): Promise<string> {
+    return this.producer.submit(actorId, input, submissionId);
+  }
+
+  /** Creates an actor through its partition's mailbox. See Producer. */
+  create(actorType: string, actorId: string, init: unknown, submissionId?: string): Promise<string> {
+    return this.producer.create(actorType, actorId, init, submissionId);
+  }
+
+  /** A new connection for blocking stream reads (never shared with writes). */
+  connectReader(name: string): RedisClient {
+    return connectRedis(this.redisUrl, { blocking: true, name: `${this.nodeId}:${name}` });
+  }
+
+  /** Whether this node holds every partition it should and has recovered them (readiness). */
+  isSettled(): boolean {
+    const mine = Array.from({ length: this.partitions }, (_, p) => p).filter((p) => this.membership.ownerOf(p) === this.nodeId);
+    return mine.every((p) => this.supervisor.owned.get(p)?.state === 'running');
+  }
+
+  /**
+   * Stops the node. With `handOff` (SIGTERM), every partition is checkpointed and released so other nodes
+   * recover it at once; without, the leases simply expire.
+   */
+  async stop(handOff = true): Promise<void> {
+    if (handOff) await this.membership.stop();
+    await this.supervisor.stop(handOff);
+    this.redis.disconnect();
+    await this.db.destroy();
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new ConfigurationError(message)), ms); }),
+  ]);
+}
+
+function redactUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//***@');
+}

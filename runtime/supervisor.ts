@@ -1,0 +1,349 @@
+// The supervisor (main thread): holds this node's partition leases, places each owned partition on a worker
+// thread, watches the workers (exit, error, a stuck event loop found by missed pongs) and replaces a failed one
+// with backoff, recovering its partitions under a new epoch. It moves partitions to and from other nodes as
+// the membership changes, with a graceful hand-off.
+import { EventEmitter } from 'node:events';
+import { Worker } from 'node:worker_threads';
+import type { ExecutorEvent } from './executor.ts';
+import { LatencyHistogram } from './histogram.ts';
+import type { Keys } from './keys.ts';
+import type { Logger } from './log.ts';
+import type { Membership } from './membership.ts';
+import { runCommand, type RedisClient } from './redis.ts';
+import type { FromWorker, ToWorker, WorkerConfig, WorkerReport } from './worker-protocol.ts';
+
+export interface SupervisorConfig {
+  readonly nodeId: string;
+  readonly partitions: number;
+  readonly workers: number;
+  readonly leaseMs: number;
+  /** a worker that has not answered a ping for this long is stuck and replaced */
+  readonly stuckMs: number;
+  readonly worker: Omit<WorkerConfig, 'index'>;
+}
+
+type PartitionState = 'recovering' | 'running' | 'handing-off';
+
+interface OwnedPartition {
+  partition: number;
+  epoch: number;
+  worker: WorkerSlot;
+  state: PartitionState;
+  actors: number;
+  since: number;
+}
+
+class WorkerSlot {
+  worker: Worker | null = null;
+  ready = false;
+  lastPong = Date.now();
+  restarts = 0;
+  readonly waiting = new Map<number, () => void>();
+  constructor(readonly index: number) {}
+}
+
+/** Totals the workers reported, for /metrics and the benchmarks. */
+export class RuntimeCounters {
+  ticks = 0;
+  commits = 0;
+  inputs = 0;
+  deadLetters = 0;
+  actorRestarts = 0;
+  workerRestarts = 0;
+  recoveries = 0;
+  takeovers = 0;
+  readonly lateness = new LatencyHistogram();
+  readonly commitMs = new LatencyHistogram();
+  readonly checkpointMs = new LatencyHistogram();
+  readonly recoveryMs = new LatencyHistogram();
+  readonly actorRestartMs = new LatencyHistogram();
+}
+
+export interface Takeover {
+  partition: number;
+  epoch: number;
+  at: number;
+  ms: number;
+  actors: number;
+}
+
+const WORKER_ENTRY = new URL(import.meta.url.endsWith('.ts') ? './worker-bootstrap.mjs' : './worker.js', import.meta.url);
+
+export class Supervisor extends EventEmitter {
+  private readonly slots: WorkerSlot[] = [];
+  readonly owned = new Map<number, OwnedPartition>();
+  readonly counters = new RuntimeCounters();
+  readonly recentTakeovers: Takeover[] = [];
+  private timers: NodeJS.Timeout[] = [];
+  private pingSeq = 0;
+  private stopping = false;
+  private balancing = false;
+
+  constructor(
+    private readonly config: SupervisorConfig,
+    private readonly redis: RedisClient,
+    private readonly keys: Keys,
+    private readonly membership: Membership,
+    private readonly log: Logger,
+  ) {
+    super();
+  }
+
+  async start(): Promise<void> {
+    for (let i = 0; i < this.config.workers; i++) this.slots.push(new WorkerSlot(i));
+    await Promise.all(this.slots.map((slot) => this.spawn(slot)));
+    const every = (ms: number, fn: () => Promise<void> | void) => {
+      this.timers.push(setInterval(() => { void Promise.resolve(fn()).catch((err: unknown) => this.log.warn({ err }, 'supervisor task failed')); }, ms));
+    };
+    every(Math.max(100, Math.floor(this.config.leaseMs / 3)), () => this.renew());
+    every(200, () => this.checkWorkers());
+    every(250, () => this.balance());
+    await this.balance();
+  }
+
+  private spawn(slot: WorkerSlot): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const worker = new Worker(WORKER_ENTRY, {
+        workerData: { ...this.config.worker, index: slot.index } satisfies WorkerConfig,
+        name: `executor-${slot.index}`,
+      });
+      slot.worker = worker;
+      slot.ready = false;
+      slot.lastPong = Date.now();
+      worker.on('message', (message: FromWorker) => {
+        if (slot.worker !== worker) return;
+        if (message.kind === 'ready') { slot.ready = true; slot.lastPong = Date.now(); resolve(); }
+        this.onMessage(slot, message);
+      });
+      worker.on('error', (err) => {
+        this.log.error({ err, worker: slot.index }, 'worker thread failed');
+        if (!slot.ready) reject(err);
+      });
+      worker.on('exit', (code) => {
+        if (slot.worker !== worker || this.stopping) return;
+        this.log.error({ worker: slot.index, code }, 'worker thread exited');
+        void this.replace(slot, `exited with code ${code}`);
+      });
+    });
+  }
+
+  private onMessage(slot: WorkerSlot, message: FromWorker): void {
+    switch (message.kind) {
+      case 'pong':
+        slot.lastPong = Date.now();
+        this.absorb(message.report);
+        break;
+      case 'handed-off':
+        slot.waiting.get(message.partition)?.();
+        slot.waiting.delete(message.partition);
+        break;
+      case 'event':
+        this.onExecutorEvent(message.event);
+        break;
+      case 'fatal':
+        this.log.error({ worker: slot.index, message: message.message }, 'worker reported a fatal error');
+        break;
+      case 'ready':
+        break;
+    }
+  }
+
+  private absorb(report: WorkerReport): void {
+    const c = this.counters;
+    c.ticks += report.ticks;
+    c.commits += report.commits;
+    c.inputs += report.inputs;
+    c.deadLetters += report.deadLetters;
+    c.actorRestarts += report.restarts;
+    if (report.lateness.counts.length) c.lateness.merge(report.lateness);
+    if (report.commitMs.counts.length) c.commitMs.merge(report.commitMs);
+    if (report.checkpointMs.counts.length) c.checkpointMs.merge(report.checkpointMs);
+    for (const p of report.partitions) {
+      const owned = this.owned.get(p.partition);
+      if (owned && owned.epoch === p.epoch) owned.actors = p.actors;
+    }
+  }
+
+  private onExecutorEvent(event: ExecutorEvent): void {
+    this.emit('executor', event);
+    const owned = this.owned.get(event.partition);
+    switch (event.kind) {
+      case 'recovered':
+        if (owned && owned.epoch === event.epoch) {
+          owned.state = 'running';
+          owned.actors = event.actors;
+          this.counters.recoveries++;
+          this.counters.recoveryMs.observe(event.ms);
+          const takeover = { partition: event.partition, epoch: event.epoch, at: Date.now(), ms: Date.now() - owned.since, actors: event.actors };
+          this.recentTakeovers.push(takeover);
+          if (this.recentTakeovers.length > 50) this.recentTakeovers.shift();
+          this.log.info(takeover, 'partition recovered');
+          this.emit('recovered', takeover);
+        }
+        break;
+      case 'lost':
+        if (owned && owned.epoch === event.epoch) {
+          this.owned.delete(event.partition);
+          this.log.warn({ partition: event.partition, reason: event.reason }, 'partition lost');
+          this.emit('lost', event.partition);
+        }
+        break;
+      case 'actor-restarted':
+        this.counters.actorRestartMs.observe(event.ms);
+        break;
+      case 'dead-letter':
+        this.log.warn(event, 'input dead-lettered');
+        break;
+      case 'actor-failed':
+        this.log.error(event, 'actor failed and was ended');
+        break;
+    }
+  }
+
+  private post(slot: WorkerSlot, message: ToWorker): void {
+    slot.worker?.postMessage(message);
+  }
+
+  private async renew(): Promise<void> {
+    const owned = [...this.owned.values()];
+    const results = await Promise.all(owned.map((o) => runCommand<number>(this.redis, 'renew',
+      [this.keys.lease(o.partition), this.keys.epoch(o.partition)], [this.config.nodeId, o.epoch, this.config.leaseMs])
+      .catch(() => -1)));
+    owned.forEach((o, i) => {
+      if (results[i] === 0 && this.owned.get(o.partition) === o) {
+        this.log.warn({ partition: o.partition, epoch: o.epoch }, 'lease lost to another owner');
+        this.owned.delete(o.partition);
+        this.post(o.worker, { kind: 'drop', partition: o.partition });
+        this.emit('lost', o.partition);
+      }
+    });
+  }
+
+  private checkWorkers(): void {
+    const now = Date.now();
+    for (const slot of this.slots) {
+      if (!slot.worker || !slot.ready) continue;
+      if (now - slot.lastPong > this.config.stuckMs) {
+        this.log.error({ worker: slot.index, silentMs: now - slot.lastPong }, 'worker stopped answering; replacing it');
+        void this.replace(slot, 'stuck');
+        continue;
+      }
+      this.post(slot, { kind: 'ping', n: ++this.pingSeq });
+    }
+  }
+
+  /** Replaces a failed worker: terminate, back off, start a new one, recover its partitions under new epochs. */
+  private async replace(slot: WorkerSlot, reason: string): Promise<void> {
+    const old = slot.worker;
+    slot.worker = null;
+    slot.ready = false;
+    this.counters.workerRestarts++;
+    const partitions = [...this.owned.values()].filter((o) => o.worker === slot);
+    for (const o of partitions) this.owned.delete(o.partition);
+    await old?.terminate().catch(() => undefined);
+    const backoff = Math.min(50 * 2 ** slot.restarts, 2000);
+    slot.restarts++;
+    this.emit('worker-replaced', { worker: slot.index, reason, partitions: partitions.map((o) => o.partition) });
+    await new Promise((resolve) => setTimeout(resolve, backoff));
+    if (this.stopping) return;
+    try {
+      await this.spawn(slot);
+    } catch (err) {
+      this.log.error({ err, worker: slot.index }, 'replacement worker failed to start; trying again');
+      void this.replace(slot, 'failed to start');
+      return;
+    }
+    setTimeout(() => { if (slot.worker && slot.ready) slot.restarts = 0; }, 10_000).unref();
+    for (const o of partitions) await this.acquire(o.partition);
+  }
+
+  private leastLoaded(): WorkerSlot | null {
+    let best: WorkerSlot | null = null;
+    let bestLoad = Infinity;
+    for (const slot of this.slots) {
+      if (!slot.worker || !slot.ready) continue;
+      let load = 0;
+      for (const o of this.owned.values()) if (o.worker === slot) load++;
+      if (load < bestLoad) { best = slot; bestLoad = load; }
+    }
+    return best;
+  }
+
+  /** Takes a partition if its lease is free or ours, under a new epoch, and starts its recovery on a worker. */
+  private async acquire(partition: number): Promise<boolean> {
+    if (this.owned.has(partition) || this.stopping) return false;
+    const slot = this.leastLoaded();
+    if (!slot) return false;
+    const [epoch, lastSeq] = await runCommand<[number, number | string]>(this.redis, 'acquire',
+      [this.keys.lease(partition), this.keys.epoch(partition), this.keys.commitSeq(partition)],
+      [this.config.nodeId, this.config.leaseMs]);
+    if (epoch === 0) return false;
+    this.owned.set(partition, { partition, epoch, worker: slot, state: 'recovering', actors: 0, since: Date.now() });
+    this.counters.takeovers++;
+    this.post(slot, { kind: 'assign', partition, epoch, lastSeq: Number(lastSeq) });
+    this.log.info({ partition, epoch, worker: slot.index }, 'partition acquired');
+    return true;
+  }
+
+  /** Owns the partitions the membership assigns to this node, and hands the others over. */
+  private async balance(): Promise<void> {
+    if (this.balancing || this.stopping) return;
+    this.balancing = true;
+    try {
+      await this.membership.refresh();
+      const handOffs: Promise<void>[] = [];
+      for (let p = 0; p < this.config.partitions; p++) {
+        const mine = this.membership.ownerOf(p) === this.config.nodeId;
+        const owned = this.owned.get(p);
+        if (mine && !owned) await this.acquire(p);
+        else if (!mine && owned && owned.state === 'running') handOffs.push(this.handOff(p));
+      }
+      await Promise.all(handOffs);
+    } finally {
+      this.balancing = false;
+    }
+  }
+
+  /** Graceful hand-off: the executor checkpoints everything and releases the lease; the next owner recovers. */
+  async handOff(partition: number): Promise<void> {
+    const owned = this.owned.get(partition);
+    if (!owned || owned.state === 'handing-off') return;
+    owned.state = 'handing-off';
+    const slot = owned.worker;
+    await new Promise<void>((resolve) => {
+      const timeout = setTimeout(resolve, this.config.leaseMs * 4);
+      slot.waiting.set(partition, () => { clearTimeout(timeout); resolve(); });
+      this.post(slot, { kind: 'hand-off', partition });
+    });
+    if (this.owned.get(partition) === owned) this.owned.delete(partition);
+    this.log.info({ partition }, 'partition handed off');
+  }
+
+  /** Stops: hands every partition over (when `handOff`), then ends the workers. */
+  async stop(handOff = true): Promise<void> {
+    this.stopping = true;
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    if (handOff) await Promise.all([...this.owned.keys()].map((p) => this.handOff(p)));
+    await Promise.all(this.slots.map((slot) => slot.worker?.terminate()));
+    for (const slot of this.slots) slot.worker = null;
+  }
+
+  /** Test and operator hook: the worker threads' ids, to terminate one as a crash would. */
+  workerThreads(): Array<{ index: number; threadId: number | null; partitions: number[] }> {
+    return this.slots.map((slot) => ({
+      index: slot.index,
+      threadId: slot.worker?.threadId ?? null,
+      partitions: [...this.owned.values()].filter((o) => o.worker === slot).map((o) => o.partition),
+    }));
+  }
+
+  /** Terminates a worker thread without warning, as a crash would; the supervisor notices and replaces it. */
+  async crashWorker(index: number): Promise<void> {
+    await this.slots[index]?.worker?.terminate();
+  }
+
+  allRunning(): boolean {
+    return [...this.owned.values()].every((o) => o.state === 'running');
+  }
+}

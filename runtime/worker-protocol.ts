@@ -1,0 +1,40 @@
+// Messages between the supervisor (main thread) and its worker threads.
+import type { ExecutorConfig, ExecutorEvent } from './executor.ts';
+
+export interface WorkerConfig {
+  readonly index: number;
+  readonly redisUrl: string;
+  readonly databaseUrl: string;
+  readonly prefix: string;
+  readonly actorModules: readonly string[];
+  readonly executor: ExecutorConfig;
+  readonly logLevel: string;
+}
+
+export interface HistogramData { counts: number[]; sum: number; count: number }
+
+/** Counters since the previous report, and what each hosted partition holds now. */
+export interface WorkerReport {
+  partitions: Array<{ partition: number; epoch: number; actors: number; inboxLag: number }>;
+  ticks: number;
+  commits: number;
+  inputs: number;
+  deadLetters: number;
+  restarts: number;
+  lateness: HistogramData;
+  commitMs: HistogramData;
+  checkpointMs: HistogramData;
+}
+
+export type ToWorker =
+  | { kind: 'assign'; partition: number; epoch: number; lastSeq: number }
+  | { kind: 'hand-off'; partition: number }
+  | { kind: 'drop'; partition: number }
+  | { kind: 'ping'; n: number };
+
+export type FromWorker =
+  | { kind: 'ready' }
+  | { kind: 'pong'; n: number; report: WorkerReport }
+  | { kind: 'handed-off'; partition: number }
+  | { kind: 'event'; event: ExecutorEvent }
+  | { kind: 'fatal'; message: string };

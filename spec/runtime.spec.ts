@@ -1,0 +1,213 @@
+// The runtime on one node, in this process, against the real Redis and Postgres, with real worker threads:
+// games run to completion, actors that throw are restarted alone, poison inputs are dead-lettered, crashed or
+// stuck workers are replaced, and every recovery is exact (judged by hashes and by counting inputs).
+import { expect } from 'chai';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { Keys } from '../runtime/keys.ts';
+import { Runtime, type RuntimeOptions } from '../runtime/runtime.ts';
+import { createLogger } from '../runtime/log.ts';
+import { runCommand, connectRedis } from '../runtime/redis.ts';
+import { freshDatabase, freshPrefix, REDIS_URL, waitFor, type SpecDatabase } from './support/env.ts';
+import { JournalCollector, readDeadLetters, verifyGame } from './support/journal.ts';
+import { GameDriver } from './support/driver.ts';
+
+const FIXTURES = new URL('./fixtures/faulty-game.ts', import.meta.url).href;
+const PARTITIONS = 4;
+
+interface Harness {
+  runtime: Runtime;
+  collector: JournalCollector;
+  driver: GameDriver;
+  db: SpecDatabase;
+  prefix: string;
+  keys: Keys;
+}
+
+async function startHarness(label: string, overrides: Partial<RuntimeOptions> = {}): Promise<Harness> {
+  const db = await freshDatabase(label);
+  const prefix = freshPrefix(label);
+  const keys = new Keys(prefix);
+  const collector = new JournalCollector(REDIS_URL, keys, PARTITIONS);
+  await collector.start();
+  const runtime = await Runtime.start({
+    redisUrl: REDIS_URL, databaseUrl: db.url, actorModules: [FIXTURES], prefix, partitions: PARTITIONS,
+    workers: 2, leaseMs: 1500, logger: createLogger({ spec: label }, 'silent'), ...overrides,
+  });
+  await waitFor('the node to own its partitions', () => runtime.isSettled());
+  return { runtime, collector, driver: new GameDriver(runtime.producer, collector), db, prefix, keys };
+}
+
+async function stopHarness(h: Harness): Promise<void> {
+  await h.driver.stopTurning();
+  await h.runtime.stop(false);
+  await h.collector.stop();
+  await h.db.drop();
+}
+
+async function verifyAll(h: Harness): Promise<number> {
+  await h.driver.stopTurning();
+  await waitFor('every game to finish', () => h.driver.allOver(), 60000);
+  const dead = await readDeadLetters(REDIS_URL, h.keys, PARTITIONS);
+  let ticks = 0;
+  for (const gameId of h.driver.games) {
+    ticks += verifyGame(h.collector.records.get(gameId) ?? [], h.driver.acked.get(gameId)!, new Set(dead.keys())).ticks;
+  }
+  return ticks;
+}
+
+describe('runtime on one node', function () {
+  this.timeout(120000);
+
+  it('runs games to the end: every tick once, every acked turn once, hashes equal an engine run', async () => {
+    const h = await startHarness('basic');
+    try {
+      await h.driver.createDuels(20);
+      h.driver.startTurning();
+      const ticks = await verifyAll(h);
+      expect(ticks).to.be.greaterThan(20 * 10);
+      const rows = await h.runtime.db.selectFrom('checkpoints').select(['actor_id', 'finished', 'tick']).execute();
+      expect(rows.filter((r) => r.finished)).to.have.length(20);
+    } finally {
+      await stopHarness(h);
+    }
+  });
+
+  it('restarts only the actor whose tick throws; the other games on its worker keep their cadence', async () => {
+    const h = await startHarness('throw-tick');
+    try {
+      const ids = await h.driver.createDuels(6, { actorType: 'spec.faulty-game' });
+      const victim = ids[0];
+      await h.driver.send(victim, { k: 'throw-at-tick', t: 15 });
+      h.driver.startTurning();
+      await waitFor('the victim to pass tick 15', () => h.collector.lastTick(victim) > 16);
+      await verifyAll(h);
+      expect(h.runtime.supervisor.counters.actorRestarts).to.be.greaterThanOrEqual(1);
+      expect(h.runtime.supervisor.counters.workerRestarts).to.equal(0);
+    } finally {
+      await stopHarness(h);
+    }
+  });
+
+  it('dead-letters an input that throws three times, with its error, and the game goes on', async () => {
+    const h = await startHarness('poison');
+    try {
+      const [gameId] = await h.driver.createDuels(1, { actorType: 'spec.faulty-game' });
+      await waitFor('the game to tick', () => h.collector.lastTick(gameId) > 2);
+      const poisonId = await h.runtime.submit(gameId, { k: 'poison' });
+      const dead = await waitFor('the poison input to be dead-lettered', async () =>
+        (await readDeadLetters(REDIS_URL, h.keys, PARTITIONS)).get(poisonId));
+      expect(dead.error).to.match(/poison input/);
+      expect(dead.attempts).to.equal(3);
+      expect(dead.actor).to.equal(gameId);
+      h.driver.startTurning();
+      await verifyAll(h);
+      const records = h.collector.records.get(gameId)!;
+      expect(records.flatMap((r) => r.i ?? []).some((i) => i.s === poisonId)).to.equal(false);
+    } finally {
+      await stopHarness(h);
+    }
+  });
+
+  it('ends a game whose tick keeps throwing with a failed status', async () => {
+    const h = await startHarness('fail');
+    try {
+      const [gameId] = await h.driver.createDuels(1, { actorType: 'spec.faulty-game' });
+      await h.driver.send(gameId, { k: 'throw-at-tick', t: 5, always: true });
+      await waitFor('the game to fail', () => h.collector.records.get(gameId)?.some((r) => r.f !== undefined));
+      const records = h.collector.records.get(gameId)!;
+      const failed = records.find((r) => r.f !== undefined)!;
+      expect(failed.f).to.match(/tick 5 threw 3 times/);
+      expect(failed.o).to.have.length(1);
+      expect(failed.o![0]).to.include({ e: 'status', status: 'failed', reason: failed.f });
+      expect(h.collector.lastTick(gameId)).to.equal(4);
+      const row = await waitFor('the final checkpoint', async () =>
+        h.runtime.db.selectFrom('checkpoints').selectAll().where('actor_id', '=', gameId).where('finished', '=', true).executeTakeFirst());
+      expect(row.tick).to.equal(4);
+    } finally {
+      await stopHarness(h);
+    }
+  });
+
+  it('recovers all 200 games of a worker thread terminated mid-game: nothing lost or doubled', async () => {
+    const h = await startHarness('terminate', { workers: 1 });
+    try {
+      await h.driver.createDuels(200);
+      h.driver.startTurning(100);
+      await waitFor('games to be running', () => h.driver.games.every((g) => h.collector.lastTick(g) >= 5));
+      const [worker] = h.runtime.supervisor.workerThreads();
+      expect(worker.partitions).to.have.length(PARTITIONS);
+      await h.runtime.supervisor.crashWorker(0);
+      await waitFor('the worker to be replaced', () => h.runtime.supervisor.counters.workerRestarts === 1 && h.runtime.isSettled());
+      const after = new Map(h.driver.games.map((g) => [g, h.collector.lastTick(g)]));
+      await waitFor('every game to tick again', () => h.driver.games.every((g) => h.collector.isOver(g) || h.collector.lastTick(g) > after.get(g)!));
+      await verifyAll(h);
+    } finally {
+      await stopHarness(h);
+    }
+  });
+
+  it('replaces a worker whose event loop is stuck, and applies the inputs acked while it was down', async () => {
+    const h = await startHarness('stuck', { workers: 1, stuckMs: 1000 });
+    const marker = join(tmpdir(), `spin-${randomBytes(4).toString('hex')}`);
+    try {
+      const ids = await h.driver.createDuels(10, { actorType: 'spec.faulty-game' });
+      await waitFor('games to be running', () => ids.every((g) => h.collector.lastTick(g) >= 3));
+      await h.driver.send(ids[0], { k: 'spin', marker });
+      await waitFor('the worker to be stuck', () => ids.every((g) => h.collector.isOver(g) || h.collector.lastTick(g) > 0) && existsSync(marker));
+      // inputs acked while no worker runs: they must all be applied after recovery, at their ticks
+      const during: Array<[string, string, number]> = [];
+      for (const g of ids) {
+        const t = h.collector.lastTick(g) + 2;
+        during.push([g, await h.driver.send(g, { k: 'turn', snakeId: 0, dir: 0, t }), t]);
+      }
+      await waitFor('the stuck worker to be replaced', () => h.runtime.supervisor.counters.workerRestarts >= 1 && h.runtime.isSettled());
+      h.driver.startTurning();
+      await verifyAll(h);
+      for (const [g, id] of during) {
+        const applied = h.collector.records.get(g)!.filter((r) => r.i?.some((i) => i.s === id));
+        expect(applied, `input ${id} recorded once`).to.have.length(1);
+      }
+    } finally {
+      await stopHarness(h);
+    }
+  });
+
+  it('refuses commits and checkpoints from a stale owner holding an old epoch', async () => {
+    const h = await startHarness('stale', { workers: 1 });
+    const redis = connectRedis(REDIS_URL);
+    try {
+      const [gameId] = await h.driver.createDuels(1);
+      await waitFor('the game to tick', () => h.collector.lastTick(gameId) > 3);
+      const p = h.runtime.partitionOf(gameId);
+      const owned = h.runtime.supervisor.owned.get(p)!;
+      const oldEpoch = owned.epoch;
+      // a second owner takes the partition over (as after a lost lease); the first keeps its old epoch
+      await redis.del(h.keys.lease(p));
+      const [newEpoch] = await runCommand<[number, number]>(redis, 'acquire', [h.keys.lease(p), h.keys.epoch(p), h.keys.commitSeq(p)], ['usurper', 5000]);
+      expect(newEpoch).to.equal(oldEpoch + 1);
+      const commit = await runCommand<[number]>(redis, 'commit',
+        [h.keys.lease(p), h.keys.epoch(p), h.keys.commitSeq(p), h.keys.outbox(p), h.keys.inbox(p)],
+        [h.runtime.nodeId, oldEpoch, 1500, 999999, 'owner', Buffer.from('x')]);
+      expect(commit[0]).to.equal(-1);
+      await waitFor('the old owner to notice it lost the partition', () => !h.runtime.supervisor.owned.has(p) || h.runtime.supervisor.owned.get(p)!.epoch !== oldEpoch);
+      const ticksAtLoss = h.collector.lastTick(gameId);
+      // the stale owner's checkpoint is refused once the new epoch wrote one
+      const current = await h.runtime.checkpoints.load(gameId);
+      await h.runtime.checkpoints.save([{ ...current!, epoch: newEpoch, seq: current!.seq }]);
+      const written = await h.runtime.checkpoints.save([{ ...current!, epoch: oldEpoch, seq: current!.seq + 5, tick: 999 }]);
+      expect(written.size).to.equal(0);
+      expect((await h.runtime.checkpoints.load(gameId))!.tick).to.equal(current!.tick);
+      await new Promise((r) => setTimeout(r, 500));
+      expect(h.collector.lastTick(gameId)).to.equal(ticksAtLoss);
+      const records = h.collector.records.get(gameId)!;
+      records.forEach((r, i) => expect(r.n).to.equal(i + 1));
+    } finally {
+      redis.disconnect();
+      await stopHarness(h);
+    }
+  });
+});
+
