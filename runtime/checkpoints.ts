@@ -1,5 +1,6 @@
 // Checkpoints: actor states in Postgres, written in batches and fenced by the partition epoch.
 import { sql, type Kysely } from 'kysely';
+import type { Selectable } from 'kysely';
 import type { RuntimeTables } from './db.ts';
 
 export interface Checkpoint {
@@ -65,7 +66,7 @@ export class CheckpointStore {
   }
 }
 
-function toCheckpoint(row: RuntimeTables['checkpoints']): Checkpoint {
+function toCheckpoint(row: Selectable<RuntimeTables['checkpoints']>): Checkpoint {
   return {
     actorId: row.actor_id,
     actorType: row.actor_type,

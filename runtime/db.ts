@@ -1,6 +1,7 @@
 // Postgres through kysely: the runtime's tables and the migrations that create them at start-up.
 // Applications (actors/) bring their own migrations and run them through the same helper.
-import { Kysely, Migrator, PostgresDialect, sql, type Migration, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, PostgresDialect, sql, type Generated, type Migration, type MigrationProvider } from 'kysely';
+import { userInfo } from 'node:os';
 import pg from 'pg';
 
 export interface CheckpointTable {
@@ -14,8 +15,8 @@ export interface CheckpointTable {
   /** the outbox entry id of the last batch folded into `state` */
   outbox_id: string;
   epoch: number;
-  finished: boolean;
-  updated_at: Date;
+  finished: Generated<boolean>;
+  updated_at: Generated<Date>;
 }
 
 export interface NodeTable {
@@ -32,7 +33,10 @@ export interface RuntimeTables {
 }
 
 export function connectDatabase<T>(url: string, poolSize = 4): Kysely<T> {
-  const pool = new pg.Pool({ connectionString: url, max: poolSize, connectionTimeoutMillis: 5000 });
+  // a URL without a user (the default postgres://127.0.0.1:5432/snaketron) connects as PGUSER or the OS user
+  const parsed = new URL(url);
+  if (!parsed.username) parsed.username = process.env.PGUSER || userInfo().username;
+  const pool = new pg.Pool({ connectionString: parsed.toString(), max: poolSize, connectionTimeoutMillis: 5000 });
   pool.on('error', () => { /* a broken idle connection: the pool replaces it */ });
   return new Kysely<T>({ dialect: new PostgresDialect({ pool }) });
 }
@@ -52,8 +56,9 @@ export async function migrate(db: Kysely<any>, table: string, migrations: Record
   });
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
-    const failed = results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown';
-    throw new Error(`database migration ${failed} failed: ${error instanceof Error ? error.message : String(error)}`);
+    const failed = results?.find((r) => r.status === 'Error')?.migrationName;
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(failed ? `database migration ${failed} failed: ${reason}` : `cannot prepare the database: ${reason}`);
   }
 }
 

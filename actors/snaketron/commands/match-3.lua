@@ -1,0 +1,19 @@
+-- Claims one match from a queue atomically, so no player is ever matched twice: pops `size` players (oldest
+-- first), takes their tickets, and records the match as pending until its game exists (a sweeper finishes or
+-- undoes pending matches whose maker died).
+-- KEYS: queue (sorted set of user ids by enqueue time), tickets (hash user id -> ticket), pending matches (hash).
+-- ARGV: size, match id (= the game id), now (ms).
+-- Returns nil when too few wait, else a flat list {userId, ticket, score, ...}.
+local size = tonumber(ARGV[1])
+if redis.call('ZCARD', KEYS[1]) < size then return nil end
+local popped = redis.call('ZPOPMIN', KEYS[1], size)
+local players = {}
+for i = 1, #popped, 2 do
+  local ticket = redis.call('HGET', KEYS[2], popped[i]) or ''
+  redis.call('HDEL', KEYS[2], popped[i])
+  table.insert(players, popped[i])
+  table.insert(players, ticket)
+  table.insert(players, popped[i + 1])
+end
+redis.call('HSET', KEYS[3], ARGV[2], cjson.encode({ at = tonumber(ARGV[3]), queue = KEYS[1], players = players }))
+return players

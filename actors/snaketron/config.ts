@@ -1,0 +1,78 @@
+// The node's configuration: every option is a flag and an environment variable (RUNTIME.md "Configuration").
+import { hostname, availableParallelism } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import type { NodeConfig } from './node.ts';
+
+interface Option {
+  flag: string;
+  env: string;
+  help: string;
+  default: () => string | undefined;
+  kind: 'int' | 'string' | 'url';
+  min?: number;
+  max?: number;
+}
+
+const OPTIONS: Option[] = [
+  { flag: 'port', env: 'SNAKETRON_PORT', help: 'HTTP and WebSocket port', default: () => '8080', kind: 'int', min: 0, max: 65535 },
+  { flag: 'redis', env: 'SNAKETRON_REDIS_URL', help: 'Redis URL, or comma-separated host:port seeds of a Redis Cluster', default: () => 'redis://127.0.0.1:6379', kind: 'string' },
+  { flag: 'database', env: 'SNAKETRON_DATABASE_URL', help: 'Postgres URL', default: () => 'postgres://127.0.0.1:5432/snaketron', kind: 'url' },
+  { flag: 'partitions', env: 'SNAKETRON_PARTITIONS', help: 'partitions of the cluster (fixed at its first start)', default: () => '32', kind: 'int', min: 1, max: 4096 },
+  { flag: 'workers', env: 'SNAKETRON_WORKERS', help: 'worker threads running partition executors', default: () => String(Math.max(1, availableParallelism() - 1)), kind: 'int', min: 1, max: 256 },
+  { flag: 'node-id', env: 'SNAKETRON_NODE_ID', help: 'this node\'s id in the cluster', default: () => undefined, kind: 'string' },
+  { flag: 'prefix', env: 'SNAKETRON_PREFIX', help: 'prefix of every Redis key', default: () => 'snaketron', kind: 'string' },
+  { flag: 'secret', env: 'SNAKETRON_SECRET', help: 'token signing secret (default: generated once per cluster, kept in Redis)', default: () => undefined, kind: 'string' },
+  { flag: 'public-url', env: 'SNAKETRON_PUBLIC_URL', help: 'the WebSocket URL clients use (default ws://HOST:PORT/ws)', default: () => undefined, kind: 'string' },
+  { flag: 'checkpoint-ticks', env: 'SNAKETRON_CHECKPOINT_TICKS', help: 'checkpoint every game at least every K ticks', default: () => '20', kind: 'int', min: 1, max: 100000 },
+  { flag: 'lease-ms', env: 'SNAKETRON_LEASE_MS', help: 'partition lease; a dead node\'s games move after about this long', default: () => '1500', kind: 'int', min: 200, max: 600000 },
+];
+
+export class ConfigError extends Error {}
+
+export function usage(): string {
+  const rows = OPTIONS.map((o) => `  --${o.flag.padEnd(18)} ${o.env.padEnd(28)} ${o.help}${o.default() ? ` (default ${o.default()})` : ''}`);
+  return ['Usage: snaketron-node [options]', '', 'Starts a SnakeTron cluster node. Every option may also be set by its environment variable.', '',
+    '  flag                 environment                  meaning', ...rows, '  --help               show this'].join('\n');
+}
+
+/** Flags over environment over defaults; a bad value is a ConfigError naming the option and what it takes. */
+export function parseNodeConfig(argv: string[], env: NodeJS.ProcessEnv): NodeConfig | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv, allowPositionals: false, strict: true,
+      options: { help: { type: 'boolean' }, ...Object.fromEntries(OPTIONS.map((o) => [o.flag, { type: 'string' as const }])) },
+    });
+  } catch (err) {
+    throw new ConfigError(`${err instanceof Error ? err.message : String(err)}\n\n${usage()}`);
+  }
+  if (parsed.values.help) return 'help';
+  const values = parsed.values as Record<string, string | boolean | undefined>;
+  const value = (o: Option): string | undefined => (values[o.flag] as string | undefined) ?? env[o.env] ?? o.default();
+  const get = (flag: string) => OPTIONS.find((o) => o.flag === flag)!;
+  const int = (flag: string): number => {
+    const o = get(flag);
+    const raw = value(o)!;
+    const n = Number(raw);
+    if (!/^\d+$/.test(raw) || n < (o.min ?? 0) || n > (o.max ?? Infinity)) {
+      throw new ConfigError(`--${flag} (${o.env}) must be a whole number from ${o.min} to ${o.max}, got "${raw}"`);
+    }
+    return n;
+  };
+  const database = value(get('database'))!;
+  if (!/^postgres(ql)?:\/\//.test(database)) throw new ConfigError(`--database (SNAKETRON_DATABASE_URL) must be a postgres:// URL, got "${database}"`);
+  const redis = value(get('redis'))!;
+  if (!/^rediss?:\/\//.test(redis) && !/^[\w.-]+:\d+(,[\w.-]+:\d+)*$/.test(redis)) {
+    throw new ConfigError(`--redis (SNAKETRON_REDIS_URL) must be a redis:// URL or host:port seeds, got "${redis}"`);
+  }
+  const port = int('port');
+  const prefix = value(get('prefix'))!;
+  if (!/^[\w.-]{1,64}$/.test(prefix)) throw new ConfigError(`--prefix must be 1-64 letters, digits, '.', '_' or '-', got "${prefix}"`);
+  return {
+    port, redisUrl: redis, databaseUrl: database, partitions: int('partitions'), workers: int('workers'),
+    nodeId: value(get('node-id')) ?? `${hostname()}-${port}-${randomBytes(3).toString('hex')}`,
+    prefix, secret: value(get('secret')), publicUrl: value(get('public-url')),
+    checkpointTicks: int('checkpoint-ticks'), leaseMs: int('lease-ms'),
+  };
+}

@@ -1,0 +1,330 @@
+// Event distribution to WebSocket clients: a node follows the outboxes of the partitions its clients care about
+// and keeps an exact replica of each watched game (checkpoint + journal, stepped with the same actor code), so a
+// client that joins or rejoins gets a snapshot consistent with the ticks that follow. Each client gets only its
+// games' messages.
+import type { ServerMessage, SnapshotMessage, SnapshotState } from '../../protocol/messages.ts';
+import type { ActorType } from '../../runtime/actor.ts';
+import { applyRecord, fieldValue, readOutbox } from '../../runtime/journal.ts';
+import type { Logger } from '../../runtime/log.ts';
+import { decodeBatch, type JournalRecord } from '../../runtime/records.ts';
+import type { RedisClient } from '../../runtime/redis.ts';
+import type { Runtime } from '../../runtime/runtime.ts';
+import { gameActor, type GameOutput, type GameState } from './game-actor.ts';
+
+export type Role = 'player' | 'spectator';
+
+/** A client connection as the fan-out sees it. `send` returns false when the client is too far behind. */
+export interface Subscriber {
+  readonly id: number;
+  send(message: ServerMessage): boolean;
+}
+
+interface Watch {
+  sub: Subscriber;
+  role: Role;
+  /** a player's user id: its snake is the seat it holds */
+  userId: string | null;
+  /** false after a send was refused: the client is sent a fresh snapshot instead of the backlog once it drains */
+  synced: boolean;
+}
+
+class WatchedGame {
+  state: GameState | undefined = undefined;
+  seq = 0;
+  loaded = false;
+  loading: Promise<void> | null = null;
+  buffered: JournalRecord[] = [];
+  readonly watchers = new Map<number, Watch>();
+  lastRecordAt = Date.now();
+  recovering = false;
+  idleSince = Date.now();
+  constructor(readonly gameId: string, readonly partition: number) {}
+}
+
+const actor = gameActor as ActorType<GameState, GameOutput>;
+/** How long a game nobody watches stays replicated (rejoins after a drop find it warm). */
+const KEEP_UNWATCHED_MS = 30_000;
+
+export interface FanoutCounters {
+  resyncs: number;
+  messagesOut: number;
+}
+
+export class Fanout {
+  private readonly games = new Map<string, WatchedGame>();
+  /** outbox position per followed partition */
+  private readonly positions = new Map<number, string>();
+  private readonly reader: RedisClient;
+  private running = true;
+  private loop: Promise<void> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  readonly counters: FanoutCounters = { resyncs: 0, messagesOut: 0 };
+
+  constructor(private readonly runtime: Runtime, private readonly log: Logger) {
+    this.reader = runtime.connectReader('fanout');
+  }
+
+  start(): void {
+    this.loop = this.follow();
+    this.timer = setInterval(() => { void this.housekeeping().catch(() => undefined); }, 500);
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearInterval(this.timer);
+    await this.loop?.catch(() => undefined);
+    this.reader.disconnect();
+  }
+
+  get watchedGames(): number {
+    return this.games.size;
+  }
+
+  /** The replica of a game this node follows (loaded on first use); undefined when the game does not exist. */
+  async replica(gameId: string): Promise<GameState | undefined> {
+    const game = await this.ensure(gameId);
+    return game.state;
+  }
+
+  /** Starts sending a game's messages to a client; sends it what it needs to join in (lobby or snapshot). */
+  async watch(gameId: string, sub: Subscriber, role: Role, userId: string | null): Promise<GameState | undefined> {
+    const game = await this.ensure(gameId);
+    const watch: Watch = { sub, role, userId: role === 'player' ? userId : null, synced: true };
+    game.watchers.set(sub.id, watch);
+    if (game.state) this.greet(game, watch);
+    return game.state;
+  }
+
+  unwatch(gameId: string, sub: Subscriber): void {
+    const game = this.games.get(gameId);
+    if (!game) return;
+    game.watchers.delete(sub.id);
+    if (game.watchers.size === 0) game.idleSince = Date.now();
+  }
+
+  /** The client drained its socket: it gets a fresh snapshot and then the ticks again. */
+  resync(gameId: string, sub: Subscriber): void {
+    const game = this.games.get(gameId);
+    const watch = game?.watchers.get(sub.id);
+    if (!game?.state || !watch || watch.synced) return;
+    this.counters.resyncs++;
+    watch.synced = true;
+    this.greet(game, watch);
+  }
+
+  private async ensure(gameId: string): Promise<WatchedGame> {
+    let game = this.games.get(gameId);
+    if (!game) {
+      game = new WatchedGame(gameId, this.runtime.partitionOf(gameId));
+      this.games.set(gameId, game);
+    }
+    if (!game.loaded) {
+      game.loading ??= this.load(game).finally(() => { game!.loading = null; });
+      await game.loading;
+    }
+    return game;
+  }
+
+  /** Replica = last checkpoint + the journal after it; records the follower delivers meanwhile are buffered. */
+  private async load(game: WatchedGame): Promise<void> {
+    if (!this.positions.has(game.partition)) {
+      const last = await this.runtime.redis.xrevrange(this.runtime.keys.outbox(game.partition), '+', '-', 'COUNT', 1);
+      if (!this.positions.has(game.partition)) this.positions.set(game.partition, last[0]?.[0] ?? '0-0');
+    }
+    const checkpoint = await this.runtime.checkpoints.load(game.gameId);
+    let state = checkpoint ? actor.decode(checkpoint.state) : undefined;
+    let seq = checkpoint?.seq ?? 0;
+    for await (const entry of readOutbox(this.runtime.redis, this.runtime.keys, game.partition, checkpoint?.outboxId ?? '-')) {
+      for (const record of entry.batch.records) {
+        if (record.a !== game.gameId || record.n <= seq) continue;
+        if (record.n !== seq + 1) throw new Error(`journal of ${game.gameId} jumps from ${seq} to ${record.n}`);
+        state = applyRecord(actor, state, record);
+        seq = record.n;
+      }
+    }
+    game.state = state;
+    game.seq = seq;
+    game.loaded = true;
+    const buffered = game.buffered;
+    game.buffered = [];
+    for (const record of buffered) this.apply(game, record);
+  }
+
+  private async follow(): Promise<void> {
+    let lastRegister = 0;
+    while (this.running) {
+      if (this.positions.size === 0) {
+        await sleep(20);
+        continue;
+      }
+      const partitions = [...this.positions.keys()];
+      const streams = partitions.map((p) => this.runtime.keys.outbox(p));
+      let reply: Array<[Buffer, Array<[Buffer, Buffer[]]>]> | null;
+      try {
+        reply = (await this.reader.xreadBuffer('COUNT', 1000, 'BLOCK', 50, 'STREAMS', ...streams,
+          ...partitions.map((p) => this.positions.get(p)!))) as typeof reply;
+      } catch (err) {
+        this.log.warn({ err: String(err) }, 'outbox read failed; retrying');
+        await sleep(200);
+        continue;
+      }
+      for (const [streamBuf, entries] of reply ?? []) {
+        const partition = partitions[streams.indexOf(streamBuf.toString())];
+        for (const [idBuf, fields] of entries) {
+          this.positions.set(partition, idBuf.toString());
+          let records: JournalRecord[];
+          try {
+            records = decodeBatch(fieldValue(fields, 'd')).records;
+          } catch (err) {
+            this.log.error({ err: String(err), partition }, 'undecodable outbox entry');
+            continue;
+          }
+          for (const record of records) {
+            const game = this.games.get(record.a);
+            if (!game) continue;
+            if (!game.loaded) game.buffered.push(record);
+            else this.apply(game, record);
+          }
+        }
+      }
+      if (Date.now() - lastRegister > 5000) {
+        lastRegister = Date.now();
+        await this.register().catch(() => undefined);
+      }
+    }
+  }
+
+  /** Tells the partition owners how far this node has read, so trimming waits for it. */
+  private async register(): Promise<void> {
+    const now = Date.now();
+    await Promise.all([...this.positions].map(([p, id]) =>
+      this.runtime.redis.hset(this.runtime.keys.readers(p), this.runtime.nodeId, `${id} ${now}`)));
+  }
+
+  private apply(game: WatchedGame, record: JournalRecord): void {
+    if (record.n <= game.seq) return;
+    if (record.n !== game.seq + 1) {
+      // a gap (the reader fell behind a trim): rebuild the replica from storage and resync every watcher
+      this.log.warn({ game: game.gameId, have: game.seq, got: record.n }, 'replica gap; reloading');
+      game.loaded = false;
+      game.buffered = [record];
+      void this.ensure(game.gameId).then(() => {
+        for (const watch of game.watchers.values()) this.greet(game, watch);
+      }).catch((err: unknown) => this.log.error({ err, game: game.gameId }, 'replica reload failed'));
+      return;
+    }
+    const before = game.state?.phase;
+    game.state = applyRecord(actor, game.state, record);
+    game.seq = record.n;
+    game.lastRecordAt = Date.now();
+    const state = game.state;
+    if (game.recovering && record.t !== undefined) {
+      game.recovering = false;
+      this.broadcast(game, { type: 'status', gameId: game.gameId, status: 'running' });
+    }
+    if (record.c && state.phase !== 'lobby') {
+      for (const watch of game.watchers.values()) this.greet(game, watch);
+    }
+    for (const output of (record.o ?? []) as GameOutput[]) {
+      switch (output.e) {
+        case 'lobby':
+          this.broadcast(game, this.lobbyMessage(state));
+          break;
+        case 'status':
+          if (output.status === 'failed') {
+            this.broadcast(game, { type: 'error', code: 'internal', message: `game ${game.gameId} failed and was ended: ${output.reason ?? 'unknown'}` });
+          } else if (before === 'lobby') {
+            for (const watch of game.watchers.values()) this.greet(game, watch);
+          }
+          break;
+        case 'tick':
+          this.broadcast(game, { type: 'tick', gameId: game.gameId, t: output.t, turns: output.turns, died: output.died, food: output.food, hash: output.hash });
+          if (output.over) this.broadcast(game, this.overMessage(state, output.t, output.over));
+          break;
+      }
+    }
+  }
+
+  private broadcast(game: WatchedGame, message: ServerMessage): void {
+    for (const watch of game.watchers.values()) {
+      if (!watch.synced) continue;
+      this.counters.messagesOut++;
+      if (!watch.sub.send(message)) watch.synced = false;
+    }
+  }
+
+  /** What a client gets when it joins a game's stream: the lobby, or a snapshot (and the result if it is over). */
+  private greet(game: WatchedGame, watch: Watch): void {
+    const state = game.state!;
+    if (state.phase === 'lobby') {
+      watch.sub.send(this.lobbyMessage(state));
+      return;
+    }
+    if (!state.game) return;
+    const snakeId = state.seats.find((s) => s.userId === watch.userId)?.snakeId ?? null;
+    if (!watch.sub.send(this.snapshot(state, watch.role, snakeId))) { watch.synced = false; return; }
+    if (state.phase === 'complete') {
+      watch.sub.send(this.overMessage(state, state.game.tick, { winner: state.game.winner, winningTeam: state.game.winningTeam, results: state.game.results() }));
+    }
+  }
+
+  snapshot(state: GameState, role: Role, snakeId: number | null): SnapshotMessage {
+    const game = state.game!;
+    const snap = game.snapshot(false);
+    const wire: SnapshotState = {
+      tick: snap.tick,
+      status: snap.status,
+      seed: snap.seed,
+      rng: snap.rng,
+      settings: snap.settings,
+      food: snap.food,
+      snakes: snap.snakes.map((s) => ({
+        id: s.id, userId: state.seats[s.id]?.userId ?? '', name: state.seats[s.id]?.name ?? '', team: s.team,
+        alive: s.alive, dir: s.dir, grow: s.grow, score: s.score, body: s.body,
+      })),
+    };
+    return {
+      type: 'snapshot', gameId: state.gameId, role, snakeId: role === 'player' ? snakeId : null,
+      tickMs: state.settings.tickMs, startAt: game.tick === 0 ? state.startAt : null, state: wire,
+    };
+  }
+
+  lobbyMessage(state: GameState): ServerMessage {
+    return {
+      type: 'lobby', gameId: state.gameId, code: state.code ?? '', host: state.host ?? '',
+      players: state.seats.map((s) => ({ userId: s.userId, name: s.name })),
+      settings: state.settings,
+    };
+  }
+
+  private overMessage(state: GameState, t: number, over: NonNullable<Extract<GameOutput, { e: 'tick' }>['over']>): ServerMessage {
+    return {
+      type: 'over', gameId: state.gameId, t, winner: over.winner, winningTeam: over.winningTeam as 0 | 1 | null,
+      results: over.results.map((r) => ({ userId: state.seats[r.snakeId]?.userId ?? '', ...r })),
+    };
+  }
+
+  /** Tells watchers of a game whose ticks stopped that its owner is being replaced; forgets idle replicas. */
+  private async housekeeping(): Promise<void> {
+    const now = Date.now();
+    const usedPartitions = new Set<number>();
+    for (const game of this.games.values()) {
+      const state = game.state;
+      if (game.watchers.size === 0 && now - game.idleSince > KEEP_UNWATCHED_MS && !game.loading) {
+        this.games.delete(game.gameId);
+        continue;
+      }
+      usedPartitions.add(game.partition);
+      if (state && (state.phase === 'running' || (state.phase === 'countdown' && state.startAt !== null && now > state.startAt))
+        && !game.recovering && now - game.lastRecordAt > state.settings.tickMs * 3 + 500) {
+        game.recovering = true;
+        this.broadcast(game, { type: 'status', gameId: game.gameId, status: 'recovering' });
+      }
+    }
+    for (const p of this.positions.keys()) if (!usedPartitions.has(p)) this.positions.delete(p);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,100 @@
+// Games in storage: a game is created straight in Postgres (its row and players) and on its partition's
+// mailbox (the create input, recorded as GameCreated); lookups for the HTTP API and for `welcome`.
+import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
+import { Game } from '../../protocol/engine.ts';
+import type { Settings } from '../../protocol/settings.ts';
+import type { Producer } from '../../runtime/producer.ts';
+import { GAME_ACTOR, type CreateGame } from './game-actor.ts';
+import type { SnaketronDb } from './schema.ts';
+
+export interface NewGame {
+  gameId: string;
+  settings: Settings;
+  players: Array<{ userId: string; name: string }>;
+  /** start at once after this countdown; absent: a private lobby waiting for its host */
+  countdownMs?: number;
+  host?: string;
+  code?: string;
+}
+
+export class GameService {
+  constructor(private readonly db: SnaketronDb, private readonly producer: Producer) {}
+
+  /**
+   * Creates a game: the row first, then the create input with a submission id derived from the game id, so that
+   * creating the same game again (a sweeper finishing a half-made match) stores the input once.
+   */
+  async create(game: NewGame): Promise<void> {
+    const seed = randomBytes(4).readUInt32LE(0);
+    // the engine refuses settings in which the snakes do not fit; find out before anything is stored
+    Game.create({ ...game.settings, players: game.settings.players }, seed, game.settings.players);
+    await this.db.transaction().execute(async (tx) => {
+      const inserted = await tx.insertInto('games').values({
+        id: game.gameId, mode: game.settings.mode, settings: JSON.stringify(game.settings), seed,
+        status: game.countdownMs === undefined ? 'lobby' : 'running', partition: this.producer.partitionOf(game.gameId),
+        code: game.code ?? null, host: game.host ?? null,
+        started_at: game.countdownMs === undefined ? null : new Date(),
+      }).onConflict((oc) => oc.column('id').doNothing()).returning('id').executeTakeFirst();
+      if (!inserted) return;
+      if (game.players.length > 0) {
+        await tx.insertInto('game_players').values(game.players.map((p, snakeId) => ({
+          game_id: game.gameId, snake_id: snakeId, user_id: p.userId, name: p.name, team: snakeId % 2,
+        }))).execute();
+      }
+    });
+    const row = await this.db.selectFrom('games').select('seed').where('id', '=', game.gameId).executeTakeFirstOrThrow();
+    const init: CreateGame = {
+      settings: game.settings, seed: Number(row.seed), players: game.players,
+      countdownMs: game.countdownMs, host: game.host, code: game.code,
+    };
+    await this.producer.create(GAME_ACTOR, game.gameId, init, `create:${game.gameId}`);
+  }
+
+  async exists(gameId: string): Promise<boolean> {
+    return (await this.db.selectFrom('games').select('id').where('id', '=', gameId).executeTakeFirst()) !== undefined;
+  }
+
+  async byCode(code: string): Promise<string | null> {
+    const row = await this.db.selectFrom('games').select('id').where('code', '=', code).where('status', '=', 'lobby')
+      .orderBy('created_at', 'desc').executeTakeFirst();
+    return row?.id ?? null;
+  }
+
+  /** The newest unfinished game the user plays in, for `welcome.game`. */
+  async unfinishedGameOf(userId: string): Promise<string | null> {
+    const row = await this.db.selectFrom('game_players').innerJoin('games', 'games.id', 'game_players.game_id')
+      .select('games.id').where('game_players.user_id', '=', userId).where('games.status', 'in', ['lobby', 'running'])
+      .where('games.created_at', '>', sql<Date>`now() - interval '1 day'`)
+      .orderBy('games.created_at', 'desc').executeTakeFirst();
+    return row?.id ?? null;
+  }
+
+  async isPlayer(gameId: string, userId: string): Promise<boolean> {
+    const row = await this.db.selectFrom('game_players').select('snake_id').where('game_id', '=', gameId)
+      .where('user_id', '=', userId).executeTakeFirst();
+    return row !== undefined;
+  }
+
+  async addPlayer(gameId: string, snakeId: number, userId: string, name: string): Promise<void> {
+    await this.db.insertInto('game_players').values({ game_id: gameId, snake_id: snakeId, user_id: userId, name, team: snakeId % 2 })
+      .onConflict((oc) => oc.columns(['game_id', 'snake_id']).doUpdateSet({ user_id: userId, name })).execute();
+  }
+
+  async info(gameId: string): Promise<Record<string, unknown> | null> {
+    const game = await this.db.selectFrom('games').selectAll().where('id', '=', gameId).executeTakeFirst();
+    if (!game) return null;
+    const players = await this.db.selectFrom('game_players').selectAll().where('game_id', '=', gameId).orderBy('snake_id').execute();
+    const hasReplay = await this.db.selectFrom('replays').select('game_id').where('game_id', '=', gameId).executeTakeFirst();
+    return {
+      id: game.id, mode: game.mode, status: game.status, settings: game.settings, partition: game.partition,
+      code: game.code, host: game.host, createdAt: game.created_at, startedAt: game.started_at, endedAt: game.ended_at,
+      ticks: game.ticks, winner: game.winner, winningTeam: game.winning_team,
+      players: players.map((p) => ({ userId: p.user_id, name: p.name, snakeId: p.snake_id, team: p.team })),
+      results: game.status === 'complete'
+        ? players.map((p) => ({ userId: p.user_id, snakeId: p.snake_id, team: p.team, score: p.score, length: p.length, alive: p.alive, place: p.place }))
+        : null,
+      replay: hasReplay ? `/api/games/${game.id}/replay` : null,
+    };
+  }
+}

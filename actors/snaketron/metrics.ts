@@ -1,0 +1,89 @@
+// Prometheus metrics for operators, read at scrape time from the runtime's counters and the node's sessions.
+import client from 'prom-client';
+import { LATENCY_BUCKETS_MS, type LatencyHistogram } from '../../runtime/histogram.ts';
+import type { Runtime } from '../../runtime/runtime.ts';
+import type { Fanout } from './fanout.ts';
+
+export interface NodeStats {
+  clients(): number;
+  messagesIn(): number;
+  messagesOut(): number;
+  bytesIn(): number;
+  bytesOut(): number;
+}
+
+/**
+ * A Prometheus histogram whose observations live in a LatencyHistogram (the worker threads observe, the main
+ * thread merges): registered as a custom metric that renders the buckets at scrape time.
+ */
+class ExposedHistogram {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  constructor(readonly name: string, readonly help: string, private readonly source: () => LatencyHistogram) {}
+
+  async get() {
+    const h = this.source();
+    const values: Array<{ value: number; labels: Record<string, string | number>; metricName: string }> = [];
+    let cumulative = 0;
+    LATENCY_BUCKETS_MS.forEach((ms, i) => {
+      cumulative += h.counts[i];
+      values.push({ value: cumulative, labels: { le: ms / 1000 }, metricName: `${this.name}_bucket` });
+    });
+    values.push({ value: h.count, labels: { le: '+Inf' }, metricName: `${this.name}_bucket` });
+    values.push({ value: h.sum / 1000, labels: {}, metricName: `${this.name}_sum` });
+    values.push({ value: h.count, labels: {}, metricName: `${this.name}_count` });
+    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
+  }
+
+  reset(): void { /* the source owns the observations */ }
+}
+
+export function createMetrics(runtime: Runtime, fanout: Fanout, stats: NodeStats): client.Registry {
+  const registry = new client.Registry();
+  registry.setDefaultLabels({ node: runtime.nodeId });
+  client.collectDefaultMetrics({ register: registry, prefix: 'snaketron_process_' });
+  const counters = runtime.supervisor.counters;
+  const gauge = (name: string, help: string, value: () => number) =>
+    new client.Gauge({ name, help, registers: [registry], collect() { this.set(value()); } });
+  const counter = (name: string, help: string, value: () => number) =>
+    new client.Counter({ name, help, registers: [registry], collect() { this.reset(); this.inc(value()); } });
+
+  gauge('snaketron_games_active', 'games hosted by this node\'s partitions', () =>
+    [...runtime.supervisor.owned.values()].reduce((n, o) => n + o.actors, 0));
+  gauge('snaketron_partitions_owned', 'partitions this node owns', () => runtime.supervisor.owned.size);
+  counter('snaketron_steps_total', 'game steps executed (rate = steps per second)', () => counters.ticks);
+  counter('snaketron_commits_total', 'journal batches committed', () => counters.commits);
+  counter('snaketron_inputs_total', 'mailbox inputs read', () => counters.inputs);
+  counter('snaketron_dead_letters_total', 'inputs dead-lettered', () => counters.deadLetters);
+  counter('snaketron_recoveries_total', 'partition recoveries (takeovers, worker replacements)', () => counters.recoveries);
+  counter('snaketron_actor_restarts_total', 'actors restarted after throwing', () => counters.actorRestarts);
+  counter('snaketron_worker_restarts_total', 'worker threads replaced', () => counters.workerRestarts);
+  const histogram = (name: string, help: string, source: () => LatencyHistogram) =>
+    registry.registerMetric(new ExposedHistogram(name, help, source) as unknown as client.Metric);
+  histogram('snaketron_tick_lateness_seconds', 'how late ticks ran after they were due', () => counters.lateness);
+  histogram('snaketron_commit_seconds', 'journal commit latency', () => counters.commitMs);
+  histogram('snaketron_checkpoint_seconds', 'checkpoint batch write latency', () => counters.checkpointMs);
+  histogram('snaketron_recovery_seconds', 'partition recovery duration', () => counters.recoveryMs);
+  const lag = new client.Gauge({
+    name: 'snaketron_inbox_lag', help: 'mailbox entries not yet read by the owner, per partition', labelNames: ['partition'], registers: [registry],
+    async collect() {
+      this.reset();
+      const owned = [...runtime.supervisor.owned.keys()];
+      const infos = await Promise.all(owned.map((p) => runtime.redis.xinfo('GROUPS', runtime.keys.inbox(p)).catch(() => [])));
+      owned.forEach((p, i) => {
+        const group = (infos[i] as unknown[][]).find((g) => g[1] === 'owner');
+        const idx = group ? group.indexOf('lag') : -1;
+        if (group && idx >= 0) this.set({ partition: String(p) }, Number(group[idx + 1]) || 0);
+      });
+    },
+  });
+  void lag;
+  gauge('snaketron_clients', 'connected WebSocket clients', () => stats.clients());
+  gauge('snaketron_watched_games', 'games replicated on this node for its clients', () => fanout.watchedGames);
+  counter('snaketron_messages_in_total', 'client messages received', () => stats.messagesIn());
+  counter('snaketron_messages_out_total', 'client messages sent', () => stats.messagesOut());
+  counter('snaketron_bytes_in_total', 'client bytes received', () => stats.bytesIn());
+  counter('snaketron_bytes_out_total', 'client bytes sent', () => stats.bytesOut());
+  counter('snaketron_slow_client_resyncs_total', 'snapshots sent to clients that fell behind', () => fanout.counters.resyncs);
+  return registry;
+}

@@ -1,0 +1,327 @@
+// A SnakeTron cluster node: the runtime (partitions, workers) hosting game actors, plus the uWebSockets.js
+// endpoint (sessions, matchmaking, fan-out) and the HTTP API on the same port.
+import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import uWS from 'uWebSockets.js';
+import { encodeServerMessage, MAX_FRAME_BYTES, type QueueMode } from '../../protocol/messages.ts';
+import { connectDatabase, migrate } from '../../runtime/db.ts';
+import { createLogger, type Logger } from '../../runtime/log.ts';
+import { Runtime } from '../../runtime/runtime.ts';
+import { Fanout } from './fanout.ts';
+import { GameService } from './games.ts';
+import { Matchmaker, type Match } from './matchmaking.ts';
+import { createMetrics } from './metrics.ts';
+import { Recorder } from './recorder.ts';
+import { decodeReplay } from './replay.ts';
+import { SNAKETRON_MIGRATIONS, type SnaketronDb, type SnaketronTables } from './schema.ts';
+import { queueSettings, Session, type SessionContext } from './sessions.ts';
+import { TokenSigner } from './tokens.ts';
+
+export interface NodeConfig {
+  port: number;
+  redisUrl: string;
+  databaseUrl: string;
+  partitions: number;
+  workers: number;
+  nodeId: string;
+  prefix: string;
+  secret?: string;
+  publicUrl?: string;
+  checkpointTicks: number;
+  leaseMs: number;
+  logger?: Logger;
+}
+
+const ACTOR_MODULE = new URL(import.meta.url.endsWith('.ts') ? './game-actor.ts' : './game-actor.js', import.meta.url).href;
+const WEB_DIST = new URL('../../web/dist/', import.meta.url);
+/** A client with this much unsent data is behind: it gets a fresh snapshot once it drains. */
+const SLOW_CLIENT_BYTES = 256 * 1024;
+
+interface SocketData { session: Session | null }
+/** uWS's LIBUS_LISTEN_EXCLUSIVE_PORT (the typings declare the enum, the module exports the number) */
+const LISTEN_EXCLUSIVE_PORT = 1 as uWS.ListenOptions;
+
+export interface RunningNode {
+  readonly url: string;
+  readonly port: number;
+  readonly runtime: Runtime;
+  /** SIGTERM: hand partitions over, tell clients, close. */
+  stop(): Promise<void>;
+}
+
+export async function startNode(config: NodeConfig): Promise<RunningNode> {
+  const log = config.logger ?? createLogger({ node: config.nodeId });
+  const publicUrl = config.publicUrl ?? `ws://${hostname()}:${config.port}/ws`;
+
+  // storage first: a node that cannot reach Redis or Postgres says so and exits
+  const db: SnaketronDb = connectDatabase<SnaketronTables>(config.databaseUrl, 8);
+  const runtime = await Runtime.start({
+    redisUrl: config.redisUrl, databaseUrl: config.databaseUrl, actorModules: [ACTOR_MODULE], nodeId: config.nodeId,
+    prefix: config.prefix, partitions: config.partitions, workers: config.workers, leaseMs: config.leaseMs,
+    checkpointTicks: config.checkpointTicks, url: publicUrl, logger: log,
+  }).catch(async (err: unknown) => { await db.destroy(); throw err; });
+  await migrate(db, 'snaketron_migrations', SNAKETRON_MIGRATIONS);
+  const secret = config.secret ?? await clusterSecret(runtime);
+  const fanout = new Fanout(runtime, log);
+  fanout.start();
+  const recorder = new Recorder(runtime, db, log);
+  recorder.start();
+  const games = new GameService(db, runtime.producer);
+  const matchmaker = new Matchmaker(runtime.redis, runtime.keys, log);
+
+  // sessions on this node, by user, so match notifications find their players
+  const sessions = new Set<Session>();
+  const byUser = new Map<string, Set<Session>>();
+  const totals = { messagesIn: 0, bytesIn: 0, bytesOut: 0 };
+  runtime.clientCount = () => sessions.size;
+
+  const notifyChannel = (nodeId: string) => runtime.keys.app(`node:${nodeId}`);
+  const subscriber = runtime.connectReader('notify');
+  await subscriber.subscribe(notifyChannel(config.nodeId));
+  const deliver = (match: Match, userId: string) => {
+    const players = match.players.map((p, snakeId) => ({ userId: p.userId, name: p.name, snakeId }));
+    for (const session of byUser.get(userId) ?? []) if (session.matched(match.gameId, match.mode, players)) return;
+  };
+  subscriber.on('message', (_channel: string, payload: string) => {
+    try {
+      const { match, userId } = JSON.parse(payload) as { match: Match; userId: string };
+      deliver(match, userId);
+    } catch (err) {
+      log.warn({ err }, 'bad match notification');
+    }
+  });
+
+  /** Starts a claimed match: the game in storage, then each player told (here, or on its node). */
+  const startMatch = async (match: Match) => {
+    await games.create({
+      gameId: match.gameId, settings: queueSettings(match.mode, match.players.length),
+      players: match.players.map((p) => ({ userId: p.userId, name: p.name })), countdownMs: 1500,
+    });
+    await matchmaker.settled(match.gameId);
+    for (const player of match.players) {
+      if (player.node === config.nodeId) deliver(match, player.userId);
+      else await runtime.redis.publish(notifyChannel(player.node), JSON.stringify({ match, userId: player.userId }));
+    }
+  };
+  const matchQueue = async (mode: QueueMode, size: number) => {
+    for (const match of await matchmaker.claim(mode, size)) await startMatch(match);
+  };
+  const QUEUES: Array<[QueueMode, number]> = [['duel', 2], ['teams', 4], ...[2, 3, 4, 5, 6, 7, 8].map((n) => ['ffa', n] as [QueueMode, number])];
+  const matchTimer = setInterval(() => {
+    void (async () => {
+      for (const [mode, size] of QUEUES) await matchQueue(mode, size);
+      await matchmaker.sweep((id) => games.exists(id), startMatch);
+    })().catch((err: unknown) => log.warn({ err: String(err) }, 'matchmaking round failed'));
+  }, 1000);
+
+  const ctx: SessionContext = {
+    nodeId: config.nodeId, db, producer: runtime.producer, games, fanout, matchmaker,
+    tokens: new TokenSigner(secret), log, matchQueue,
+    register(session) {
+      sessions.add(session);
+      const set = byUser.get(session.user!.userId) ?? new Set();
+      set.add(session);
+      byUser.set(session.user!.userId, set);
+    },
+    unregister(session) {
+      sessions.delete(session);
+      if (session.user) byUser.get(session.user.userId)?.delete(session);
+      totals.messagesIn += session.messagesIn; totals.bytesIn += session.bytesIn; totals.bytesOut += session.bytesOut;
+    },
+  };
+  const live = (pick: (s: Session) => number) => [...sessions].reduce((n, s) => n + pick(s), 0);
+  const metrics = createMetrics(runtime, fanout, {
+    clients: () => sessions.size,
+    messagesIn: () => totals.messagesIn + live((s) => s.messagesIn),
+    messagesOut: () => fanout.counters.messagesOut,
+    bytesIn: () => totals.bytesIn + live((s) => s.bytesIn),
+    bytesOut: () => totals.bytesOut + live((s) => s.bytesOut),
+  });
+
+  const allSockets = new Set<uWS.WebSocket<SocketData>>();
+  const app = uWS.App();
+  app.ws<SocketData>('/ws', {
+    compression: uWS.DISABLED,
+    maxPayloadLength: MAX_FRAME_BYTES,
+    idleTimeout: 120,
+    maxBackpressure: 16 * 1024 * 1024,
+    upgrade: (res, req, context) => {
+      res.upgrade<SocketData>({ session: null }, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'),
+        req.getHeader('sec-websocket-extensions'), context);
+    },
+    open: (ws) => {
+      allSockets.add(ws);
+      let open = true;
+      const data = ws.getUserData();
+      data.session = new Session(ctx, {
+        send: (bytes) => {
+          if (!open) return false;
+          if (ws.getBufferedAmount() > SLOW_CLIENT_BYTES) return false;
+          ws.send(bytes, true);
+          return true;
+        },
+        close: (code, reason) => { if (open) { open = false; ws.end(code, reason); } },
+      }, encodeServerMessage);
+      (data as SocketData & { markClosed?: () => void }).markClosed = () => { open = false; };
+    },
+    message: (ws, message, isBinary) => {
+      ws.getUserData().session?.receive(new Uint8Array(message.slice(0)), isBinary);
+    },
+    drain: (ws) => {
+      if (ws.getBufferedAmount() < SLOW_CLIENT_BYTES / 4) ws.getUserData().session?.drained();
+    },
+    close: (ws) => {
+      allSockets.delete(ws);
+      const data = ws.getUserData() as SocketData & { markClosed?: () => void };
+      data.markClosed?.();
+      void data.session?.disconnected();
+    },
+  });
+
+  const json = (res: uWS.HttpResponse, status: string, body: unknown) => {
+    res.cork(() => res.writeStatus(status).writeHeader('Content-Type', 'application/json').end(JSON.stringify(body)));
+  };
+  /** Runs an async handler for a request, answering 500 if it throws and nothing if the client went away. */
+  const handle = (res: uWS.HttpResponse, fn: () => Promise<void>) => {
+    let aborted = false;
+    res.onAborted(() => { aborted = true; });
+    fn().catch((err: unknown) => {
+      log.error({ err }, 'http request failed');
+      if (!aborted) json(res, '500 Internal Server Error', { error: 'internal', message: 'the request failed; see the node log' });
+    });
+  };
+
+  let ready = false;
+  const readyTimer = setInterval(() => {
+    void (async () => {
+      await runtime.redis.ping();
+      await db.selectFrom('games').select('id').limit(1).execute();
+      ready = runtime.isSettled();
+    })().catch(() => { ready = false; });
+  }, 500);
+
+  app.get('/healthz', (res) => { res.writeHeader('Content-Type', 'text/plain').end('ok'); });
+  app.get('/readyz', (res) => {
+    res.writeStatus(ready ? '200 OK' : '503 Service Unavailable').writeHeader('Content-Type', 'text/plain').end(ready ? 'ready' : 'not ready');
+  });
+  app.get('/metrics', (res) => handle(res, async () => {
+    const body = await metrics.metrics();
+    res.cork(() => res.writeHeader('Content-Type', metrics.contentType).end(body));
+  }));
+  app.get('/api/cluster', (res) => handle(res, async () => {
+    json(res, '200 OK', await clusterView(runtime));
+  }));
+  app.get('/api/games/:id', (res, req) => {
+    const id = req.getParameter(0);
+    handle(res, async () => {
+      const info = await games.info(id);
+      if (!info) return json(res, '404 Not Found', { error: 'not_found', message: `no game ${id}` });
+      const p = runtime.partitionOf(id);
+      json(res, '200 OK', { ...info, partition: p, node: await runtime.redis.get(runtime.keys.lease(p)) });
+    });
+  });
+  app.get('/api/games/:id/replay', (res, req) => {
+    const id = req.getParameter(0);
+    const format = new URLSearchParams(req.getQuery() ?? '').get('format');
+    handle(res, async () => {
+      const row = await db.selectFrom('replays').select('data').where('game_id', '=', id).executeTakeFirst();
+      if (!row) return json(res, '404 Not Found', { error: 'not_found', message: `no replay of game ${id} (yet)` });
+      if (format === 'json') return json(res, '200 OK', decodeReplay(row.data));
+      res.cork(() => res.writeHeader('Content-Type', 'application/msgpack').end(row.data));
+    });
+  });
+  const statics = loadStatics(log);
+  app.get('/*', (res, req) => {
+    const url = req.getUrl();
+    const file = statics.get(url === '/' ? '/index.html' : url);
+    if (!file) {
+      res.writeStatus('404 Not Found').writeHeader('Content-Type', 'text/plain').end(`no such page: ${url}`);
+      return;
+    }
+    res.writeHeader('Content-Type', file.type).writeHeader('Cache-Control', 'no-cache').end(file.body);
+  });
+
+  const listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
+    // exclusive: a second node on the same port must fail, not share it
+    app.listen(config.port, LISTEN_EXCLUSIVE_PORT, (socket) => {
+      if (socket) resolve(socket);
+      else reject(new Error(`cannot listen on port ${config.port}: it is in use or not allowed`));
+    });
+  }).catch(async (err: unknown) => {
+    clearInterval(matchTimer); clearInterval(readyTimer);
+    await fanout.stop(); await recorder.stop(); subscriber.disconnect();
+    await runtime.stop(false); await db.destroy();
+    throw err;
+  });
+  const port = uWS.us_socket_local_port(listenSocket);
+  log.info({ port, ws: publicUrl, partitions: config.partitions, workers: config.workers }, 'listening');
+
+  let stopping: Promise<void> | null = null;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    runtime,
+    stop() {
+      stopping ??= (async () => {
+        log.info('stopping: handing partitions over and closing client connections');
+        clearInterval(matchTimer);
+        clearInterval(readyTimer);
+        uWS.us_listen_socket_close(listenSocket);
+        for (const session of [...sessions]) session.shutdown('this node is stopping; reconnect and rejoin your game');
+        for (const ws of [...allSockets]) { try { ws.end(1001, 'node stopping'); } catch { /* already closed */ } }
+        await runtime.stop(true);
+        await fanout.stop();
+        await recorder.stop();
+        subscriber.disconnect();
+        await db.destroy();
+        log.info('stopped');
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** The token secret: configured, or generated once per cluster and kept in Redis. */
+async function clusterSecret(runtime: Runtime): Promise<string> {
+  await runtime.redis.hsetnx(runtime.keys.cluster, 'secret', randomBytes(32).toString('base64url'));
+  return (await runtime.redis.hget(runtime.keys.cluster, 'secret'))!;
+}
+
+export async function clusterView(runtime: Runtime): Promise<unknown> {
+  const nodes = await runtime.membership.nodes();
+  const partitions = await Promise.all(Array.from({ length: runtime.partitions }, async (_, p) => {
+    const [owner, epoch] = await Promise.all([runtime.redis.get(runtime.keys.lease(p)), runtime.redis.get(runtime.keys.epoch(p))]);
+    return { partition: p, owner, epoch: epoch === null ? null : Number(epoch) };
+  }));
+  const games: Record<number, number> = {};
+  for (const o of runtime.supervisor.owned.values()) games[o.partition] = o.actors;
+  return {
+    node: runtime.nodeId,
+    nodes: nodes.map((n) => ({ id: n.nodeId, url: n.url, started: n.startedAt, lastHeartbeat: n.lastHeartbeat, partitions: n.partitions, games: n.games, clients: n.clients })),
+    partitions: partitions.map((p) => ({ ...p, games: games[p.partition] ?? null })),
+    takeovers: runtime.supervisor.recentTakeovers.slice(-20),
+  };
+}
+
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8',
+  '.map': 'application/json', '.svg': 'image/svg+xml', '.png': 'image/png', '.ico': 'image/x-icon', '.json': 'application/json',
+};
+
+function loadStatics(log: Logger): Map<string, { type: string; body: Buffer }> {
+  const files = new Map<string, { type: string; body: Buffer }>();
+  const dir = WEB_DIST.pathname;
+  if (!existsSync(dir)) {
+    log.warn({ dir }, 'web client not built (run `make web`); / serves a notice');
+    files.set('/index.html', { type: TYPES['.html'], body: Buffer.from('<!doctype html><p>SnakeTron: the web client is not built. Run <code>make web</code>.</p>') });
+    return files;
+  }
+  for (const name of readdirSync(dir)) {
+    const ext = name.slice(name.lastIndexOf('.'));
+    files.set(`/${name}`, { type: TYPES[ext] ?? 'application/octet-stream', body: readFileSync(join(dir, name)) });
+  }
+  if (!files.has('/index.html')) files.set('/index.html', { type: TYPES['.html'], body: Buffer.from('<!doctype html><p>SnakeTron</p>') });
+  return files;
+}

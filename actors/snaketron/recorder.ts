@@ -1,0 +1,163 @@
+// The recorder follows the outboxes of the partitions this node owns, through a consumer group of its own, and
+// writes what the game's journal says to Postgres: a game's start (StatusUpdated), its end (status, results) and
+// its replay. While a game runs, its ticks collect in a Redis hash beside its partition (keyed by record number), so a recorder that dies
+// mid-game loses nothing: the next owner's recorder claims the entries it left pending and goes on.
+import { Packr } from 'msgpackr';
+import type { Logger } from '../../runtime/log.ts';
+import { fieldValue } from '../../runtime/journal.ts';
+import { decodeBatch, type JournalRecord } from '../../runtime/records.ts';
+import type { RedisClient } from '../../runtime/redis.ts';
+import type { Runtime } from '../../runtime/runtime.ts';
+import type { CreateGame, GameOutput } from './game-actor.ts';
+import { buildReplay, encodeReplay, type ReplayTick } from './replay.ts';
+import type { SnaketronDb } from './schema.ts';
+
+const GROUP = 'recorder';
+
+/** ioredis has XAUTOCLAIM with binary replies, untyped. */
+interface AutoClaim {
+  xautoclaimBuffer(...args: Array<string | number>): Promise<[Buffer, Array<[Buffer, Buffer[]] | null>]>;
+}
+const packr = new Packr({ useRecords: false, variableMapSize: true });
+
+/** One element of a game's collection: the create, a lobby change, or a tick. */
+type Collected =
+  | { k: 'create'; init: CreateGame }
+  | { k: 'seats'; players: Array<{ userId: string; name: string; snakeId: number }> }
+  | ({ k: 'tick' } & ReplayTick);
+
+export class Recorder {
+  private readonly reader: RedisClient;
+  private running = true;
+  private loop: Promise<void> | null = null;
+  /** partitions read, and whether their pending entries were claimed yet */
+  private readonly claimed = new Set<number>();
+  stored = 0;
+
+  constructor(private readonly runtime: Runtime, private readonly db: SnaketronDb, private readonly log: Logger) {
+    this.reader = runtime.connectReader('recorder');
+  }
+
+  start(): void {
+    this.loop = this.run();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop?.catch(() => undefined);
+    this.reader.disconnect();
+  }
+
+  private listKey(partition: number, gameId: string): string {
+    return `${this.runtime.keys.prefix}:{p${partition}}:replay:${gameId}`;
+  }
+
+  private async run(): Promise<void> {
+    const redis = this.runtime.redis;
+    while (this.running) {
+      const owned = [...this.runtime.supervisor.owned.keys()].sort((a, b) => a - b);
+      if (owned.length === 0) { await sleep(100); continue; }
+      try {
+        for (const p of owned) {
+          if (this.claimed.has(p)) continue;
+          await redis.xgroup('CREATE', this.runtime.keys.outbox(p), GROUP, '0', 'MKSTREAM').catch(() => undefined);
+          await this.claimPending(p);
+          this.claimed.add(p);
+        }
+        for (const p of [...this.claimed]) if (!owned.includes(p)) this.claimed.delete(p);
+        const streams = owned.map((p) => this.runtime.keys.outbox(p));
+        const reply = (await this.reader.xreadgroupBuffer('GROUP', GROUP, this.runtime.nodeId, 'COUNT', 200, 'BLOCK', 200,
+          'STREAMS', ...streams, ...owned.map(() => '>'))) as Array<[Buffer, Array<[Buffer, Buffer[]]>]> | null;
+        for (const [streamBuf, entries] of reply ?? []) {
+          const partition = owned[streams.indexOf(streamBuf.toString())];
+          for (const [id, fields] of entries) await this.process(partition, id.toString(), fields);
+        }
+      } catch (err) {
+        if (!this.running) return;
+        this.log.warn({ err: String(err) }, 'recorder failed; retrying');
+        await sleep(500);
+      }
+    }
+  }
+
+  private async claimPending(partition: number): Promise<void> {
+    let cursor = '0-0';
+    do {
+      const [next, entries] = (await (this.runtime.redis as unknown as AutoClaim).xautoclaimBuffer(this.runtime.keys.outbox(partition), GROUP,
+        this.runtime.nodeId, 0, cursor, 'COUNT', 200));
+      for (const entry of entries) if (entry) await this.process(partition, entry[0].toString(), entry[1]);
+      cursor = next.toString();
+    } while (cursor !== '0-0');
+  }
+
+  private async process(partition: number, id: string, fields: Buffer[]): Promise<void> {
+    const batch = decodeBatch(fieldValue(fields, 'd'));
+    for (const record of batch.records) await this.record(partition, record);
+    await this.runtime.redis.xack(this.runtime.keys.outbox(partition), GROUP, id);
+  }
+
+  private async record(partition: number, record: JournalRecord): Promise<void> {
+    const key = this.listKey(partition, record.a);
+    const redis = this.runtime.redis;
+    // elements are keyed by the record number, so an entry processed twice adds nothing new
+    const push = (value: Collected) => redis.hset(key, String(record.n), packr.pack(value));
+    if (record.c) await push({ k: 'create', init: record.c.b as CreateGame });
+    for (const output of (record.o ?? []) as GameOutput[]) {
+      if (output.e === 'lobby') await push({ k: 'seats', players: output.players });
+      if (output.e === 'status' && output.status === 'running') {
+        await this.db.updateTable('games').set({ status: 'running', started_at: new Date(output.startAt ?? Date.now()) })
+          .where('id', '=', record.a).where('status', '=', 'lobby').execute();
+      }
+      if (output.e === 'tick') {
+        await push({ k: 'tick', t: output.t, turns: output.turns, hash: output.hash });
+        if (output.over) await this.finish(partition, record.a, output);
+      }
+    }
+    if (record.f !== undefined) {
+      await this.db.updateTable('games').set({ status: 'failed', ended_at: new Date() }).where('id', '=', record.a).execute();
+      await redis.del(key);
+    }
+  }
+
+  private async finish(partition: number, gameId: string, last: Extract<GameOutput, { e: 'tick' }>): Promise<void> {
+    const key = this.listKey(partition, gameId);
+    const entries = await this.runtime.redis.hgetallBuffer(key);
+    const collected = Object.entries(entries).sort((a, b) => Number(a[0]) - Number(b[0])).map(([, v]) => packr.unpack(v) as Collected);
+    const create = collected.find((c): c is Extract<Collected, { k: 'create' }> => c.k === 'create');
+    if (!create) {
+      this.log.error({ gameId }, 'game over but its create was not collected; no replay stored');
+      return;
+    }
+    let seats = create.init.players.map((p, snakeId) => ({ ...p, snakeId }));
+    for (const c of collected) if (c.k === 'seats') seats = c.players;
+    const ticks = collected.filter((c): c is Extract<Collected, { k: 'tick' }> => c.k === 'tick');
+    const over = last.over!;
+    const replay = buildReplay({
+      gameId, settings: { ...create.init.settings, players: seats.length }, seed: create.init.seed, players: seats,
+      ticks, winner: over.winner, winningTeam: over.winningTeam,
+    });
+    const data = encodeReplay(replay);
+    await this.db.transaction().execute(async (tx) => {
+      await tx.insertInto('replays').values({ game_id: gameId, version: replay.v, data: Buffer.from(data), ticks: replay.ticks, bytes: data.length })
+        .onConflict((oc) => oc.column('game_id').doNothing()).execute();
+      await tx.updateTable('games').set({
+        status: 'complete', ended_at: new Date(), ticks: last.t, winner: over.winner, winning_team: over.winningTeam,
+      }).where('id', '=', gameId).execute();
+      for (const r of over.results) {
+        const seat = seats[r.snakeId];
+        await tx.insertInto('game_players').values({
+          game_id: gameId, snake_id: r.snakeId, user_id: seat?.userId ?? '', name: seat?.name ?? '', team: r.team,
+          score: r.score, length: r.length, alive: r.alive, place: r.place,
+        }).onConflict((oc) => oc.columns(['game_id', 'snake_id']).doUpdateSet({
+          score: r.score, length: r.length, alive: r.alive, place: r.place, team: r.team,
+        })).execute();
+      }
+    });
+    await this.runtime.redis.del(key);
+    this.stored++;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

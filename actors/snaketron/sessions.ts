@@ -1,0 +1,393 @@
+// A client's session on a node: the PROTOCOL.md state machine (hello, lobby, queued, in a game as player or
+// spectator), its limits (rate, bad messages), and what each request does to storage and the fan-out.
+import {
+  BAD_MESSAGES_PER_10S, COUNTDOWN_MS, decodeClientMessage, directionCode, MAX_QUEUED_TURNS, MAX_TURN_AHEAD,
+  PROTOCOL_VERSION, RATE_LIMIT_PER_S, requestedSettings, type ClientMessage, type ErrorCode, type QueueMode,
+  type ServerMessage,
+} from '../../protocol/messages.ts';
+import { defaultSettings, SettingsError, type Settings } from '../../protocol/settings.ts';
+import type { Logger } from '../../runtime/log.ts';
+import type { Fanout, Role, Subscriber } from './fanout.ts';
+import type { GameState } from './game-actor.ts';
+import type { GameService } from './games.ts';
+import { newGameId, newLobbyCode, type Matchmaker } from './matchmaking.ts';
+import type { Producer } from '../../runtime/producer.ts';
+import { guestName, newUserId, type TokenSigner } from './tokens.ts';
+import type { SnaketronDb } from './schema.ts';
+
+/** What a session needs from its node. */
+export interface SessionContext {
+  readonly nodeId: string;
+  readonly db: SnaketronDb;
+  readonly producer: Producer;
+  readonly games: GameService;
+  readonly fanout: Fanout;
+  readonly matchmaker: Matchmaker;
+  readonly tokens: TokenSigner;
+  readonly log: Logger;
+  /** claims and starts every full match of a queue (players on other nodes are told through Redis) */
+  matchQueue(mode: QueueMode, size: number): Promise<void>;
+  register(session: Session): void;
+  unregister(session: Session): void;
+}
+
+/** The socket side of a session, so the state machine does not depend on the server library. */
+export interface Transport {
+  /** false when the client is too far behind (its buffer is full): it gets a fresh snapshot later */
+  send(bytes: Uint8Array): boolean;
+  close(code: number, reason: string): void;
+}
+
+export class ProtocolError extends Error {
+  constructor(readonly code: ErrorCode, message: string) {
+    super(message);
+  }
+}
+
+type SessionState =
+  | { kind: 'new' }
+  | { kind: 'lobby' }
+  | { kind: 'queued'; mode: QueueMode; size: number }
+  | { kind: 'game'; gameId: string; role: Role };
+
+const RATE_WINDOW_MS = 1000;
+const BAD_WINDOW_MS = 10_000;
+
+let nextSessionId = 1;
+
+export class Session implements Subscriber {
+  readonly id = nextSessionId++;
+  state: SessionState = { kind: 'new' };
+  user: { userId: string; name: string } | null = null;
+  private closed = false;
+  private tokens = RATE_LIMIT_PER_S * 2;
+  private lastRefill = Date.now();
+  private badTimes: number[] = [];
+  /** ticks of acked turns not yet reached, to refuse more than MAX_QUEUED_TURNS waiting */
+  private waitingTurns: number[] = [];
+  private busy: Promise<void> = Promise.resolve();
+  messagesIn = 0;
+  bytesIn = 0;
+  bytesOut = 0;
+
+  constructor(private readonly ctx: SessionContext, private readonly transport: Transport, private readonly encode: (m: ServerMessage) => Uint8Array) {}
+
+  send(message: ServerMessage): boolean {
+    if (this.closed) return false;
+    if (message.type === 'over' && this.state.kind === 'game' && this.state.gameId === message.gameId) {
+      // the game is over: back to the lobby state, free to play again
+      this.ctx.fanout.unwatch(message.gameId, this);
+      this.state = { kind: 'lobby' };
+    }
+    const bytes = this.encode(message);
+    this.bytesOut += bytes.length;
+    return this.transport.send(bytes);
+  }
+
+  private reply(message: ServerMessage, rid: number | undefined): void {
+    this.send(rid === undefined ? message : { ...message, rid });
+  }
+
+  private error(code: ErrorCode, message: string, rid?: number): void {
+    this.reply({ type: 'error', code, message }, rid);
+  }
+
+  /** A frame arrived. Requests are handled one at a time, in order. */
+  receive(bytes: Uint8Array, isBinary: boolean): void {
+    if (this.closed) return;
+    this.messagesIn++;
+    this.bytesIn += bytes.length;
+    if (!this.withinRate()) {
+      this.error('rate_limited', `more than ${RATE_LIMIT_PER_S} messages per second; closing`);
+      this.close(1008, 'rate limited');
+      return;
+    }
+    if (!isBinary) { this.bad('frames must be binary msgpack, not text'); return; }
+    const decoded = decodeClientMessage(bytes);
+    if (!decoded.ok) { this.bad(decoded.error.message, decoded.error.rid); return; }
+    const message = decoded.message;
+    if (message.type === 'ping') {
+      // answered at once, even while another request is pending, so latency reads true
+      if (this.state.kind === 'new') this.error('unauthenticated', 'send hello first', message.rid);
+      else this.reply({ type: 'pong', c: message.c, s: Date.now() }, message.rid);
+      return;
+    }
+    this.busy = this.busy.then(() => this.handle(message)).catch((err: unknown) => {
+      if (err instanceof ProtocolError) this.error(err.code, err.message, message.rid);
+      else if (err instanceof SettingsError) this.error('bad_message', err.message, message.rid);
+      else {
+        this.ctx.log.error({ err, type: message.type }, 'request failed');
+        this.error(isUnavailable(err) ? 'unavailable' : 'internal',
+          isUnavailable(err) ? 'storage is not answering; try again shortly' : `could not handle ${message.type}`, message.rid);
+      }
+    });
+  }
+
+  private withinRate(): boolean {
+    const now = Date.now();
+    this.tokens = Math.min(RATE_LIMIT_PER_S * 2, this.tokens + ((now - this.lastRefill) / RATE_WINDOW_MS) * RATE_LIMIT_PER_S);
+    this.lastRefill = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  private bad(message: string, rid?: number): void {
+    const now = Date.now();
+    this.badTimes.push(now);
+    while (this.badTimes.length > 0 && now - this.badTimes[0] > BAD_WINDOW_MS) this.badTimes.shift();
+    if (this.badTimes.length > BAD_MESSAGES_PER_10S) {
+      this.error('rate_limited', `more than ${BAD_MESSAGES_PER_10S} bad messages in 10 s; closing`);
+      this.close(1008, 'too many bad messages');
+      return;
+    }
+    this.error('bad_message', message, rid);
+  }
+
+  private close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.transport.close(code, reason);
+    this.closed = true;
+    void this.disconnected();
+  }
+
+  private async handle(m: ClientMessage): Promise<void> {
+    if (this.closed) return;
+    if (this.state.kind === 'new') {
+      if (m.type !== 'hello') throw new ProtocolError('unauthenticated', `send hello first (got ${m.type})`);
+      return this.hello(m.token, m.name, m.v, m.rid);
+    }
+    switch (m.type) {
+      case 'hello': throw new ProtocolError('bad_state', 'hello was already received');
+      case 'queue': return this.queue(m.mode, m.size, m.rid);
+      case 'unqueue': return this.unqueue(m.rid);
+      case 'solo': return this.solo(requestedSettings(m), m.rid);
+      case 'create': return this.createLobby(requestedSettings(m), m.rid);
+      case 'join': return this.join(m.code, m.rid);
+      case 'start': return this.start(m.rid);
+      case 'watch': return this.enter(m.gameId, 'spectator', m.rid);
+      case 'rejoin': return this.enter(m.gameId, 'player', m.rid);
+      case 'turn': return this.turn(m.dir, m.seq, m.t, m.rid);
+      case 'leave': return this.leave(m.rid);
+      case 'ping': return;
+    }
+  }
+
+  private async hello(token: string | undefined, name: string | undefined, v: number, rid?: number): Promise<void> {
+    if (v !== PROTOCOL_VERSION) throw new ProtocolError('bad_message', `hello.v must be ${PROTOCOL_VERSION}`);
+    let user: { userId: string; name: string };
+    if (token !== undefined) {
+      const verified = this.ctx.tokens.verify(token);
+      if ('error' in verified) throw new ProtocolError('unauthenticated', verified.error);
+      user = verified;
+    } else {
+      user = { userId: newUserId(), name: name ?? guestName() };
+      await this.ctx.db.insertInto('users').values({ id: user.userId, name: user.name }).execute();
+    }
+    this.user = user;
+    this.state = { kind: 'lobby' };
+    this.ctx.register(this);
+    const game = await this.ctx.games.unfinishedGameOf(user.userId);
+    this.reply({
+      type: 'welcome', userId: user.userId, name: user.name, token: this.ctx.tokens.sign(user),
+      node: this.ctx.nodeId, serverTime: Date.now(), game,
+    }, rid);
+  }
+
+  private requireLobby(what: string): void {
+    if (this.state.kind !== 'lobby') {
+      throw new ProtocolError('bad_state', `${what} is allowed only in the lobby state (you are ${describe(this.state)}); send leave first`);
+    }
+  }
+
+  private async queue(mode: QueueMode, size: number, rid?: number): Promise<void> {
+    this.requireLobby('queue');
+    const user = this.user!;
+    this.state = { kind: 'queued', mode, size };
+    await this.ctx.matchmaker.enqueue({ userId: user.userId, name: user.name, node: this.ctx.nodeId, mode, size });
+    this.reply({ type: 'queued', mode, size }, rid);
+    await this.ctx.matchQueue(mode, size);
+  }
+
+  private async unqueue(rid?: number): Promise<void> {
+    if (this.state.kind !== 'queued') throw new ProtocolError('bad_state', `unqueue needs a queued session (you are ${describe(this.state)})`);
+    const { mode, size } = this.state;
+    this.state = { kind: 'lobby' };
+    await this.ctx.matchmaker.dequeue({ userId: this.user!.userId, mode, size });
+    this.reply({ type: 'unqueued' }, rid);
+  }
+
+  /** Told by matchmaking (on this node or through Redis) that this queued player is in a game. */
+  matched(gameId: string, mode: QueueMode, players: Array<{ userId: string; name: string; snakeId: number }>): boolean {
+    if (this.state.kind !== 'queued' || this.state.mode !== mode) return false;
+    this.state = { kind: 'game', gameId, role: 'player' };
+    this.waitingTurns = [];
+    this.send({ type: 'match', gameId, mode, players });
+    void this.ctx.fanout.watch(gameId, this, 'player', this.user!.userId).catch((err: unknown) => {
+      this.ctx.log.error({ err, gameId }, 'could not follow a matched game');
+    });
+    return true;
+  }
+
+  private async solo(settings: Settings, rid?: number): Promise<void> {
+    this.requireLobby('solo');
+    const gameId = newGameId();
+    const user = this.user!;
+    await this.ctx.games.create({ gameId, settings, players: [user], countdownMs: COUNTDOWN_MS.solo });
+    await this.follow(gameId, 'player', rid);
+  }
+
+  private async createLobby(settings: Settings, rid?: number): Promise<void> {
+    this.requireLobby('create');
+    const gameId = newGameId();
+    const user = this.user!;
+    await this.ctx.games.create({ gameId, settings, players: [user], host: user.userId, code: newLobbyCode() });
+    await this.follow(gameId, 'player', rid);
+  }
+
+  private async join(code: string, rid?: number): Promise<void> {
+    this.requireLobby('join');
+    const gameId = await this.ctx.games.byCode(code);
+    const state = gameId ? await this.ctx.fanout.replica(gameId) : undefined;
+    if (!gameId || !state) throw new ProtocolError('not_found', `no open private game has the code ${code}`);
+    if (state.phase !== 'lobby') throw new ProtocolError('bad_state', `the game with code ${code} has already started`);
+    const user = this.user!;
+    if (!state.seats.some((s) => s.userId === user.userId)) {
+      if (state.seats.length >= state.settings.players) throw new ProtocolError('full', `the game with code ${code} is full (${state.settings.players} players)`);
+      await this.ctx.producer.submit(gameId, { k: 'join', userId: user.userId, name: user.name });
+    }
+    this.state = { kind: 'game', gameId, role: 'player' };
+    await this.ctx.fanout.watch(gameId, this, 'player', user.userId);
+  }
+
+  private async start(rid?: number): Promise<void> {
+    const state = await this.currentGame();
+    if (!state || this.state.kind !== 'game' || state.phase !== 'lobby') {
+      throw new ProtocolError('bad_state', 'start needs a private game that has not started');
+    }
+    if (state.host !== this.user!.userId) throw new ProtocolError('forbidden', 'only the host of the game can start it');
+    await this.ctx.producer.submit(state.gameId, { k: 'start', userId: this.user!.userId, countdownMs: COUNTDOWN_MS.multiplayer });
+    void rid;
+  }
+
+  private async follow(gameId: string, role: Role, rid?: number): Promise<void> {
+    this.state = { kind: 'game', gameId, role };
+    this.waitingTurns = [];
+    await this.ctx.fanout.watch(gameId, this, role, this.user!.userId);
+    void rid;
+  }
+
+  /** watch (spectator) or rejoin (player) a game that exists. */
+  private async enter(gameId: string, role: Role, rid?: number): Promise<void> {
+    this.requireLobby(role === 'player' ? 'rejoin' : 'watch');
+    const state = await this.ctx.fanout.replica(gameId);
+    if (!state) throw new ProtocolError('not_found', `no game ${gameId}`);
+    if (role === 'player' && !state.seats.some((s) => s.userId === this.user!.userId)) {
+      throw new ProtocolError('forbidden', `you are not a player of game ${gameId}; watch it instead`);
+    }
+    this.state = { kind: 'game', gameId, role };
+    this.waitingTurns = [];
+    await this.ctx.fanout.watch(gameId, this, role, this.user!.userId);
+    void rid;
+  }
+
+  private snakeIdIn(state: GameState | undefined): number | null {
+    return state?.seats.find((s) => s.userId === this.user?.userId)?.snakeId ?? null;
+  }
+
+  private async currentGame(): Promise<GameState | undefined> {
+    if (this.state.kind !== 'game') return undefined;
+    return this.ctx.fanout.replica(this.state.gameId);
+  }
+
+  private async turn(dir: Parameters<typeof directionCode>[0], seq: number, t: number | undefined, rid?: number): Promise<void> {
+    if (this.state.kind !== 'game' || this.state.role !== 'player') {
+      throw new ProtocolError('bad_state', `turn needs a game you play in (you are ${describe(this.state)})`);
+    }
+    const state = await this.ctx.fanout.replica(this.state.gameId);
+    const game = state?.game;
+    if (!state || !game || state.phase === 'lobby') throw new ProtocolError('bad_state', 'the game has not started');
+    if (state.phase === 'complete' || state.phase === 'failed') throw new ProtocolError('bad_state', 'the game is over');
+    const snakeId = this.snakeIdIn(state);
+    if (snakeId === null) throw new ProtocolError('bad_state', 'you have no snake in this game');
+    if (!game.isAlive(snakeId)) throw new ProtocolError('bad_state', 'your snake is dead');
+    const now = game.tick;
+    const wanted = t === undefined || t <= now ? now + 1 : t;
+    if (wanted - now > MAX_TURN_AHEAD) throw new ProtocolError('too_far', `turn.t ${wanted} is more than ${MAX_TURN_AHEAD} ticks ahead of tick ${now}`);
+    this.waitingTurns = this.waitingTurns.filter((w) => w > now);
+    if (this.waitingTurns.length >= MAX_QUEUED_TURNS) {
+      throw new ProtocolError('queue_full', `${MAX_QUEUED_TURNS} turns already wait for your snake`);
+    }
+    await this.ctx.producer.submit(state.gameId, { k: 'turn', snakeId, dir: directionCode(dir), t: wanted });
+    this.waitingTurns.push(wanted);
+    this.reply({ type: 'ack', seq, t: wanted }, rid);
+  }
+
+  private async leave(rid?: number): Promise<void> {
+    const state = this.state;
+    switch (state.kind) {
+      case 'queued':
+        await this.unqueueQuietly();
+        this.state = { kind: 'lobby' };
+        this.reply({ type: 'left' }, rid);
+        return;
+      case 'game': {
+        const replica = await this.ctx.fanout.replica(state.gameId);
+        if (replica?.phase === 'lobby' && state.role === 'player') {
+          await this.ctx.producer.submit(state.gameId, { k: 'leave', userId: this.user!.userId });
+        }
+        this.ctx.fanout.unwatch(state.gameId, this);
+        this.state = { kind: 'lobby' };
+        this.reply({ type: 'left', gameId: state.gameId }, rid);
+        return;
+      }
+      default:
+        throw new ProtocolError('bad_state', `nothing to leave (you are ${describe(state)})`);
+    }
+  }
+
+  private async unqueueQuietly(): Promise<void> {
+    if (this.state.kind === 'queued') {
+      await this.ctx.matchmaker.dequeue({ userId: this.user!.userId, mode: this.state.mode, size: this.state.size });
+    }
+  }
+
+  /** The socket drained: a client that fell behind gets a fresh snapshot. */
+  drained(): void {
+    if (this.state.kind === 'game') this.ctx.fanout.resync(this.state.gameId, this);
+  }
+
+  /** The connection closed: leave the queue (a running game goes on without this client). */
+  async disconnected(): Promise<void> {
+    this.closed = true;
+    this.ctx.unregister(this);
+    await this.busy.catch(() => undefined);
+    if (this.state.kind === 'queued') await this.unqueueQuietly().catch(() => undefined);
+    if (this.state.kind === 'game') this.ctx.fanout.unwatch(this.state.gameId, this);
+  }
+
+  /** The node is stopping: tell the client, then close. */
+  shutdown(reason: string): void {
+    if (this.closed) return;
+    this.send({ type: 'error', code: 'unavailable', message: reason });
+    this.close(1001, 'node stopping');
+  }
+}
+
+function describe(state: SessionState): string {
+  switch (state.kind) {
+    case 'new': return 'not introduced';
+    case 'lobby': return 'in the lobby';
+    case 'queued': return `queued for ${state.mode}`;
+    case 'game': return state.role === 'player' ? `playing game ${state.gameId}` : `watching game ${state.gameId}`;
+  }
+}
+
+function isUnavailable(err: unknown): boolean {
+  const text = String((err as { message?: unknown })?.message ?? err);
+  return /ECONNREFUSED|Connection is closed|connect ETIMEDOUT|terminating connection|Connection terminated/.test(text);
+}
+
+export function queueSettings(mode: QueueMode, size: number): Settings {
+  return { ...defaultSettings(mode), players: size };
+}
