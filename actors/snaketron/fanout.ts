@@ -222,7 +222,7 @@ export class Fanout {
       game.recovering = false;
       this.broadcast(game, { type: 'status', gameId: game.gameId, status: 'running' });
     }
-    if (record.c && state.phase !== 'lobby') {
+    if (record.c) {
       for (const watch of game.watchers.values()) this.greet(game, watch);
     }
     for (const output of (record.o ?? []) as GameOutput[]) {

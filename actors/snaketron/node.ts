@@ -38,6 +38,7 @@ const ACTOR_MODULE = new URL(import.meta.url.endsWith('.ts') ? './game-actor.ts'
 const WEB_DIST = new URL('../../web/dist/', import.meta.url);
 /** A client with this much unsent data is behind: it gets a fresh snapshot once it drains. */
 const SLOW_CLIENT_BYTES = 256 * 1024;
+const UWS_FRAME_LIMIT = 1024 * 1024;
 
 interface SocketData { session: Session | null }
 /** uWS's LIBUS_LISTEN_EXCLUSIVE_PORT (the typings declare the enum, the module exports the number) */
@@ -144,7 +145,9 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
   const app = uWS.App();
   app.ws<SocketData>('/ws', {
     compression: uWS.DISABLED,
-    maxPayloadLength: MAX_FRAME_BYTES,
+    // larger than the protocol's limit, so an oversized frame is closed cleanly with 1009 (uWS itself drops
+    // frames over its own limit without a close code)
+    maxPayloadLength: UWS_FRAME_LIMIT,
     idleTimeout: 120,
     maxBackpressure: 16 * 1024 * 1024,
     upgrade: (res, req, context) => {
@@ -167,6 +170,10 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
       (data as SocketData & { markClosed?: () => void }).markClosed = () => { open = false; };
     },
     message: (ws, message, isBinary) => {
+      if (message.byteLength > MAX_FRAME_BYTES) {
+        ws.end(1009, `frames over ${MAX_FRAME_BYTES} bytes are not accepted`);
+        return;
+      }
       ws.getUserData().session?.receive(new Uint8Array(message.slice(0)), isBinary);
     },
     drain: (ws) => {

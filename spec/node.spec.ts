@@ -1,0 +1,219 @@
+// One SnakeTron node as a real process, played through its WebSocket endpoint: the original SnakeTron's
+// integration scenarios, driven by ticks rather than sleeps, plus the limits and hostile input.
+import { expect } from 'chai';
+import { encode } from 'msgpackr';
+import { SpecCluster, type SnakeNode } from './support/cluster.ts';
+import { SpecClient } from './support/client.ts';
+import { ClientReplica } from './support/replica.ts';
+import { sleep, waitFor } from './support/env.ts';
+
+describe('a SnakeTron node over WebSockets', function () {
+  this.timeout(60_000);
+  let cluster: SpecCluster;
+  let node: SnakeNode;
+  const clients: SpecClient[] = [];
+
+  async function connect(label: string, name?: string): Promise<SpecClient> {
+    const client = await SpecClient.connect(node.ws, label);
+    clients.push(client);
+    if (name !== undefined) await client.hello(name);
+    return client;
+  }
+
+  before(async () => {
+    cluster = await SpecCluster.create('node');
+    node = await cluster.start();
+  });
+  afterEach(() => {
+    for (const c of clients.splice(0)) c.close();
+  });
+  after(async () => {
+    await cluster.stop();
+  });
+
+  it('plays the duel-simple scenario between two clients: the turning snake wins when the other hits the wall', async () => {
+    const left = await connect('left', 'lefty');
+    const right = await connect('right', 'righty');
+    left.send({ type: 'queue', mode: 'duel' });
+    await left.next('queued');
+    right.send({ type: 'queue', mode: 'duel' });
+    const [matchL, matchR] = await Promise.all([left.next('match'), right.next('match')]);
+    expect(matchL).to.deep.equal(matchR);
+    expect(matchL.players.map((p) => p.name)).to.deep.equal(['lefty', 'righty']);
+    const [snapL, snapR] = await Promise.all([left.next('snapshot'), right.next('snapshot')]);
+    expect(snapL.state).to.deep.equal(snapR.state);
+    expect(snapL.state.tick).to.equal(0);
+    expect(snapL.startAt).to.be.a('number');
+    expect(snapL.snakeId).to.equal(0);
+    expect(snapR.snakeId).to.equal(1);
+    expect(snapL.state.snakes.map((s) => s.body[0])).to.deep.equal([[4, 20], [35, 20]]);
+    right.send({ type: 'turn', dir: 'up', seq: 1, t: 3 });
+    right.send({ type: 'turn', dir: 'left', seq: 2, t: 5 });
+    expect(await right.next('ack', (a) => a.seq === 1)).to.include({ t: 3 });
+    expect(await right.next('ack', (a) => a.seq === 2)).to.include({ t: 5 });
+    const over = await left.next('over', () => true, 20_000);
+    expect(over.t).to.equal(36);
+    expect(over.winner).to.equal(1);
+    expect(over.results.find((r) => r.snakeId === 1)).to.include({ alive: true, place: 1, userId: matchR.players[1].userId });
+    expect(over.results.find((r) => r.snakeId === 0)).to.include({ alive: false, place: 2 });
+    for (const [client, snap] of [[left, snapL], [right, snapR]] as const) {
+      const replica = new ClientReplica(snap);
+      for (const tick of client.all('tick')) replica.apply(tick);
+      expect(replica.ticks).to.have.length(36);
+      expect(replica.game.snapshot().snakes[0].body[0]).to.deep.equal([39, 20]);
+      expect(replica.game.snapshot().snakes[1].body[0]).to.deep.equal([1, 18]);
+    }
+    expect(left.all('ack')).to.have.length(0);
+  });
+
+  it('plays a solo game to the end with results, then a second one on the same connection', async () => {
+    const solo = await connect('solo', 'loner');
+    for (const round of [1, 2]) {
+      solo.send({ type: 'solo', settings: { tickMs: 50 } });
+      const snap = await solo.next('snapshot');
+      expect(snap.role).to.equal('player');
+      expect(snap.snakeId).to.equal(0);
+      expect(snap.state.settings).to.include({ mode: 'solo', tickMs: 50, foodTarget: 3 });
+      const over = await solo.next('over', (o) => o.gameId === snap.gameId);
+      expect(over.winner, `round ${round}`).to.equal(null);
+      expect(over.results).to.have.length(1);
+      expect(over.results[0]).to.include({ snakeId: 0, alive: false, place: 1 });
+      const replica = new ClientReplica(snap);
+      for (const tick of solo.all('tick').filter((t) => t.gameId === snap.gameId)) replica.apply(tick);
+      expect(replica.game.status).to.equal('complete');
+      const info = await waitFor('the result in Postgres', async () => {
+        const r = await node.get(`/api/games/${snap.gameId}`);
+        const body = r.json<{ status: string; results: unknown[] | null }>();
+        return body.status === 'complete' ? body : null;
+      });
+      expect(info.results).to.have.length(1);
+    }
+  });
+
+  it('answers ping; unqueue and disconnect take players out of the queue, so they are never matched', async () => {
+    const a = await connect('a', 'pinger');
+    a.send({ type: 'ping', c: 1234, rid: 5 });
+    const pong = await a.next('pong');
+    expect(pong).to.include({ c: 1234, rid: 5 });
+    expect(pong.s).to.be.closeTo(Date.now(), 5000);
+    a.send({ type: 'queue', mode: 'duel' });
+    await a.next('queued');
+    a.send({ type: 'unqueue' });
+    await a.next('unqueued');
+    const b = await connect('b', 'leaver');
+    b.send({ type: 'queue', mode: 'duel' });
+    await b.next('queued');
+    b.close();
+    await b.whenClosed;
+    await sleep(300);
+    const c = await connect('c', 'waiter');
+    c.send({ type: 'queue', mode: 'duel' });
+    await c.next('queued');
+    await sleep(1500);
+    expect(a.all('match')).to.have.length(0);
+    expect(c.all('match')).to.have.length(0);
+    c.send({ type: 'unqueue' });
+    await c.next('unqueued');
+  });
+
+  it('puts four ffa players in one game and six duel players in exactly three games', async () => {
+    const ffa = await Promise.all([0, 1, 2, 3].map((i) => connect(`ffa${i}`, `ffa${i}`)));
+    for (const c of ffa) c.send({ type: 'queue', mode: 'ffa', size: 4 });
+    const matches = await Promise.all(ffa.map((c) => c.next('match')));
+    expect(new Set(matches.map((m) => m.gameId)).size).to.equal(1);
+    expect(matches[0].players).to.have.length(4);
+    expect(new Set(matches[0].players.map((p) => p.snakeId))).to.deep.equal(new Set([0, 1, 2, 3]));
+    const duelists = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => connect(`d${i}`, `duel${i}`)));
+    for (const c of duelists) c.send({ type: 'queue', mode: 'duel' });
+    const duels = await Promise.all(duelists.map((c) => c.next('match')));
+    const games = new Map<string, number>();
+    for (const m of duels) games.set(m.gameId, (games.get(m.gameId) ?? 0) + 1);
+    expect([...games.values()]).to.deep.equal([2, 2, 2]);
+    await sleep(500);
+    for (const c of duelists) expect(c.all('match')).to.have.length(1);
+  });
+
+  it('runs a private lobby: create, join by code, a wrong code is refused, only the host can start', async () => {
+    const host = await connect('host', 'host');
+    const guest = await connect('guest', 'guest');
+    host.send({ type: 'create', settings: { players: 2, tickMs: 100 } });
+    const lobby = await host.next('lobby');
+    expect(lobby.code).to.match(/^[A-Z0-9]{8}$/);
+    expect(lobby.players.map((p) => p.name)).to.deep.equal(['host']);
+    guest.send({ type: 'join', code: lobby.code === 'ZZZZZZZZ' ? 'YYYYYYYY' : 'ZZZZZZZZ', rid: 3 });
+    expect(await guest.next('error')).to.include({ code: 'not_found', rid: 3 });
+    guest.send({ type: 'join', code: lobby.code });
+    const joined = await guest.next('lobby', (l) => l.players.length === 2);
+    expect(joined.players.map((p) => p.name)).to.deep.equal(['host', 'guest']);
+    await host.next('lobby', (l) => l.players.length === 2);
+    guest.send({ type: 'start', rid: 9 });
+    expect(await guest.next('error')).to.include({ code: 'forbidden', rid: 9 });
+    const third = await connect('third', 'third');
+    third.send({ type: 'join', code: lobby.code });
+    expect((await third.next('error')).code).to.equal('full');
+    host.send({ type: 'start' });
+    const [sh, sg] = await Promise.all([host.next('snapshot'), guest.next('snapshot')]);
+    expect(sh.state).to.deep.equal(sg.state);
+    expect([sh.snakeId, sg.snakeId]).to.deep.equal([0, 1]);
+    expect(sh.state.settings.tickMs).to.equal(100);
+    await Promise.all([host.next('tick'), guest.next('tick')]);
+  });
+
+  it('answers hostile input with PROTOCOL.md errors and closes, while other games never notice', async () => {
+    const player = await connect('player', 'steady');
+    player.send({ type: 'solo', settings: { tickMs: 50, width: 100 } });
+    const snap = await player.next('snapshot');
+
+    const early = await connect('early');
+    early.send({ type: 'queue', mode: 'duel' });
+    expect((await early.next('error')).code).to.equal('unauthenticated');
+    early.sendRaw('{"type":"hello"}', false);
+    expect((await early.next('error')).code).to.equal('bad_message');
+
+    const rude = await connect('rude', 'rude');
+    rude.sendRaw(new Uint8Array([0xc1, 0xff, 0x00]));
+    expect((await rude.next('error')).code).to.equal('bad_message');
+    rude.sendRaw(encode({ type: 'solo', settings: { width: 500 }, rid: 4 }));
+    expect(await rude.next('error')).to.deep.include({ code: 'bad_message', message: 'settings.width must be between 10 and 200', rid: 4 });
+    rude.sendRaw(encode({ type: 'nonsense' }));
+    expect((await rude.next('error')).code).to.equal('bad_message');
+    rude.send({ type: 'turn', dir: 'up', seq: 1 });
+    expect((await rude.next('error')).code).to.equal('bad_state');
+    rude.send({ type: 'rejoin', gameId: snap.gameId });
+    expect((await rude.next('error')).code).to.equal('forbidden');
+    rude.send({ type: 'watch', gameId: 'no-such-game' });
+    expect((await rude.next('error')).code).to.equal('not_found');
+    // a spectator may not turn anyone's snake
+    rude.send({ type: 'watch', gameId: snap.gameId });
+    await rude.next('snapshot');
+    rude.send({ type: 'turn', dir: 'up', seq: 2 });
+    expect((await rude.next('error')).code).to.equal('bad_state');
+
+    // too far ahead, then too many waiting
+    player.send({ type: 'turn', dir: 'up', seq: 1, t: 1000 });
+    expect((await player.next('error')).code).to.equal('too_far');
+    for (let i = 0; i < 9; i++) player.send({ type: 'turn', dir: i % 2 ? 'up' : 'down', seq: 10 + i, t: 60 });
+    expect((await player.next('error')).code).to.equal('queue_full');
+    expect(player.all('ack').filter((a) => a.seq >= 10)).to.have.length(8);
+
+    const big = await connect('big', 'big');
+    big.sendRaw(new Uint8Array(20_000));
+    expect((await big.whenClosed).code).to.equal(1009);
+
+    const flood = await connect('flood', 'flood');
+    for (let i = 0; i < 400; i++) flood.send({ type: 'ping', c: i });
+    expect((await flood.next('error', (e) => e.code === 'rate_limited')).code).to.equal('rate_limited');
+    expect((await flood.whenClosed).code).to.equal(1008);
+
+    const garbage = await connect('garbage', 'garbage');
+    for (let i = 0; i < 120; i++) { garbage.sendRaw(new Uint8Array([0xc1])); if (i % 40 === 39) await sleep(1100); }
+    expect((await garbage.whenClosed).code).to.equal(1008);
+
+    // the player's game went on, every tick in order with the right hash
+    const over = await player.next('over', (o) => o.gameId === snap.gameId, 30_000);
+    const replica = new ClientReplica(snap);
+    for (const tick of player.all('tick')) replica.apply(tick);
+    expect(replica.game.tick).to.equal(over.t);
+    expect((await node.get('/healthz')).status).to.equal(200);
+  });
+});
