@@ -99,6 +99,8 @@ export class PartitionExecutor {
   private halted = false;
   private cycling: Promise<void> | null = null;
   private lastTrim = 0;
+  /** the newest inbox entry this executor has taken in; delivered entries after it were lost on the way */
+  private lastSeenId = '0-0';
   readonly stats: ExecutorStats;
 
   constructor(
@@ -245,7 +247,9 @@ export class PartitionExecutor {
       if (actor.restarting === null && !actor.finished) this.tickIfDue(actor, drafts, now, restarts);
     }
     await this.commit([...drafts.values()]);
-    for (const actor of restarts) await this.restart(actor);
+    // every actor still waiting for its restart, also one whose restart failed in an earlier cycle (Redis away)
+    for (const actor of this.actors.values()) if (actor.restarting !== null) restarts.push(actor);
+    for (const actor of new Set(restarts)) if (actor.restarting !== null) await this.restart(actor);
     this.stats.actors = this.actors.size;
     await this.maybeTrim();
     this.schedule(this.nextWake());
@@ -254,7 +258,7 @@ export class PartitionExecutor {
   private async read(): Promise<InboxEntry[]> {
     const reply = await runCommandBuffer<[number, Array<[Buffer, Array<[Buffer, Buffer[]]>]> | null]>(
       this.redis, 'read', [...this.fenceKeys, this.keys.inbox(this.partition)],
-      [...this.fenceArgs, OWNER_GROUP, this.config.nodeId, this.config.readCount]);
+      [...this.fenceArgs, OWNER_GROUP, this.config.nodeId, this.config.readCount, this.lastSeenId]);
     if (reply[0] === 0) throw new FencedError('reading the mailbox');
     const streams = reply[1];
     if (!streams || streams.length === 0) return [];
@@ -266,31 +270,32 @@ export class PartitionExecutor {
   /** Gives each input to its actor's queue; creates actors; answers inputs that have no actor. */
   private async route(entries: InboxEntry[]): Promise<void> {
     for (const entry of entries) {
-      const bad = (entry.env as { bad?: string }).bad;
-      if (bad !== undefined) {
-        await this.deadLetter(entry, bad, 1);
-        continue;
-      }
-      const { a: actorId, ty } = entry.env;
-      let actor = this.actors.get(actorId);
-      if (ty !== undefined && !actor) {
-        if (this.finished.has(actorId)) { await this.deadLetter(entry, `actor ${actorId} already existed and finished`, 1); continue; }
-        const type = this.types.get(ty);
-        if (!type) { await this.deadLetter(entry, `unknown actor type ${ty}`, 1); continue; }
-        actor = new HostedActor(actorId, type);
-        this.actors.set(actorId, actor);
-      } else if (ty !== undefined && actor) {
-        await this.deadLetter(entry, `actor ${actorId} exists already`, 1);
-        continue;
-      }
-      if (actor?.finished || !actor) {
-        // e.g. a turn racing its game's end: kept with the reason, like every input that cannot be applied
-        const reason = actor || this.finished.has(actorId) ? `actor ${actorId} has finished` : `no actor ${actorId} in partition ${this.partition}`;
-        await this.deadLetter(entry, reason, 0);
-        continue;
-      }
-      actor.queue.push(entry);
+      await this.routeOne(entry);
+      // taken in: if routing stops half-way, the rest is still pending after lastSeenId and is read again
+      if (compareStreamIds(entry.id, this.lastSeenId) > 0) this.lastSeenId = entry.id;
     }
+  }
+
+  private async routeOne(entry: InboxEntry): Promise<void> {
+    const bad = (entry.env as { bad?: string }).bad;
+    if (bad !== undefined) return this.deadLetter(entry, bad, 1);
+    const { a: actorId, ty } = entry.env;
+    let actor = this.actors.get(actorId);
+    if (ty !== undefined && !actor) {
+      if (this.finished.has(actorId)) return this.deadLetter(entry, `actor ${actorId} already existed and finished`, 1);
+      const type = this.types.get(ty);
+      if (!type) return this.deadLetter(entry, `unknown actor type ${ty}`, 1);
+      actor = new HostedActor(actorId, type);
+      this.actors.set(actorId, actor);
+    } else if (ty !== undefined && actor) {
+      return this.deadLetter(entry, `actor ${actorId} exists already`, 1);
+    }
+    if (actor?.finished || !actor) {
+      // e.g. a turn racing its game's end: kept with the reason, like every input that cannot be applied
+      const reason = actor || this.finished.has(actorId) ? `actor ${actorId} has finished` : `no actor ${actorId} in partition ${this.partition}`;
+      return this.deadLetter(entry, reason, 0);
+    }
+    actor.queue.push(entry);
   }
 
   private draftFor(actor: HostedActor, drafts: Map<string, Draft>, now: number): Draft {

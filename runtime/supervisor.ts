@@ -76,6 +76,7 @@ export class Supervisor extends EventEmitter {
   readonly recentTakeovers: Takeover[] = [];
   private timers: NodeJS.Timeout[] = [];
   private pingSeq = 0;
+  private lastCheck = 0;
   private stopping = false;
   private balancing = false;
 
@@ -221,7 +222,12 @@ export class Supervisor extends EventEmitter {
 
   private checkWorkers(): void {
     const now = Date.now();
+    // This thread itself was held up (the process paused by SIGSTOP, a long GC): the workers' pongs wait unread
+    // behind this timer, so their silence says nothing about them yet. Give them a fresh grace period.
+    const heldUp = this.lastCheck !== 0 && now - this.lastCheck > this.config.stuckMs / 2;
+    this.lastCheck = now;
     for (const slot of this.slots) {
+      if (heldUp) slot.lastPong = now;
       if (!slot.worker || !slot.ready) continue;
       if (now - slot.lastPong > this.config.stuckMs) {
         this.log.error({ worker: slot.index, silentMs: now - slot.lastPong }, 'worker stopped answering; replacing it');
@@ -317,6 +323,7 @@ export class Supervisor extends EventEmitter {
     });
     if (this.owned.get(partition) === owned) this.owned.delete(partition);
     this.log.info({ partition }, 'partition handed off');
+    this.emit('handed-off', partition);
   }
 
   /** Stops: hands every partition over (when `handOff`), then ends the workers. */

@@ -7,20 +7,29 @@ import { Game } from '../../protocol/engine.ts';
 import type { CreateGame, GameInput, GameOutput } from '../../actors/snaketron/game-actor.ts';
 import { fieldValue } from '../../runtime/journal.ts';
 import { Keys } from '../../runtime/keys.ts';
-import { decodeBatch, decodeDeadLetter, type DeadLetter, type JournalRecord } from '../../runtime/records.ts';
+import { compareStreamIds, decodeBatch, decodeDeadLetter, type DeadLetter, type JournalRecord } from '../../runtime/records.ts';
 
 const GROUP = 'spec-collector';
+
+export interface CollectedBatch {
+  id: string;
+  epoch: number;
+  seq: number;
+}
 
 export class JournalCollector {
   readonly records = new Map<string, JournalRecord[]>();
   /** outbox entry ids in the order read, per partition, to check nothing was written twice */
   readonly batches = new Map<number, number>();
+  /** every outbox entry read, per partition, in stream order: who wrote it (epoch) and its batch number */
+  readonly batchLog = new Map<number, CollectedBatch[]>();
   private readonly redis: Redis;
   private running = true;
   private loop: Promise<void> | null = null;
 
   constructor(redisUrl: string, private readonly keys: Keys, private readonly partitions: number) {
-    this.redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+    this.redis = new Redis(redisUrl, { maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(50 * n, 500) });
+    this.redis.on('error', () => { /* reconnects by itself */ });
   }
 
   async start(): Promise<void> {
@@ -30,14 +39,19 @@ export class JournalCollector {
     this.loop = this.run();
   }
 
+  /**
+   * Reads each outbox from its own cursor (XREAD), then moves the group's position up to what it has read, so
+   * trimming waits for the collector. A read repeated after a reconnect returns the same entries again (never a
+   * delivery lost with its reply, as a `>` read could), and they are skipped by the cursor.
+   */
   private async run(): Promise<void> {
     const streams = Array.from({ length: this.partitions }, (_, p) => this.keys.outbox(p));
+    const cursors = streams.map(() => '0-0');
     while (this.running) {
       type Reply = Array<[Buffer, Array<[Buffer, Buffer[]]>]> | null;
       let reply: Reply = null;
       try {
-        reply = (await this.redis.xreadgroupBuffer('GROUP', GROUP, 'spec', 'COUNT', 500, 'BLOCK', 100, 'STREAMS', ...streams,
-          ...streams.map(() => '>'))) as unknown as Reply;
+        reply = (await this.redis.xreadBuffer('COUNT', 500, 'BLOCK', 100, 'STREAMS', ...streams, ...cursors)) as unknown as Reply;
       } catch {
         await new Promise((r) => setTimeout(r, 100));
         continue;
@@ -45,18 +59,23 @@ export class JournalCollector {
       for (const [streamBuf, entries] of (reply ?? []) as NonNullable<Reply>) {
         const stream = streamBuf.toString();
         const partition = Number(/\{p(\d+)\}/.exec(stream)![1]);
-        const ids: string[] = [];
-        for (const [id, fields] of entries) {
-          ids.push(id.toString());
+        const index = streams.indexOf(stream);
+        for (const [idBuf, fields] of entries) {
+          const id = idBuf.toString();
+          if (compareStreamIds(id, cursors[index]) <= 0) continue;
+          cursors[index] = id;
           const batch = decodeBatch(fieldValue(fields, 'd'));
           this.batches.set(partition, (this.batches.get(partition) ?? 0) + 1);
+          const log = this.batchLog.get(partition) ?? [];
+          log.push({ id, epoch: batch.epoch, seq: batch.seq });
+          this.batchLog.set(partition, log);
           for (const record of batch.records) {
             const list = this.records.get(record.a) ?? [];
             list.push(record);
             this.records.set(record.a, list);
           }
         }
-        if (ids.length) await this.redis.xack(stream, GROUP, ...ids);
+        await this.redis.xgroup('SETID', stream, GROUP, cursors[index]).catch(() => undefined);
       }
     }
   }
@@ -93,12 +112,16 @@ export function verifyGame(records: readonly JournalRecord[], acked: readonly st
   let game: Game | null = null;
   let tick = 0;
   const hashes: number[] = [];
-  const startGame = () => { game = Game.create({ ...create.settings, players: create.players.length }, create.seed, create.players.length); };
+  // a private game's seats change in its lobby, until its host starts it
+  const seats = create.players.map((p) => p.userId);
+  const startGame = () => { game = Game.create({ ...create.settings, players: seats.length }, create.seed, seats.length); };
   if (create.countdownMs !== undefined) startGame();
   for (const record of records) {
     for (const input of record.i ?? []) {
       seen.set(input.s, (seen.get(input.s) ?? 0) + 1);
       const body = input.b as GameInput;
+      if (body.k === 'join' && !game && seats.length < create.settings.players && !seats.includes(body.userId)) seats.push(body.userId);
+      if (body.k === 'leave' && !game && seats.includes(body.userId)) seats.splice(seats.indexOf(body.userId), 1);
       if (body.k === 'start' && !game) startGame();
       if (body.k === 'turn' && game) {
         const g = game as Game;

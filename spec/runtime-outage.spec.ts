@@ -1,0 +1,224 @@
+// The runtime while its stores go away: a Postgres server of the spec's own stopped for several seconds (games keep
+// ticking, checkpoints wait and catch up, the journal is not trimmed past what the stored checkpoints need), and a
+// Redis server of the spec's own (append-only, fsync always) shut down and started again (the runtime reconnects
+// and loses no acknowledged input).
+import { expect } from 'chai';
+import pg from 'pg';
+import { Keys } from '../runtime/keys.ts';
+import { createLogger } from '../runtime/log.ts';
+import { partitionOf } from '../runtime/partition.ts';
+import { compareStreamIds as compareIds, decodeBatch, type JournalRecord } from '../runtime/records.ts';
+import { fieldValue } from '../runtime/journal.ts';
+import { connectRedis, type RedisClient } from '../runtime/redis.ts';
+import { Producer } from '../runtime/producer.ts';
+import { Runtime, type RuntimeOptions } from '../runtime/runtime.ts';
+import { defaultSettings, type Settings } from '../protocol/settings.ts';
+import { freshDatabase, freshPrefix, REDIS_URL, sleep, waitFor } from './support/env.ts';
+import { JournalCollector, readDeadLetters, verifyGame } from './support/journal.ts';
+import { GameDriver } from './support/driver.ts';
+import { CuttingProxy, freePort, SpecPostgres, SpecRedis } from './support/processes.ts';
+
+const GAMES = new URL('../actors/snaketron/game-actor.ts', import.meta.url).href;
+const PARTITIONS = 4;
+/** Games of ~100 ticks, so they outlive the outage. */
+const LONG_DUEL: Settings = { ...defaultSettings('duel'), width: 200, height: 200, tickMs: 50 };
+
+interface CheckpointRow {
+  actor_id: string;
+  partition: number;
+  seq: number;
+  tick: number;
+  outbox_id: string;
+  epoch: string;
+  finished: boolean;
+}
+
+async function readCheckpoints(url: string): Promise<CheckpointRow[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<CheckpointRow>('SELECT actor_id, partition, seq, tick, outbox_id, epoch, finished FROM checkpoints')).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+/** Every record of every actor still in a partition's outbox, with the id of the entry holding it. */
+async function outboxRecords(redis: RedisClient, keys: Keys, partition: number): Promise<Array<{ id: string; record: JournalRecord }>> {
+  const out: Array<{ id: string; record: JournalRecord }> = [];
+  for (const [id, fields] of await redis.xrangeBuffer(keys.outbox(partition), '-', '+')) {
+    for (const record of decodeBatch(fieldValue(fields, 'd')).records) out.push({ id: id.toString(), record });
+  }
+  return out;
+}
+
+function startRuntime(options: Pick<RuntimeOptions, 'redisUrl' | 'databaseUrl' | 'prefix'>, label: string): Promise<Runtime> {
+  return Runtime.start({
+    ...options, actorModules: [GAMES], partitions: PARTITIONS, workers: 2, leaseMs: 1500,
+    logger: createLogger({ spec: label }, process.env.SNAKETRON_LOG_LEVEL ?? 'silent'),
+  });
+}
+
+describe('runtime through store outages', function () {
+  this.timeout(120000);
+
+  it('keeps games ticking while Postgres is down; checkpoints catch up after; the journal waits for them', async () => {
+    const postgres = await SpecPostgres.start();
+    const prefix = freshPrefix('pg-outage');
+    const keys = new Keys(prefix);
+    const redis = connectRedis(REDIS_URL);
+    const collector = new JournalCollector(REDIS_URL, keys, PARTITIONS);
+    await collector.start();
+    let runtime: Runtime | null = null;
+    let driver: GameDriver | null = null;
+    try {
+      runtime = await startRuntime({ redisUrl: REDIS_URL, databaseUrl: postgres.url(), prefix }, 'pg-outage');
+      await waitFor('the node to own its partitions', () => runtime!.isSettled());
+      driver = new GameDriver(runtime.producer, collector);
+      const games = await driver.createDuels(24, { settings: LONG_DUEL });
+      driver.startTurning(100);
+      await waitFor('games to be checkpointed', async () => {
+        const rows = await readCheckpoints(postgres.url());
+        return games.every((g) => rows.some((r) => r.actor_id === g && r.tick >= 20));
+      });
+
+      // Postgres goes away. It comes back at once on another port, which the runtime does not know, so the spec
+      // (and only the spec) can read the checkpoints exactly as the outage left them.
+      await postgres.stop();
+      const asidePort = await freePort();
+      await postgres.startOn(asidePort);
+      const stored = new Map((await readCheckpoints(postgres.url(asidePort))).map((r) => [r.actor_id, r]));
+      const atOutage = new Map(games.map((g) => [g, collector.lastTick(g)]));
+      const created = await driver.createDuels(4, { settings: LONG_DUEL });
+      await waitFor('games to tick while Postgres is down', () =>
+        games.every((g) => collector.isOver(g) || collector.lastTick(g) >= atOutage.get(g)! + 30)
+        && created.every((g) => collector.lastTick(g) >= 30), 20000);
+      await sleep(Math.max(0, 6000 - 30 * LONG_DUEL.tickMs)); // past the executors' 5 s trimming round
+
+      // whatever was trimmed meanwhile, every game can still be rebuilt from its stored checkpoint and the journal
+      const records = new Map<number, Array<{ id: string; record: JournalRecord }>>();
+      for (let p = 0; p < PARTITIONS; p++) records.set(p, await outboxRecords(redis, keys, p));
+      for (const g of [...games, ...created]) {
+        const row = stored.get(g);
+        if (row?.finished) continue;
+        const after = records.get(partitionOf(g, PARTITIONS))!
+          .filter(({ id, record }) => record.a === g && (!row || compareIds(id, row.outbox_id) > 0));
+        const expected = (row?.seq ?? 0) + 1;
+        expect(after.length, `records of ${g} after its checkpoint`).to.be.greaterThan(0);
+        expect(after[0].record.n, `first record of ${g} after its stored checkpoint (seq ${row?.seq ?? 0})`).to.equal(expected);
+        after.forEach(({ record }, i) => expect(record.n).to.equal(expected + i));
+      }
+      await postgres.stop();
+      await postgres.startOn(postgres.port);
+
+      // back: the newest state of every game reaches Postgres
+      const atReturn = new Map([...games, ...created].map((g) => [g, collector.lastTick(g)]));
+      await waitFor('checkpoints to catch up', async () => {
+        const rows = new Map((await readCheckpoints(postgres.url())).map((r) => [r.actor_id, r]));
+        return [...atReturn].every(([g, tick]) => rows.get(g)?.finished || (rows.get(g)?.tick ?? 0) >= tick);
+      }, 20000);
+      // and trimming goes on past where the outage held it
+      const holds = [...stored.values()].filter((r) => !r.finished);
+      await waitFor('the journal to be trimmed again', async () => {
+        for (let p = 0; p < PARTITIONS; p++) {
+          const floor = holds.filter((r) => r.partition === p).map((r) => r.outbox_id).sort(compareIds)[0];
+          const [first] = await redis.xrange(keys.outbox(p), '-', '+', 'COUNT', 1);
+          if (floor && first && compareIds(first[0], floor) <= 0) return false;
+        }
+        return true;
+      }, 20000);
+
+      await driver.stopTurning();
+      await waitFor('every game to finish', () => driver!.allOver(), 60000);
+      const dead = new Set((await readDeadLetters(REDIS_URL, keys, PARTITIONS)).keys());
+      for (const g of driver.games) verifyGame(collector.records.get(g) ?? [], driver.acked.get(g)!, dead);
+      await waitFor('every game to have its final checkpoint', async () =>
+        (await readCheckpoints(postgres.url())).filter((r) => r.finished).length === driver!.games.length);
+    } finally {
+      await driver?.stopTurning();
+      await runtime?.stop(false);
+      await collector.stop();
+      redis.disconnect();
+      postgres.destroy();
+    }
+  });
+
+  it('reconnects after Redis is shut down and started again, and loses no acknowledged input', async () => {
+    const server = await SpecRedis.start();
+    const db = await freshDatabase('redis-restart');
+    const prefix = freshPrefix('redis-restart');
+    const keys = new Keys(prefix);
+    const collector = new JournalCollector(server.url, keys, PARTITIONS);
+    await collector.start();
+    let runtime: Runtime | null = null;
+    let driver: GameDriver | null = null;
+    try {
+      runtime = await startRuntime({ redisUrl: server.url, databaseUrl: db.url, prefix }, 'redis-restart');
+      await waitFor('the node to own its partitions', () => runtime!.isSettled());
+      driver = new GameDriver(runtime.producer, collector);
+      const games = await driver.createDuels(40, { settings: LONG_DUEL });
+      driver.startTurning(60);
+      await waitFor('games to be running', () => games.every((g) => collector.lastTick(g) >= 10));
+
+      for (let round = 0; round < 2; round++) {
+        const before = new Map(games.map((g) => [g, collector.lastTick(g)]));
+        await server.shutdown();
+        await sleep(1000 + round * 1500); // the second time longer than a lease
+        await server.startAgain();
+        await waitFor('every game to tick again', () =>
+          games.every((g) => collector.isOver(g) || collector.lastTick(g) > before.get(g)! + 3), 30000);
+      }
+
+      await driver.stopTurning();
+      await waitFor('every game to finish', () => driver!.allOver(), 60000);
+      const dead = new Set((await readDeadLetters(server.url, keys, PARTITIONS)).keys());
+      for (const g of driver.games) verifyGame(collector.records.get(g) ?? [], driver.acked.get(g)!, dead);
+      const acked = [...driver.acked.values()].reduce((n, ids) => n + ids.length, 0);
+      expect(acked, 'inputs acknowledged').to.be.greaterThan(games.length * 10);
+    } finally {
+      await driver?.stopTurning();
+      await runtime?.stop(false);
+      await collector.stop();
+      await server.destroy();
+      await db.drop();
+    }
+  });
+
+  it('applies every acknowledged input once when its connection to Redis is cut with replies in flight', async () => {
+    const proxy = await CuttingProxy.start(new URL(REDIS_URL).port ? Number(new URL(REDIS_URL).port) : 6379);
+    const db = await freshDatabase('redis-cut');
+    const prefix = freshPrefix('redis-cut');
+    const keys = new Keys(prefix);
+    // the spec's own view goes around the proxy
+    const collector = new JournalCollector(REDIS_URL, keys, PARTITIONS);
+    await collector.start();
+    let runtime: Runtime | null = null;
+    let driver: GameDriver | null = null;
+    try {
+      runtime = await startRuntime({ redisUrl: proxy.url, databaseUrl: db.url, prefix }, 'redis-cut');
+      await waitFor('the node to own its partitions', () => runtime!.isSettled());
+      const producer = new Producer(connectRedis(REDIS_URL), keys, PARTITIONS);
+      driver = new GameDriver(producer, collector);
+      const games = await driver.createDuels(40, { settings: LONG_DUEL });
+      driver.startTurning(40);
+      await waitFor('games to be running', () => games.every((g) => collector.lastTick(g) >= 5));
+      for (let round = 0; round < 4; round++) {
+        const before = new Map(games.map((g) => [g, collector.lastTick(g)]));
+        await proxy.cut(150);
+        await waitFor('every game to tick again', () =>
+          games.every((g) => collector.isOver(g) || collector.lastTick(g) > before.get(g)! + 3), 30000);
+      }
+      await driver.stopTurning();
+      await waitFor('every game to finish', () => driver!.allOver(), 60000);
+      const dead = new Set((await readDeadLetters(REDIS_URL, keys, PARTITIONS)).keys());
+      for (const g of driver.games) verifyGame(collector.records.get(g) ?? [], driver.acked.get(g)!, dead);
+      producer.redis.disconnect();
+    } finally {
+      await driver?.stopTurning();
+      await runtime?.stop(false);
+      await collector.stop();
+      await proxy.close();
+      await db.drop();
+    }
+  });
+});

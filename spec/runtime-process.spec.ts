@@ -1,0 +1,210 @@
+// The runtime as real node processes (spec/fixtures/runtime-node.ts) against the real Redis and Postgres, hurt the
+// way machines get hurt: a node SIGKILLed mid-game and started again, and a node paused (SIGSTOP) long enough for
+// another to take its partitions, then resumed with its old epoch. Judged by the journal (every tick once, every
+// acked input once, hashes equal an engine run), by who wrote each outbox batch, and by the checkpoint rows.
+import { expect } from 'chai';
+import pg from 'pg';
+import { Keys } from '../runtime/keys.ts';
+import { partitionOf } from '../runtime/partition.ts';
+import { Producer } from '../runtime/producer.ts';
+import { connectRedis, type RedisClient } from '../runtime/redis.ts';
+import { defaultSettings, type Settings } from '../protocol/settings.ts';
+import { freshDatabase, freshPrefix, REDIS_URL, sleep, waitFor, type SpecDatabase } from './support/env.ts';
+import { JournalCollector, readDeadLetters, verifyGame } from './support/journal.ts';
+import { GameDriver } from './support/driver.ts';
+import { NodeProcess, type NodeOptions } from './support/processes.ts';
+
+const PARTITIONS = 4;
+/** Games of ~100 ticks (the snakes meet half-way across), so they outlive a crash and a restart or two. */
+const LONG_DUEL: Settings = { ...defaultSettings('duel'), width: 200, height: 200, tickMs: 50 };
+
+interface Cluster {
+  db: SpecDatabase;
+  prefix: string;
+  keys: Keys;
+  redis: RedisClient;
+  collector: JournalCollector;
+  driver: GameDriver;
+  nodes: NodeProcess[];
+  start(nodeId: string, options?: Partial<NodeOptions>): NodeProcess;
+}
+
+async function startCluster(label: string): Promise<Cluster> {
+  const db = await freshDatabase(label);
+  const prefix = freshPrefix(label);
+  const keys = new Keys(prefix);
+  const redis = connectRedis(REDIS_URL);
+  const collector = new JournalCollector(REDIS_URL, keys, PARTITIONS);
+  await collector.start();
+  const nodes: NodeProcess[] = [];
+  return {
+    db, prefix, keys, redis, collector, nodes,
+    driver: new GameDriver(new Producer(redis, keys, PARTITIONS), collector),
+    start(nodeId, options = {}) {
+      const node = NodeProcess.start({
+        redisUrl: REDIS_URL, databaseUrl: db.url, prefix, partitions: PARTITIONS, nodeId, workers: 2, leaseMs: 1500, ...options,
+      });
+      nodes.push(node);
+      return node;
+    },
+  };
+}
+
+async function stopCluster(c: Cluster): Promise<void> {
+  await c.driver.stopTurning();
+  for (const node of c.nodes) {
+    if (node.running) node.signal('SIGCONT');
+    await node.kill();
+  }
+  await c.collector.stop();
+  c.redis.disconnect();
+  await c.db.drop();
+}
+
+async function verifyAll(c: Cluster): Promise<void> {
+  await c.driver.stopTurning();
+  await waitFor('every game to finish', () => c.driver.allOver(), 60000);
+  const dead = new Set((await readDeadLetters(REDIS_URL, c.keys, PARTITIONS)).keys());
+  for (const gameId of c.driver.games) verifyGame(c.collector.records.get(gameId) ?? [], c.driver.acked.get(gameId)!, dead);
+  expect(c.driver.acked.size).to.equal(c.driver.games.length);
+}
+
+/** Outbox batches of each partition are numbered 1, 2, 3… and their writers' epochs never go back. */
+function expectOrderlyOutboxes(c: Cluster): void {
+  for (let p = 0; p < PARTITIONS; p++) {
+    const log = c.collector.batchLog.get(p) ?? [];
+    log.forEach((b, i) => {
+      expect(b.seq, `batch ${i + 1} of partition ${p}`).to.equal(i + 1);
+      if (i > 0) expect(b.epoch, `epoch of batch ${b.seq} of partition ${p}`).to.be.at.least(log[i - 1].epoch);
+    });
+  }
+}
+
+function ticksNow(c: Cluster): Map<string, number> {
+  return new Map(c.driver.games.map((g) => [g, c.collector.lastTick(g)]));
+}
+
+async function waitForEveryGameToTickAgain(c: Cluster, since: Map<string, number>, what: string): Promise<void> {
+  await waitFor(what, () => c.driver.games.every((g) => c.collector.isOver(g) || c.collector.lastTick(g) > since.get(g)!), 30000);
+}
+
+describe('runtime nodes as processes', function () {
+  this.timeout(120000);
+
+  it('resumes every game after the node is SIGKILLed mid-game and started again: nothing lost or doubled', async () => {
+    const c = await startCluster('proc-kill');
+    try {
+      const first = c.start(`${c.prefix}-n1`);
+      await first.ready();
+      await c.driver.createDuels(100, { settings: LONG_DUEL });
+      c.driver.startTurning(100);
+      await waitFor('games to be running', () => c.driver.games.every((g) => c.collector.lastTick(g) >= 8));
+
+      // killed with turns in flight; started again under the same node id: it takes its leases back at once
+      await first.kill();
+      const atFirstKill = ticksNow(c);
+      const again = c.start(`${c.prefix}-n1`);
+      await again.ready();
+      await waitForEveryGameToTickAgain(c, atFirstKill, 'every game to tick again after the restart');
+
+      // killed again; a node with a new id takes over once the dead node's leases and heartbeat expire
+      await waitFor('games to move on', () => c.driver.games.every((g) => c.collector.isOver(g) || c.collector.lastTick(g) >= atFirstKill.get(g)! + 5));
+      await again.kill();
+      const atSecondKill = ticksNow(c);
+      const other = c.start(`${c.prefix}-n2`);
+      await other.ready();
+      await waitForEveryGameToTickAgain(c, atSecondKill, 'every game to tick again on the new node');
+
+      await verifyAll(c);
+      expectOrderlyOutboxes(c);
+      expect(c.driver.failures, 'submits refused').to.equal(0);
+      const client = new pg.Client({ connectionString: c.db.url });
+      await client.connect();
+      try {
+        await waitFor('every game to have its final checkpoint', async () =>
+          (await client.query<{ n: number }>('SELECT count(*)::int AS n FROM checkpoints WHERE finished')).rows[0].n === 100);
+      } finally {
+        await client.end();
+      }
+    } finally {
+      await stopCluster(c);
+    }
+  });
+
+  it('refuses a paused owner once another node has its partition: no duplicate or conflicting records', async () => {
+    const c = await startCluster('proc-stale');
+    try {
+      // ids sort a < b: with both live, a owns the even partitions and b the odd ones
+      const a = c.start(`${c.prefix}-a`);
+      await a.ready();
+      const b = c.start(`${c.prefix}-b`);
+      await b.ready();
+      const owner = async (p: number) => c.redis.get(c.keys.lease(p));
+      await waitFor('the partitions to be shared out', async () => {
+        for (let p = 0; p < PARTITIONS; p++) if ((await owner(p)) !== (p % 2 === 0 ? a.nodeId : b.nodeId)) return false;
+        return true;
+      });
+      await c.driver.createDuels(24, { settings: LONG_DUEL });
+      c.driver.startTurning(100);
+      await waitFor('games to be running', () => c.driver.games.every((g) => c.collector.lastTick(g) >= 5));
+      const ofA = [0, 2];
+      const gamesOfA = c.driver.games.filter((g) => ofA.includes(partitionOf(g, PARTITIONS)));
+      expect(gamesOfA.length, 'games in the partitions of a').to.be.greaterThan(0);
+      const epochsOfA = new Map<number, number>();
+      for (const p of ofA) epochsOfA.set(p, Number(await c.redis.get(c.keys.epoch(p))));
+
+      a.signal('SIGSTOP');
+      const atPause = ticksNow(c);
+      await waitFor('b to take the partitions of the paused a', async () => {
+        for (const p of ofA) if ((await owner(p)) !== b.nodeId) return false;
+        return true;
+      }, 20000);
+      await waitForEveryGameToTickAgain(c, atPause, 'the games of a to tick again on b');
+      const epochsOfB = new Map<number, number>();
+      for (const p of ofA) {
+        epochsOfB.set(p, Number(await c.redis.get(c.keys.epoch(p))));
+        expect(epochsOfB.get(p)).to.be.greaterThan(epochsOfA.get(p)!);
+      }
+      const atTakeover = ticksNow(c);
+      await sleep(300);
+
+      // a wakes up believing it still owns them: every write it tries is refused, and it lets them go
+      const linesBefore = a.lines.length;
+      a.signal('SIGCONT');
+      for (const p of ofA) await a.waitForLine(new RegExp(`^(lost|handed-off) ${p}$`), 20000, linesBefore);
+
+      // with both alive again, the partitions go back to a by a graceful hand-off, under newer epochs
+      await waitFor('a to own its share again', async () => {
+        for (const p of ofA) if ((await owner(p)) !== a.nodeId) return false;
+        return true;
+      }, 20000);
+      await verifyAll(c);
+      expectOrderlyOutboxes(c);
+      for (const p of ofA) {
+        const stale = (c.collector.batchLog.get(p) ?? []).filter((x) => x.epoch === epochsOfA.get(p));
+        const afterB = (c.collector.batchLog.get(p) ?? []).findIndex((x) => x.epoch >= epochsOfB.get(p)!);
+        expect(afterB, `b committed in partition ${p}`).to.be.greaterThan(-1);
+        expect(stale.every((x) => x.seq < c.collector.batchLog.get(p)![afterB].seq), `a wrote nothing in partition ${p} after b took it`).to.equal(true);
+      }
+      const client = new pg.Client({ connectionString: c.db.url });
+      await client.connect();
+      try {
+        const { rows } = await client.query<{ actor_id: string; partition: number; epoch: string; tick: number }>(
+          'SELECT actor_id, partition, epoch, tick FROM checkpoints');
+        for (const row of rows) {
+          const p = row.partition;
+          if (!ofA.includes(p)) continue;
+          // every game of a's partitions that ticked under b has its row from b or a later owner, not from a's old epoch
+          if (c.collector.lastTick(row.actor_id) > atTakeover.get(row.actor_id)!) {
+            expect(Number(row.epoch), `epoch of the checkpoint of ${row.actor_id}`).to.be.at.least(epochsOfB.get(p)!);
+          }
+        }
+      } finally {
+        await client.end();
+      }
+      expect(a.running && b.running).to.equal(true);
+    } finally {
+      await stopCluster(c);
+    }
+  });
+});
