@@ -1,0 +1,291 @@
+// A cluster of SnakeTron nodes as real processes: players on different nodes, reconnects to another node, a
+// node SIGKILLed under a running game, a node joining and leaving with SIGTERM. Recovery is judged by the
+// journal (every tick once, every acked turn once, hashes equal an engine run and bin/snaketron-sim) and by
+// what the clients saw (every tick's hash).
+import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { DIR_NAMES, type Dir } from '../protocol/engine.ts';
+import type { TurnDirection } from '../protocol/messages.ts';
+import { Keys } from '../runtime/keys.ts';
+import type { CreateGame, GameInput } from '../actors/snaketron/game-actor.ts';
+import { SpecCluster, type SnakeNode } from './support/cluster.ts';
+import { SpecClient } from './support/client.ts';
+import { REDIS_URL, sleep, waitFor } from './support/env.ts';
+import { JournalCollector, verifyGame } from './support/journal.ts';
+import { ClientReplica } from './support/replica.ts';
+
+const SIM = fileURLToPath(new URL('../bin/snaketron-sim', import.meta.url));
+const PARTITIONS = 8;
+
+type Snapshot = Extract<Awaited<ReturnType<SpecClient['next']>>, { type: 'snapshot' }>;
+
+/** A player that keeps steering in a staircase (so it lives long), reconnects when its node dies, and checks
+ * every tick it sees against its own copy of the game. */
+class Player {
+  client!: SpecClient;
+  token = '';
+  userId = '';
+  replica: ClientReplica | null = null;
+  /** ticks seen, over all connections; a reconnect's snapshot may skip ahead, never back */
+  seen: number[] = [];
+  acked: Array<{ t: number; dir: Dir }> = [];
+  private seq = 0;
+  private lastTurnTick = 0;
+  private steering: NodeJS.Timeout | null = null;
+  private pumping = false;
+  gameId = '';
+  snakeId = -1;
+
+  constructor(readonly name: string) {}
+
+  async connect(node: SnakeNode): Promise<void> {
+    this.client = await SpecClient.connect(node.ws, this.name);
+    const welcome = await this.client.hello(this.token ? undefined : this.name, this.token || undefined);
+    this.token = welcome.token;
+    this.userId = welcome.userId;
+    void this.pump();
+  }
+
+  /** Follows snapshots and ticks as they come, checking each tick against the replica. */
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    const client = this.client;
+    let i = 0;
+    while (client === this.client && !client.closed) {
+      while (i < client.received.length) {
+        const m = client.received[i++];
+        if (m.type === 'snapshot') {
+          expect(m.state.tick, `${this.name}: a snapshot never goes back`).to.be.at.least(this.seen.at(-1) ?? 0);
+          this.replica = new ClientReplica(m as Snapshot);
+          this.gameId = m.gameId;
+          this.snakeId = m.snakeId ?? -1;
+        } else if (m.type === 'tick' && this.replica) {
+          this.replica.apply(m);
+          this.seen.push(m.t);
+        }
+      }
+      await sleep(5);
+    }
+    this.pumping = false;
+  }
+
+  get tick(): number {
+    return this.replica?.game.tick ?? 0;
+  }
+
+  /** Sends a turn for two ticks ahead every `everyMs`, alternating so the snake climbs a staircase. */
+  steer(toward: [TurnDirection, TurnDirection], everyMs = 60): void {
+    this.steering = setInterval(() => {
+      if (!this.replica || this.client.closed || !this.replica.game.isAlive(this.snakeId)) return;
+      const t = this.tick + 2;
+      if (t <= this.lastTurnTick) return; // one turn per tick, so each acked turn is told apart
+      this.lastTurnTick = t;
+      const dir = toward[this.seq % 2];
+      const seq = ++this.seq;
+      this.client.send({ type: 'turn', dir, seq, t });
+      void this.client.next('ack', (a) => a.seq === seq, 5000)
+        .then((ack) => { this.acked.push({ t: ack.t, dir: DIR_NAMES.indexOf(dir) as Dir }); })
+        .catch(() => { /* not acked: the connection went away with it */ });
+    }, everyMs);
+  }
+
+  stop(): void {
+    if (this.steering) clearInterval(this.steering);
+    this.steering = null;
+  }
+
+  async rejoin(node: SnakeNode): Promise<void> {
+    await this.connect(node);
+    this.client.send({ type: 'rejoin', gameId: this.gameId });
+    await this.client.next('snapshot');
+  }
+}
+
+/** The turns the journal applied, by tick, as a GAME.md scenario, run through bin/snaketron-sim. */
+function simulate(records: ReturnType<JournalCollector['records']['get']> & object): { hash: number; tick: number } {
+  const create = records[0].c!.b as CreateGame;
+  const turns: Array<[number, number, string]> = [];
+  let tick = 0;
+  let seats = create.players.length;
+  for (const r of records) {
+    for (const input of r.i ?? []) {
+      const b = input.b as GameInput;
+      if (b.k === 'join' && tick === 0) seats++;
+      if (b.k === 'turn') turns.push([Math.max(b.t, tick + 1), b.snakeId, DIR_NAMES[b.dir]]);
+    }
+    if (r.t !== undefined) tick = r.t;
+  }
+  turns.sort((a, b) => a[0] - b[0]);
+  const scenario = { settings: { ...create.settings, players: seats }, seed: create.seed, players: seats, turns, maxTicks: tick };
+  const out = JSON.parse(execFileSync(SIM, [], { input: JSON.stringify(scenario) }).toString()) as { hash: number; tick: number };
+  return out;
+}
+
+describe('a SnakeTron cluster', function () {
+  this.timeout(120_000);
+  let cluster: SpecCluster;
+  let collector: JournalCollector;
+
+  beforeEach(async function () {
+    cluster = await SpecCluster.create('cluster', { partitions: PARTITIONS });
+    collector = new JournalCollector(REDIS_URL, new Keys(cluster.prefix), PARTITIONS);
+    await collector.start();
+  });
+  afterEach(async () => {
+    await collector.stop();
+    await cluster.stop();
+  });
+
+  /** Two players in a long duel (a private game on a big board), each connected to the node given. */
+  async function duel(nodeA: SnakeNode, nodeB: SnakeNode): Promise<[Player, Player]> {
+    const a = new Player('alpha');
+    const b = new Player('bravo');
+    await a.connect(nodeA);
+    await b.connect(nodeB);
+    a.client.send({ type: 'create', settings: { players: 2, width: 100, height: 100, tickMs: 50 } });
+    const lobby = await a.client.next('lobby');
+    b.client.send({ type: 'join', code: lobby.code });
+    await a.client.next('lobby', (l) => l.players.length === 2);
+    a.client.send({ type: 'start' });
+    await waitFor('both players to have the game', () => a.replica && b.replica);
+    return [a, b];
+  }
+
+  it('matches two players on different nodes into one game; both see every tick; a reconnect elsewhere rejoins exactly', async () => {
+    const [n1, n2] = [await cluster.start(), await cluster.start()];
+    await cluster.settled();
+    const c1 = await SpecClient.connect(n1.ws, 'one');
+    const c2 = await SpecClient.connect(n2.ws, 'two');
+    await c1.hello('one');
+    const w2 = await c2.hello('two');
+    c1.send({ type: 'queue', mode: 'duel' });
+    await c1.next('queued');
+    c2.send({ type: 'queue', mode: 'duel' });
+    const [m1, m2] = await Promise.all([c1.next('match'), c2.next('match')]);
+    expect(m1.gameId).to.equal(m2.gameId);
+    const [s1, s2] = await Promise.all([c1.next('snapshot'), c2.next('snapshot')]);
+    const r1 = new ClientReplica(s1);
+    for (let t = 1; t <= 5; t++) r1.apply(await c1.next('tick'));
+    // player two drops and comes back through the other node
+    c2.close();
+    const again = await SpecClient.connect(n1.ws, 'two-again');
+    const w = await again.hello(undefined, w2.token);
+    expect(w.userId).to.equal(w2.userId);
+    expect(w.game).to.equal(m1.gameId);
+    again.send({ type: 'rejoin', gameId: m1.gameId });
+    const snap = await again.next('snapshot');
+    expect(snap.snakeId).to.equal(s2.snakeId);
+    const r2 = new ClientReplica(snap);
+    const t0 = snap.state.tick;
+    again.send({ type: 'turn', dir: s2.snakeId === 1 ? 'up' : 'down', seq: 1 });
+    const ack = await again.next('ack');
+    expect(ack.t).to.be.greaterThan(t0);
+    // the exact snapshot continues with the ticks that follow, and the turn counts at its tick
+    let turned = false;
+    while (r2.game.tick < ack.t) {
+      const tick = await again.next('tick');
+      if (tick.t <= t0) continue;
+      r2.apply(tick);
+      if (tick.turns.some(([id]) => id === s2.snakeId)) turned = true;
+    }
+    expect(turned).to.equal(true);
+    const over = await c1.next('over', () => true, 30_000);
+    for (const tick of c1.all('tick').slice(5)) r1.apply(tick);
+    expect(r1.game.tick).to.equal(over.t);
+    c1.close();
+    again.close();
+  });
+
+  it('keeps a duel going when the node that owns it is SIGKILLed: no tick lost or doubled, every acked turn once', async () => {
+    const nodes = [await cluster.start(), await cluster.start(), await cluster.start()];
+    await cluster.settled();
+    // find which node will own the game: create it, then place the players
+    const [a, b] = await duel(nodes[0], nodes[1]);
+    const owner = (await cluster.ownerOf(a.gameId))!;
+    expect(owner).to.not.equal(undefined);
+    const survivors = nodes.filter((n) => n !== owner);
+    a.steer(a.snakeId === 0 ? ['up', 'right'] : ['down', 'left']);
+    b.steer(b.snakeId === 0 ? ['up', 'right'] : ['down', 'left']);
+    await waitFor('the game to run a while', () => a.tick >= 20 && b.tick >= 20);
+    owner.kill('SIGKILL');
+    // players whose node died reconnect to a live one and rejoin
+    for (const p of [a, b]) {
+      if (p.client.ws.url.includes(`:${owner.port}/`)) {
+        await p.client.whenClosed;
+        await p.rejoin(survivors[0]);
+      }
+    }
+    const resumedAt = Math.max(a.tick, b.tick);
+    await waitFor('ticks to go on after the failover', () => a.tick > resumedAt + 10 && b.tick > resumedAt + 10, 30_000);
+    a.stop();
+    b.stop();
+    await waitFor('the game to end', () => collector.isOver(a.gameId), 60_000);
+    const records = collector.records.get(a.gameId)!;
+    const { ticks, hashes } = verifyGame(records, []);
+    // every acked turn was applied exactly once (turns are unique per snake and tick here)
+    const applied = records.flatMap((r) => (r.i ?? []).map((i) => i.b as GameInput))
+      .filter((x): x is Extract<GameInput, { k: 'turn' }> => x.k === 'turn');
+    for (const [player, snakeId] of [[a, a.snakeId], [b, b.snakeId]] as const) {
+      expect(player.acked.length, `${player.name} had turns acked`).to.be.greaterThan(3);
+      for (const turn of player.acked) {
+        const matches = applied.filter((x) => x.snakeId === snakeId && x.t === turn.t && x.dir === turn.dir);
+        expect(matches, `${player.name}'s turn for tick ${turn.t}`).to.have.length(1);
+      }
+    }
+    // the final state equals bin/snaketron-sim over the recorded turns
+    const sim = simulate(records);
+    expect(sim.tick).to.equal(ticks);
+    expect(sim.hash).to.equal(hashes.at(-1));
+    // what the clients saw agrees: their ticks only go forward and every one matched its hash
+    for (const p of [a, b]) {
+      for (let i = 1; i < p.seen.length; i++) expect(p.seen[i]).to.be.greaterThan(p.seen[i - 1]);
+    }
+  });
+
+  it('moves partitions to a joining node without stopping games, and back when it leaves with SIGTERM', async () => {
+    const first = [await cluster.start(), await cluster.start(), await cluster.start()];
+    await cluster.settled();
+    const [a, b] = await duel(first[0], first[1]);
+    a.steer(a.snakeId === 0 ? ['up', 'right'] : ['down', 'left']);
+    b.steer(b.snakeId === 0 ? ['up', 'right'] : ['down', 'left']);
+    await waitFor('the game to run', () => a.tick >= 10);
+    const fourth = await cluster.start();
+    await cluster.settled();
+    const view = (await fourth.get('/api/cluster')).json<{ partitions: Array<{ owner: string }> }>();
+    const owned = view.partitions.filter((p) => p.owner === fourth.nodeId).length;
+    expect(owned).to.equal(PARTITIONS / 4);
+    // a watcher on the fourth node: told when it leaves, and able to come back through another node
+    const watcher = await SpecClient.connect(fourth.ws, 'watcher');
+    const ww = await watcher.hello('watcher');
+    void ww;
+    watcher.send({ type: 'watch', gameId: a.gameId });
+    await watcher.next('snapshot');
+    await fourth.stop();
+    const err = await watcher.next('error', (e) => e.code === 'unavailable');
+    expect(err.message).to.match(/stopping/);
+    expect((await watcher.whenClosed).code).to.equal(1001);
+    await waitFor('the first nodes to own every partition again', async () => {
+      const after = (await first[0].get('/api/cluster')).json<{ partitions: Array<{ owner: string }> }>();
+      return after.partitions.every((p) => first.some((n) => n.nodeId === p.owner));
+    });
+    const back = await SpecClient.connect(first[2].ws, 'watcher-again');
+    await back.hello('watcher');
+    back.send({ type: 'watch', gameId: a.gameId });
+    const snap = await back.next('snapshot');
+    const r = new ClientReplica(snap);
+    r.apply(await back.next('tick', (t) => t.t === snap.state.tick + 1));
+    a.stop();
+    b.stop();
+    // the players never lost a tick, and no pause was longer than a second
+    await waitFor('the game to end', () => collector.isOver(a.gameId), 60_000);
+    const records = collector.records.get(a.gameId)!;
+    verifyGame(records, []);
+    const times = records.filter((x) => x.t !== undefined).map((x) => x.at);
+    let longest = 0;
+    for (let i = 1; i < times.length; i++) longest = Math.max(longest, times[i] - times[i - 1]);
+    expect(longest, 'longest pause between ticks (ms)').to.be.below(1000);
+    back.close();
+  });
+});
