@@ -1,6 +1,6 @@
 # The README's two commands: `make run` (a node at http://localhost:8080) and `make test` (the specs).
 # Both install what they need first: npm dependencies, and Redis and Postgres where they are not answering.
-.PHONY: run test bench build typecheck deps services web clean
+.PHONY: run test bench build typecheck deps services browser web clean
 
 NODE_MODULES := node_modules/.package-lock.json
 
@@ -13,13 +13,16 @@ deps: $(NODE_MODULES)
 services:
 	@bash scripts/services.sh
 
+browser:
+	@bash scripts/browser.sh
+
 web: deps
 	node scripts/build-web.mjs
 
 run: deps services web
 	./bin/snaketron-node
 
-test: deps services web
+test: deps services browser web
 	npx tsc -p tsconfig.json --noEmit
 	npx mocha 'spec/**/*.spec.ts'
 

@@ -12,6 +12,8 @@ export interface NodeInfo {
   startedAt: number;
   lastHeartbeat: number;
   partitions: number[];
+  /** games hosted per owned partition */
+  partitionGames: Record<number, number>;
   games: number;
   clients: number;
 }
@@ -21,7 +23,7 @@ export class Membership {
   private timer: NodeJS.Timeout | null = null;
   private beats = 0;
   /** what this node says of itself at each heartbeat */
-  info: () => Pick<NodeInfo, 'partitions' | 'games' | 'clients'> = () => ({ partitions: [], games: 0, clients: 0 });
+  info: () => Pick<NodeInfo, 'partitions' | 'partitionGames' | 'games' | 'clients'> = () => ({ partitions: [], partitionGames: {}, games: 0, clients: 0 });
 
   constructor(
     private readonly redis: RedisClient,

@@ -127,6 +127,7 @@ export class Runtime {
     const runtime = new Runtime(nodeId, keys, partitions, redis, db, new CheckpointStore(db), membership, supervisor, log, options.redisUrl);
     membership.info = () => ({
       partitions: [...supervisor.owned.keys()].sort((a, b) => a - b),
+      partitionGames: Object.fromEntries([...supervisor.owned.values()].map((o) => [o.partition, o.actors])),
       games: [...supervisor.owned.values()].reduce((n, o) => n + o.actors, 0),
       clients: runtime.clientCount(),
     });

@@ -239,6 +239,8 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
       res.cork(() => res.writeHeader('Content-Type', 'application/msgpack').end(row.data));
     });
   });
+  const clusterPage = readFileSync(new URL('./pages/cluster.html', import.meta.url));
+  app.get('/cluster', (res) => { res.writeHeader('Content-Type', TYPES['.html']).end(clusterPage); });
   const statics = loadStatics(log);
   app.get('/*', (res, req) => {
     const url = req.getUrl();
@@ -303,6 +305,7 @@ export async function clusterView(runtime: Runtime): Promise<unknown> {
     return { partition: p, owner, epoch: epoch === null ? null : Number(epoch) };
   }));
   const games: Record<number, number> = {};
+  for (const n of nodes) Object.assign(games, n.partitionGames ?? {});
   for (const o of runtime.supervisor.owned.values()) games[o.partition] = o.actors;
   return {
     node: runtime.nodeId,

@@ -1,0 +1,57 @@
+// make bench: runs every benchmark the project has, prints one table, and writes one JSON file
+// (bench/results/latest.json, plus a timestamped copy). `--only engine,codec` runs some; `--quick` shortens the long ones.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, totalmem } from 'node:os';
+import { parseArgs } from 'node:util';
+import type { Bench, BenchResult } from './types.ts';
+
+const BENCHES: Record<string, () => Promise<{ run: Bench }>> = {
+  engine: () => import('./engine.ts'),
+  codec: () => import('./codec.ts'),
+  runtime: () => import('./runtime.ts'),
+  e2e: () => import('./e2e.ts'),
+  failover: () => import('./failover.ts'),
+  baseline: () => import('./colyseus.ts'),
+};
+
+const { values } = parseArgs({ options: { only: { type: 'string' }, quick: { type: 'boolean' } } });
+if (values.quick) process.argv.push('--quick');
+const names = values.only ? values.only.split(',') : Object.keys(BENCHES);
+const results: BenchResult[] = [];
+const failures: Array<{ bench: string; error: string }> = [];
+for (const name of names) {
+  const load = BENCHES[name];
+  if (!load) { console.error(`unknown benchmark ${name}; known: ${Object.keys(BENCHES).join(', ')}`); process.exit(2); }
+  process.stderr.write(`bench: ${name}…\n`);
+  try {
+    const rows = await (await load()).run();
+    results.push(...rows);
+  } catch (err) {
+    const error = err instanceof Error ? err.message : String(err);
+    failures.push({ bench: name, error });
+    process.stderr.write(`bench: ${name} failed: ${error}\n`);
+  }
+}
+
+const table = results.map((r) => ({
+  group: r.group, name: r.name, value: formatValue(r.value), unit: r.unit, target: r.target ?? '', notes: r.notes ?? '',
+}));
+console.table(table);
+for (const f of failures) console.log(`FAILED ${f.bench}: ${f.error}`);
+const report = {
+  at: new Date().toISOString(),
+  machine: { cpus: availableParallelism(), model: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
+  results, failures,
+};
+mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+const json = JSON.stringify(report, null, 2);
+writeFileSync(new URL('./results/latest.json', import.meta.url), json);
+writeFileSync(new URL(`./results/bench-${report.at.replace(/[:.]/g, '-')}.json`, import.meta.url), json);
+console.log('wrote bench/results/latest.json');
+process.exit(failures.length > 0 ? 1 : 0);
+
+function formatValue(v: number): string {
+  if (!Number.isFinite(v)) return String(v);
+  if (Math.abs(v) >= 1000) return Math.round(v).toLocaleString('en-US');
+  return String(Math.round(v * 100) / 100);
+}

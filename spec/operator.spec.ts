@@ -1,0 +1,81 @@
+// What an operator sees: /metrics in Prometheus format with the runtime's and the node's numbers, /api/cluster
+// with every node and partition owner, and the live /cluster page, checked in headless Chromium.
+import { expect } from 'chai';
+import { fileURLToPath } from 'node:url';
+import { SpecCluster, type SnakeNode } from './support/cluster.ts';
+import { SpecClient } from './support/client.ts';
+import { waitFor } from './support/env.ts';
+import { ARTIFACTS, launchBrowser } from './support/browser.ts';
+
+function metric(text: string, name: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
+  if (!line) throw new Error(`no metric ${name}`);
+  return Number(line.slice(line.lastIndexOf(' ') + 1));
+}
+
+describe('operator views', function () {
+  this.timeout(90_000);
+  let cluster: SpecCluster;
+  let nodes: SnakeNode[];
+
+  before(async () => {
+    cluster = await SpecCluster.create('operator', { partitions: 8 });
+    nodes = [await cluster.start(), await cluster.start()];
+    await cluster.settled();
+  });
+  after(async () => {
+    await cluster.stop();
+  });
+
+  it('exports Prometheus metrics that follow what the node does', async () => {
+    const client = await SpecClient.connect(nodes[0].ws, 'metrics');
+    await client.hello('metrics');
+    client.send({ type: 'solo', settings: { tickMs: 50 } });
+    const snap = await client.next('snapshot');
+    await client.next('tick');
+    const owner = (await cluster.ownerOf(snap.gameId))!;
+    const text = await waitFor('the owner to count the game and its steps', async () => {
+      const body = (await owner.get('/metrics')).body;
+      return metric(body, 'snaketron_games_active') >= 1 && metric(body, 'snaketron_steps_total') > 0 ? body : null;
+    });
+    for (const name of ['snaketron_partitions_owned', 'snaketron_commits_total', 'snaketron_recoveries_total', 'snaketron_dead_letters_total',
+      'snaketron_tick_lateness_seconds_count', 'snaketron_commit_seconds_count', 'snaketron_checkpoint_seconds_count',
+      'snaketron_recovery_seconds_count', 'snaketron_clients', 'snaketron_messages_out_total', 'snaketron_bytes_out_total',
+      'snaketron_slow_client_resyncs_total', 'snaketron_worker_restarts_total']) {
+      expect(metric(text, name), name).to.be.a('number').and.not.NaN;
+    }
+    expect(metric(text, 'snaketron_partitions_owned')).to.equal(4);
+    expect(text).to.match(/snaketron_inbox_lag\{partition="\d+"/);
+    const front = (await nodes[0].get('/metrics')).body;
+    expect(metric(front, 'snaketron_clients')).to.equal(1);
+    expect(metric(front, 'snaketron_messages_out_total')).to.be.greaterThan(1);
+    client.close();
+  });
+
+  it('lists nodes and partition owners at /api/cluster and on the live /cluster page', async () => {
+    const view = (await nodes[1].get('/api/cluster')).json<{
+      nodes: Array<{ id: string; partitions: number[]; lastHeartbeat: number }>;
+      partitions: Array<{ partition: number; owner: string; epoch: number }>;
+    }>();
+    expect(view.nodes.map((n) => n.id).sort()).to.deep.equal(nodes.map((n) => n.nodeId).sort());
+    expect(view.partitions).to.have.length(8);
+    for (const p of view.partitions) expect(nodes.map((n) => n.nodeId)).to.include(p.owner);
+    for (const n of view.nodes) expect(n.partitions).to.have.length(4);
+    const browser = await launchBrowser();
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 720 } });
+      await page.goto(`${nodes[0].http}/cluster`);
+      await page.waitForFunction(() => document.querySelectorAll('[data-testid=nodes] tbody tr').length === 2);
+      expect(await page.locator('[data-testid=partitions] .cell').count()).to.equal(8);
+      const status = await page.locator('[data-testid=status]').textContent();
+      expect(status).to.match(/2 node\(s\), 8 partitions/);
+      // it refreshes live: a third node appears without reloading the page
+      const third = await cluster.start();
+      await page.waitForFunction(() => document.querySelectorAll('[data-testid=nodes] tbody tr').length === 3, undefined, { timeout: 20_000 });
+      await page.screenshot({ path: fileURLToPath(new URL('cluster.png', ARTIFACTS)) });
+      void third;
+    } finally {
+      await browser.close();
+    }
+  });
+});
