@@ -1,0 +1,519 @@
+// The web client's pure parts, in Node: the copy of a game it keeps from snapshots and ticks (and how it notices
+// drift), turn filtering, interpolation, the replay adapter and player, the server clock, the session rules; and
+// that the page bundles for the browser with every element the code looks up.
+import { expect } from 'chai';
+import { build } from 'esbuild';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Game, type Cell, type Dir } from '../protocol/engine.ts';
+import {
+  decodeServerMessage, encodeServerMessage, type OverMessage, type ServerMessage, type SnapshotMessage, type TickMessage,
+} from '../protocol/messages.ts';
+import { defaultSettings, type Settings } from '../protocol/settings.ts';
+import { buildReplay } from '../actors/snaketron/replay.ts';
+import { ServerClock } from '../web/clock.ts';
+import { backoffDelay, socketUrl } from '../web/connection.ts';
+import { GameSync, TurnIntent, engineSnapshot } from '../web/game-sync.ts';
+import { keyDirection, swipeDirection } from '../web/input.ts';
+import { interpolateBody, tickProgress } from '../web/interpolate.ts';
+import { ReplayClock, ReplayFormatError, ReplayPlayer, parseReplay, replayUrl } from '../web/replay.ts';
+import {
+  describeQueue, loadProfile, overSummary, parseHash, playModeOf, playRequest, saveProfile,
+} from '../web/session.ts';
+
+// ---- a node in miniature: the authoritative game and the messages it sends ------------------------------------
+
+/** Through the real codecs, so the client reads exactly what a node would send. */
+function wire<T extends ServerMessage>(message: T): T {
+  const decoded = decodeServerMessage(encodeServerMessage(message));
+  if (!decoded.ok) throw new Error(`the codec rejected a ${message.type}: ${decoded.error.message}`);
+  return decoded.message as T;
+}
+
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
+  };
+}
+
+class FakeNode {
+  readonly game: Game;
+  readonly turnLog: Array<[number, number, Dir]> = [];
+  private readonly random: () => number;
+
+  constructor(readonly gameId: string, settings: Settings, seed: number, players: number) {
+    this.game = Game.create(settings, seed, players);
+    this.random = rng(seed ^ 0x5eed);
+  }
+
+  /** The snapshot as the protocol carries it: no queues, no death ticks, no winner fields. */
+  snapshot(snakeId: number | null, startAt: number | null = null): SnapshotMessage {
+    const s = this.game.snapshot();
+    return wire({
+      type: 'snapshot',
+      gameId: this.gameId,
+      role: snakeId === null ? 'spectator' : 'player',
+      snakeId,
+      tickMs: s.settings.tickMs,
+      startAt,
+      state: {
+        tick: s.tick, status: s.status, seed: s.seed, rng: s.rng, settings: s.settings, food: s.food,
+        snakes: s.snakes.map((snake) => ({
+          id: snake.id, userId: `u${snake.id}`, name: `player${snake.id}`, team: snake.team, alive: snake.alive,
+          dir: snake.dir, grow: snake.grow, score: snake.score, body: snake.body,
+        })),
+      },
+    });
+  }
+
+  /** One step with random turns (some for later ticks, some ineffective), as the `tick` the node sends. */
+  step(): TickMessage {
+    for (let i = 0; i < this.game.snakeCount; i++) {
+      if (this.random() % 3 === 0) {
+        const dir = (this.random() % 4) as Dir;
+        const t = this.game.tick + 1 + (this.random() % 3);
+        this.game.queueTurn(i, dir, t);
+      }
+    }
+    const events = this.game.step();
+    for (const [snakeId, dir] of events.turns) this.turnLog.push([events.t, snakeId, dir]);
+    return wire({
+      type: 'tick', gameId: this.gameId, t: events.t, turns: events.turns, died: events.died, food: events.food,
+      hash: this.game.hash(),
+    });
+  }
+}
+
+const FFA: Settings = { ...defaultSettings('ffa'), width: 30, height: 30, players: 4 };
+
+// ---- the client's copy of a game ------------------------------------------------------------------------------
+
+describe('web client: the copy of a game (GameSync)', () => {
+  it('follows the node tick by tick with equal hashes, from the first snapshot to the end', () => {
+    const node = new FakeNode('g1', FFA, 4242, 4);
+    const sync = new GameSync(node.snapshot(2, 1_000), 0);
+    expect(sync.snakeId).to.equal(2);
+    expect(sync.startAt).to.equal(1_000);
+    expect(sync.hash()).to.equal(node.game.hash());
+    let ticks = 0;
+    while (node.game.status === 'running' && ticks < 2000) {
+      const tick = node.step();
+      expect(sync.applyTick(tick, ticks * 10)).to.equal('applied');
+      expect(sync.hash()).to.equal(tick.hash);
+      ticks++;
+    }
+    expect(node.game.status).to.equal('complete');
+    expect(sync.status).to.equal('complete');
+    expect(sync.tick).to.equal(node.game.tick);
+    expect(sync.hashMismatches).to.equal(0);
+    expect(sync.startAt).to.equal(null);
+    expect(sync.alive).to.equal(node.game.isAlive(2));
+    const server = node.game.snapshot();
+    expect(sync.frame.snakes.map((s) => s.body)).to.deep.equal(server.snakes.map((s) => s.body));
+    expect(sync.frame.food).to.deep.equal(server.food);
+    expect(sync.frame.snakes.map((s) => s.name)).to.deep.equal(['player0', 'player1', 'player2', 'player3']);
+  });
+
+  it('joins mid-game from a snapshot taken while turns were still queued on the node', () => {
+    const node = new FakeNode('g2', FFA, 99, 4);
+    for (let i = 0; i < 15; i++) node.step();
+    // Turns queued on the node for later ticks are not in the snapshot; the ticks carry them when they apply.
+    node.game.queueTurn(0, 0, node.game.tick + 2);
+    node.game.queueTurn(0, 3, node.game.tick + 3);
+    const sync = new GameSync(node.snapshot(null), 0);
+    expect(sync.role).to.equal('spectator');
+    expect(sync.alive).to.equal(false);
+    for (let i = 0; i < 40 && node.game.status === 'running'; i++) expect(sync.applyTick(node.step(), i)).to.equal('applied');
+  });
+
+  it('counts a hash mismatch, ignores ticks until the next snapshot, then follows again', () => {
+    const node = new FakeNode('g3', FFA, 7, 4);
+    const sync = new GameSync(node.snapshot(0), 0);
+    expect(sync.applyTick(node.step(), 1)).to.equal('applied');
+    const bad = node.step();
+    expect(sync.applyTick({ ...bad, hash: (bad.hash + 1) >>> 0 }, 2)).to.equal('mismatch');
+    expect(sync.hashMismatches).to.equal(1);
+    expect(sync.resyncing).to.equal(true);
+    expect(sync.applyTick(node.step(), 3)).to.equal('resyncing');
+    sync.resync(node.snapshot(0), 4);
+    expect(sync.resyncing).to.equal(false);
+    expect(sync.tick).to.equal(node.game.tick);
+    expect(sync.frame.snakes[0].prevBody).to.equal(null);
+    expect(sync.applyTick(node.step(), 5)).to.equal('applied');
+    expect(sync.hashMismatches).to.equal(1);
+  });
+
+  it('treats a gap in t as drift, and a tick it already has as stale', () => {
+    const node = new FakeNode('g4', FFA, 11, 4);
+    const sync = new GameSync(node.snapshot(1), 0);
+    const first = node.step();
+    expect(sync.applyTick(first, 1)).to.equal('applied');
+    expect(sync.applyTick(first, 1)).to.equal('stale');
+    node.step();
+    expect(sync.applyTick(node.step(), 2)).to.equal('gap');
+    expect(sync.gaps).to.equal(1);
+    expect(sync.resyncing).to.equal(true);
+    // A snapshot may be older than ticks already in flight, or newer: both line up again.
+    sync.resync(node.snapshot(1), 3);
+    expect(sync.applyTick(node.step(), 4)).to.equal('applied');
+  });
+
+  it('ignores ticks of another game', () => {
+    const node = new FakeNode('g5', FFA, 5, 4);
+    const other = new FakeNode('g6', FFA, 5, 4);
+    const sync = new GameSync(node.snapshot(0), 0);
+    expect(sync.applyTick(other.step(), 1)).to.equal('ignored');
+    expect(sync.tick).to.equal(0);
+    expect(() => sync.resync(other.snapshot(0), 2)).to.throw(/g6/);
+  });
+
+  it('keeps the bodies before the latest step for interpolation, and the time it was applied', () => {
+    const node = new FakeNode('g7', { ...defaultSettings('solo'), width: 20, height: 20 }, 3, 1);
+    const sync = new GameSync(node.snapshot(0), 0);
+    const before = sync.frame.snakes[0].body;
+    sync.applyTick(node.step(), 150);
+    const after = sync.frame.snakes[0];
+    expect(after.prevBody).to.deep.equal(before);
+    expect(sync.frame.steppedAt).to.equal(150);
+    expect(interpolateBody(after.prevBody, after.body, 0).slice(0, 1)).to.deep.equal([before[0]]);
+  });
+
+  it('reads the engine shape from the protocol state without the fields only the node keeps', () => {
+    const node = new FakeNode('g8', FFA, 1, 4);
+    const snapshot = node.snapshot(0);
+    const engine = engineSnapshot(snapshot.state);
+    expect(engine.winner).to.equal(null);
+    expect(engine.snakes.every((s) => s.diedAt === null && s.queue === undefined)).to.equal(true);
+    expect(Game.fromSnapshot(engine).hash()).to.equal(node.game.hash());
+  });
+});
+
+describe('web client: turn filtering (TurnIntent)', () => {
+  it('sends only turns that can take effect after the pending ones', () => {
+    const intent = new TurnIntent();
+    const right: Dir = 1;
+    expect(intent.offer(right, 1)).to.equal(false); // same direction
+    expect(intent.offer(right, 3)).to.equal(false); // reversal
+    expect(intent.offer(right, 0)).to.equal(true); // up
+    expect(intent.offer(right, 2)).to.equal(false); // down after up is a reversal
+    expect(intent.offer(right, 3)).to.equal(true); // left after up
+    expect(intent.next).to.equal(0);
+    expect(intent.intended(right)).to.equal(3);
+    intent.stepped(null); // a step that applied no turn to this snake consumed nothing
+    expect(intent.size).to.equal(2);
+    intent.stepped(0);
+    expect(intent.next).to.equal(3);
+    intent.clear();
+    expect(intent.intended(2)).to.equal(2);
+  });
+
+  it('holds at most the node queue limit', () => {
+    const intent = new TurnIntent(8);
+    const current: Dir = 1;
+    let sent = 0;
+    for (let i = 0; i < 20; i++) {
+      const dir = ((intent.intended(current) + 1) % 4) as Dir;
+      if (intent.offer(current, dir)) sent++;
+    }
+    expect(sent).to.equal(8);
+    expect(intent.size).to.equal(8);
+  });
+});
+
+// ---- interpolation --------------------------------------------------------------------------------------------
+
+describe('web client: interpolation', () => {
+  const prev: Cell[] = [[5, 5], [4, 5], [3, 5], [2, 5]];
+  const moved: Cell[] = [[5, 4], [5, 5], [4, 5], [3, 5]];
+  const grown: Cell[] = [[5, 4], [5, 5], [4, 5], [3, 5], [2, 5]];
+
+  it('slides the head and the tail by alpha and keeps the middle', () => {
+    expect(interpolateBody(prev, moved, 0)).to.deep.equal([[5, 5], [5, 5], [4, 5], [3, 5], [2, 5]]);
+    expect(interpolateBody(prev, moved, 0.5)).to.deep.equal([[5, 4.5], [5, 5], [4, 5], [3, 5], [2.5, 5]]);
+    expect(interpolateBody(prev, moved, 1)).to.deep.equal([[5, 4], [5, 5], [4, 5], [3, 5], [3, 5]]);
+  });
+
+  it('keeps the tail still while the snake grows', () => {
+    expect(interpolateBody(prev, grown, 0.25)).to.deep.equal([[5, 4.75], [5, 5], [4, 5], [3, 5], [2, 5]]);
+  });
+
+  it('draws the body as it is when there is nothing to slide from', () => {
+    expect(interpolateBody(null, moved, 0.5)).to.deep.equal(moved);
+    expect(interpolateBody(prev, prev, 0.5)).to.deep.equal(prev); // died: the body before the step
+    expect(interpolateBody([[9, 9], [9, 8]], moved, 0.5)).to.deep.equal(moved); // a snapshot jump
+  });
+
+  it('runs 0..1 over one tick', () => {
+    expect(tickProgress(1000, 900, 150)).to.equal(0);
+    expect(tickProgress(1000, 1075, 150)).to.equal(0.5);
+    expect(tickProgress(1000, 5000, 150)).to.equal(1);
+    expect(tickProgress(1000, 1000, 0)).to.equal(1);
+  });
+});
+
+// ---- replays --------------------------------------------------------------------------------------------------
+
+/** A replay in the shape assumed of `GET /api/games/:id/replay?format=json`, from a game the fake node played. */
+function playedReplay(seed = 2024): { json: Record<string, unknown>; node: FakeNode } {
+  const node = new FakeNode('r1', FFA, seed, 4);
+  const hashes: Array<[number, number]> = [[0, node.game.hash()]];
+  while (node.game.status === 'running' && node.game.tick < 3000) {
+    const tick = node.step();
+    if (tick.t % 100 === 0) hashes.push([tick.t, tick.hash]);
+  }
+  hashes.push([node.game.tick, node.game.hash()]);
+  const json = {
+    v: 1,
+    gameId: 'r1',
+    settings: node.game.settings,
+    seed,
+    players: [0, 1, 2, 3].map((i) => ({ userId: `u${i}`, name: `player${i}`, snakeId: i })),
+    turns: node.turnLog,
+    hashes,
+    finalHash: node.game.hash(),
+    ticks: node.game.tick,
+  };
+  return { json: JSON.parse(JSON.stringify(json)) as Record<string, unknown>, node };
+}
+
+describe('web client: replays', () => {
+  it('reads the assumed JSON shape and replays the game to its final hash', () => {
+    const { json, node } = playedReplay();
+    const replay = parseReplay(json);
+    expect(replay.players.map((p) => p.name)).to.deep.equal(['player0', 'player1', 'player2', 'player3']);
+    expect(replay.lastTick).to.equal(node.game.tick);
+    const player = new ReplayPlayer(replay);
+    let steps = 0;
+    while (player.step(steps)) steps++;
+    expect(steps).to.equal(node.game.tick);
+    expect(player.hash).to.equal(node.game.hash());
+    expect(player.firstMismatch).to.equal(null);
+    expect(player.verified).to.equal(true);
+    expect(player.frame.snakes.map((s) => s.body)).to.deep.equal(node.game.snapshot().snakes.map((s) => s.body));
+  });
+
+  it('reads the replays the node writes (buildReplay, as JSON)', () => {
+    const node = new FakeNode('r2', FFA, 606, 4);
+    const ticks: Array<{ t: number; turns: Array<[number, Dir]>; hash: number }> = [];
+    while (node.game.status === 'running' && node.game.tick < 3000) {
+      const tick = node.step();
+      ticks.push({ t: tick.t, turns: tick.turns as Array<[number, Dir]>, hash: tick.hash });
+    }
+    const players = [0, 1, 2, 3].map((i) => ({ userId: `u${i}`, name: `p${i}`, snakeId: i }));
+    const written = buildReplay({
+      gameId: 'r2', settings: node.game.settings, seed: 606, players, ticks, winner: node.game.winner, winningTeam: node.game.winningTeam,
+    });
+    const player = new ReplayPlayer(parseReplay(JSON.parse(JSON.stringify(written))));
+    while (player.step()) { /* to the end */ }
+    expect(player.tick).to.equal(node.game.tick);
+    expect(player.verified).to.equal(true);
+    expect(player.hash).to.equal(written.finalHash);
+  });
+
+  it('seeks back and forward to the same states', () => {
+    const { json } = playedReplay(77);
+    const player = new ReplayPlayer(parseReplay(json));
+    const hashes: number[] = [player.hash];
+    while (player.step()) hashes.push(player.hash);
+    for (const t of [0, 1, 57, 100, 101, 250, hashes.length - 1, 3]) {
+      if (t >= hashes.length) continue;
+      player.seek(t);
+      expect(player.tick).to.equal(t);
+      expect(player.hash, `tick ${t}`).to.equal(hashes[t]);
+    }
+    player.seek(1e9);
+    expect(player.tick).to.equal(hashes.length - 1);
+  });
+
+  it('reports the first tick whose hash differs from the replay', () => {
+    const { json } = playedReplay(5);
+    const hashes = json.hashes as Array<[number, number]>;
+    const [t, hash] = hashes[1];
+    expect(t).to.be.greaterThan(0);
+    hashes[1] = [t, (hash + 1) >>> 0];
+    const player = new ReplayPlayer(parseReplay(json));
+    while (player.step()) { /* to the end */ }
+    expect(player.firstMismatch).to.equal(t);
+    expect(player.verified).to.equal(false);
+  });
+
+  it('also reads turns grouped per tick, direction names and a plain list of hashes', () => {
+    const { json, node } = playedReplay(31);
+    const ticks: Array<Array<[number, string]>> = Array.from({ length: node.game.tick }, () => []);
+    for (const [t, snakeId, dir] of node.turnLog) ticks[t - 1].push([snakeId, ['up', 'right', 'down', 'left'][dir]]);
+    const grouped = { ...json, turns: undefined, ticks, hashes: [(json.hashes as Array<[number, number]>)[0][1]] };
+    const player = new ReplayPlayer(parseReplay(grouped));
+    while (player.step()) { /* to the end */ }
+    expect(player.hash).to.equal(node.game.hash());
+    expect(player.verified).to.equal(true);
+  });
+
+  it('says which field of a broken replay is wrong', () => {
+    const { json } = playedReplay(3);
+    expect(() => parseReplay(null)).to.throw(ReplayFormatError);
+    expect(() => parseReplay({ ...json, seed: -1 })).to.throw(/seed/);
+    expect(() => parseReplay({ ...json, settings: { ...(json.settings as object), width: 5 } })).to.throw(/width/);
+    expect(() => parseReplay({ ...json, turns: [[1, 0, 'sideways']] })).to.throw(/turns\[0\]/);
+    expect(() => parseReplay({ ...json, turns: [[0, 0, 1]] })).to.throw(/turns\[0\]/);
+    expect(replayUrl('a/b')).to.equal('/api/games/a%2Fb/replay?format=json');
+  });
+
+  it('plays back one step per tickMs / speed, capped after a long pause', () => {
+    const clock = new ReplayClock(100);
+    expect(clock.due(1000)).to.equal(0);
+    clock.play(1000);
+    expect(clock.due(1050)).to.equal(0);
+    expect(clock.due(1100)).to.equal(1);
+    expect(clock.steppedAt).to.equal(1100);
+    clock.setSpeed(4, 1100);
+    expect(clock.stepMs).to.equal(25);
+    expect(clock.due(1200)).to.equal(4);
+    expect(clock.due(100_000, 10)).to.equal(10);
+    expect(clock.steppedAt).to.equal(100_000);
+    clock.pause();
+    expect(clock.due(200_000)).to.equal(0);
+  });
+});
+
+// ---- connection, clock, input, session ------------------------------------------------------------------------
+
+describe('web client: connection and clock', () => {
+  it('estimates the server clock from the pong with the shortest round trip', () => {
+    const clock = new ServerClock();
+    clock.welcome(50_000, 1_000);
+    expect(clock.offset).to.equal(49_000);
+    expect(clock.rtt).to.equal(null);
+    clock.pong(2_000, 51_100, 2_200); // rtt 200, offset 49_000
+    clock.pong(3_000, 52_020, 3_040); // rtt 40, offset 49_000
+    clock.pong(4_000, 53_500, 4_400); // rtt 400, skewed
+    expect(clock.rtt).to.equal(400);
+    expect(clock.offset).to.equal(49_000);
+    expect(clock.serverNow(5_000)).to.equal(54_000);
+    expect(clock.toLocal(54_000)).to.equal(5_000);
+  });
+
+  it('backs off exponentially with jitter, up to a cap', () => {
+    expect(backoffDelay(0, 250, 8000, 1)).to.equal(250);
+    expect(backoffDelay(0, 250, 8000, 0)).to.equal(125);
+    expect(backoffDelay(3, 250, 8000, 1)).to.equal(2000);
+    expect(backoffDelay(30, 250, 8000, 1)).to.equal(8000);
+  });
+
+  it('connects to /ws on the page host', () => {
+    expect(socketUrl({ protocol: 'http:', host: 'localhost:8080' })).to.equal('ws://localhost:8080/ws');
+    expect(socketUrl({ protocol: 'https:', host: 'snake.example' })).to.equal('wss://snake.example/ws');
+  });
+});
+
+describe('web client: input', () => {
+  it('maps arrow keys and WASD to directions', () => {
+    expect(['ArrowUp', 'ArrowRight', 'ArrowDown', 'ArrowLeft'].map(keyDirection)).to.deep.equal([0, 1, 2, 3]);
+    expect(['KeyW', 'KeyD', 'KeyS', 'KeyA'].map(keyDirection)).to.deep.equal([0, 1, 2, 3]);
+    expect(keyDirection('Space')).to.equal(null);
+    expect(keyDirection('toString')).to.equal(null);
+  });
+
+  it('reads a swipe by its dominant axis and ignores taps', () => {
+    expect(swipeDirection(40, 10)).to.equal(1);
+    expect(swipeDirection(-40, 10)).to.equal(3);
+    expect(swipeDirection(5, -60)).to.equal(0);
+    expect(swipeDirection(5, 60)).to.equal(2);
+    expect(swipeDirection(10, 10)).to.equal(null);
+  });
+});
+
+describe('web client: session rules', () => {
+  it('plays again in the mode of the last game', () => {
+    expect(playRequest(playModeOf(defaultSettings('solo'), 1))).to.deep.equal({ type: 'solo' });
+    expect(playRequest(playModeOf(defaultSettings('duel'), 2))).to.deep.equal({ type: 'queue', mode: 'duel' });
+    expect(playRequest(playModeOf({ ...defaultSettings('ffa'), players: 6 }, 6))).to.deep.equal({ type: 'queue', mode: 'ffa', size: 6 });
+    expect(playRequest(playModeOf(defaultSettings('teams'), 4))).to.deep.equal({ type: 'queue', mode: 'teams' });
+    const custom = { ...defaultSettings('custom'), players: 3, width: 50, tickMs: 100 };
+    expect(playRequest(playModeOf(custom, 3))).to.deep.equal({
+      type: 'create', settings: { players: 3, width: 50, height: 40, tickMs: 100, startLength: 4, foodTarget: 5 },
+    });
+    expect(describeQueue('ffa', 4)).to.match(/3 more players/);
+  });
+
+  it('tells the player their place, or a spectator the winner', () => {
+    const over: OverMessage = {
+      type: 'over', gameId: 'g', t: 90, winner: 1, winningTeam: null,
+      results: [
+        { userId: 'a', snakeId: 0, team: 0, score: 2, length: 6, alive: false, place: 2 },
+        { userId: 'b', snakeId: 1, team: 1, score: 5, length: 9, alive: true, place: 1 },
+        { userId: 'c', snakeId: 2, team: 0, score: 1, length: 5, alive: false, place: 3 },
+      ],
+    };
+    const names = ['ann', 'bob', 'cy'];
+    const loser = overSummary(over, names, 0, false);
+    expect(loser.myPlace).to.equal(2);
+    expect(loser.place).to.equal('2nd place of 3');
+    expect(loser.rows.map((r) => r.name)).to.deep.equal(['bob', 'ann', 'cy']);
+    expect(loser.rows[1].mine).to.equal(true);
+    expect(overSummary(over, names, 1, false).title).to.equal('You win!');
+    const watcher = overSummary(over, names, null, false);
+    expect(watcher.myPlace).to.equal(null);
+    expect(watcher.place).to.equal('bob wins');
+    const solo = overSummary({ ...over, winner: null, results: [over.results[0]] }, names, 0, true);
+    expect(solo.place).to.equal('Score 2 · length 6');
+  });
+
+  it('reads #join=CODE, #watch= and #replay= links', () => {
+    expect(parseHash('#join=ab12cd34')).to.deep.equal({ kind: 'join', code: 'AB12CD34' });
+    expect(parseHash('#join=short')).to.equal(null);
+    expect(parseHash('#watch=g-123')).to.deep.equal({ kind: 'watch', gameId: 'g-123' });
+    expect(parseHash('#replay=g-9')).to.deep.equal({ kind: 'replay', gameId: 'g-9' });
+    expect(parseHash('')).to.equal(null);
+  });
+
+  it('remembers the name and token, and survives broken or missing storage', () => {
+    const store = new Map<string, string>();
+    const storage = { getItem: (k: string) => store.get(k) ?? null, setItem: (k: string, v: string) => { store.set(k, v); } };
+    expect(loadProfile(storage)).to.deep.equal({ name: null, token: null, userId: null });
+    saveProfile(storage, { name: 'ann', token: 't0k', userId: 'u1' });
+    expect(loadProfile(storage)).to.deep.equal({ name: 'ann', token: 't0k', userId: 'u1' });
+    store.set('snaketron.profile', '{not json');
+    expect(loadProfile(storage).name).to.equal(null);
+    expect(loadProfile(null).token).to.equal(null);
+    expect(() => saveProfile({ setItem: () => { throw new Error('quota'); } }, { name: 'x', token: null, userId: null })).to.not.throw();
+  });
+});
+
+// ---- the page -------------------------------------------------------------------------------------------------
+
+describe('web client: the page', () => {
+  const web = (file: string): string => fileURLToPath(new URL(`../web/${file}`, import.meta.url));
+
+  it('bundles for the browser with no errors, warnings or Node modules', async () => {
+    const result = await build({
+      entryPoints: [web('app.ts')], bundle: true, format: 'esm', target: 'es2022', platform: 'browser',
+      write: false, logLevel: 'silent', metafile: true,
+    });
+    expect(result.errors).to.deep.equal([]);
+    expect(result.warnings).to.deep.equal([]);
+    const inputs = Object.keys(result.metafile.inputs);
+    expect(inputs.filter((path) => path.startsWith('node:') || /(^|\/)(ioredis|pg|uWebSockets)/.test(path))).to.deep.equal([]);
+    expect(inputs.some((path) => path.endsWith('protocol/engine.ts'))).to.equal(true);
+  });
+
+  it('has every element the code looks up, and the test ids the browser specs drive', () => {
+    const html = readFileSync(web('index.html'), 'utf8');
+    const code = readFileSync(web('screens.ts'), 'utf8');
+    const ids = new Set([...html.matchAll(/\sid="([^"]+)"/g)].map((m) => m[1]));
+    const used = [...code.matchAll(/byId(?:<[^>]+>)?\('([^']+)'\)/g)].map((m) => m[1]);
+    expect(used.length).to.be.greaterThan(30);
+    expect(used.filter((id) => !ids.has(id))).to.deep.equal([]);
+    const testIds = new Set([...html.matchAll(/data-testid="([^"]+)"/g)].map((m) => m[1]));
+    for (const id of [
+      'name-input', 'name-submit', 'solo-button', 'duel-button', 'ffa-button', 'ffa-size', 'teams-button',
+      'create-button', 'join-code-input', 'join-button', 'lobby-code', 'copy-code', 'watch-input', 'watch-button',
+      'replay-button', 'game-canvas', 'scoreboard', 'score', 'countdown', 'latency', 'connection-status',
+      'game-over', 'place', 'play-again', 'replay-play', 'replay-step', 'replay-speed',
+    ]) expect(testIds.has(id), id).to.equal(true);
+  });
+});

@@ -1,0 +1,579 @@
+// The SnakeTron page: wires the socket (connection.ts), the client's copy of the game (game-sync.ts), the canvas
+// (game-view.ts), steering (input.ts), the screens (screens.ts) and replays (replay.ts). The node is the
+// authority on everything; this file decides what to ask it for and what to show.
+import { DIR_NAMES, type Dir } from '../protocol/engine.ts';
+import type {
+  ErrorMessage, HelloMessage, LobbyMessage, OutgoingClientMessage, OverMessage, ServerMessage, SnapshotMessage, TickMessage,
+  WelcomeMessage,
+} from '../protocol/messages.ts';
+import { validateSettings } from '../protocol/settings.ts';
+import { Connection, socketUrl, type ConnectionStatus } from './connection.ts';
+import { GameSync, TurnIntent } from './game-sync.ts';
+import { GameView } from './game-view.ts';
+import { bindSteering } from './input.ts';
+import { ReplayClock, ReplayPlayer, parseReplay, replayUrl } from './replay.ts';
+import { Screens, type ScreenName, type UiActions } from './screens.ts';
+import {
+  describeQueue, loadProfile, overSummary, parseHash, playModeOf, playRequest, saveProfile,
+  type HashAction, type PlayMode,
+} from './session.ts';
+
+/** What the browser specs read (`window.__snaketron.state()`). */
+export interface ClientState {
+  screen: ScreenName;
+  gameId: string | null;
+  tick: number | null;
+  hashMismatches: number;
+  snakeId: number | null;
+  alive: boolean;
+  role: 'player' | 'spectator' | null;
+  connection: ConnectionStatus;
+  place: number | null;
+  resyncs: number;
+  /** the player's snake's direction as the node last confirmed it */
+  dir: 'up' | 'right' | 'down' | 'left' | null;
+}
+
+declare global {
+  interface Window { __snaketron: { state(): ClientState } }
+}
+
+/** A request waiting for its reply, by `rid`. */
+interface Pending {
+  kind: 'hello' | 'play' | 'join' | 'watch' | 'rejoin' | 'resync' | 'start' | 'turn' | 'leave' | 'unqueue' | 'leave-then';
+  message: OutgoingClientMessage;
+  /** on `bad_state` (the connection is still in a game, queue or lobby), leave and ask again once */
+  retryAfterLeave: boolean;
+  /** for `leave-then`: what to send once `left` arrives */
+  then?: Pending;
+  gameId?: string;
+}
+
+const RESYNC_RETRY_MS = 4000;
+const REPLAY_FETCH_TRIES = 6;
+
+const storage = (() => { try { return window.localStorage; } catch { return null; } })();
+let profile = loadProfile(storage);
+let connectionStatus: ConnectionStatus = 'connecting';
+let helloWithToken = false;
+let welcomed = false;
+
+let sync: GameSync | null = null;
+let over: OverMessage | null = null;
+let lobby: LobbyMessage | null = null;
+let playMode: PlayMode | null = null;
+let pendingHash: HashAction | null = parseHash(location.hash);
+const intent = new TurnIntent();
+let turnSeq = 0;
+let hashMismatches = 0;
+let resyncs = 0;
+let resyncTimer: ReturnType<typeof setTimeout> | null = null;
+/** the node said the game's owner is being replaced (`status recovering`) */
+let recovering = false;
+const pending = new Map<number, Pending>();
+
+let replay: { player: ReplayPlayer; clock: ReplayClock; returnTo: ScreenName } | null = null;
+
+// ---- sending ----------------------------------------------------------------------------------------------------
+
+function request(message: OutgoingClientMessage, kind: Pending['kind'], extra: Partial<Pending> = {}): number | null {
+  const rid = connection.send(message);
+  if (rid === null) {
+    if (kind !== 'turn') screens.toast('Not connected to the server yet; trying again in a moment.');
+    return null;
+  }
+  pending.set(rid, { kind, message, retryAfterLeave: false, ...extra });
+  return rid;
+}
+
+function sendHello(): void {
+  helloWithToken = profile.token !== null;
+  const hello: HelloMessage = { type: 'hello', v: 1 };
+  if (profile.token !== null) hello.token = profile.token;
+  if (profile.name !== null) hello.name = profile.name;
+  request(hello, 'hello');
+}
+
+function play(mode: PlayMode): void {
+  playMode = mode;
+  request(playRequest(mode), 'play', { retryAfterLeave: true });
+}
+
+/**
+ * Asks for a fresh snapshot of the current game. On a new connection (the lobby state) that is a `rejoin` (or
+ * `watch`); on the same one the session is still in the game, and `rejoin` is a lobby request, so `leave` first.
+ */
+function requestResync(inGame: boolean): void {
+  if (sync === null) return;
+  resyncs++;
+  const gameId = sync.gameId;
+  const message: OutgoingClientMessage = sync.role === 'spectator' ? { type: 'watch', gameId } : { type: 'rejoin', gameId };
+  if (inGame) afterLeave({ kind: 'resync', message, retryAfterLeave: false, gameId });
+  else request(message, 'resync', { retryAfterLeave: true, gameId });
+  if (resyncTimer !== null) clearTimeout(resyncTimer);
+  // No snapshot yet (the node was busy, or the socket dropped): ask again.
+  resyncTimer = setTimeout(() => {
+    resyncTimer = null;
+    if (sync !== null && sync.gameId === gameId && sync.resyncing && connection.isOpen && welcomed) requestResync(true);
+  }, RESYNC_RETRY_MS);
+}
+
+/** Sends `leave`, then `next` once `left` (or an error: nothing to leave) arrives. */
+function afterLeave(next: Pending): void {
+  request({ type: 'leave' }, 'leave-then', { then: next });
+}
+
+function sendTurn(dir: Dir): void {
+  if (sync === null || sync.role !== 'player' || !sync.alive || sync.status !== 'running') return;
+  const current = sync.myDir;
+  if (current === null || !intent.offer(current, dir)) return;
+  if (request({ type: 'turn', dir: DIR_NAMES[dir], seq: turnSeq++ }, 'turn') === null) intent.clear();
+}
+
+// ---- what the node says -----------------------------------------------------------------------------------------
+
+function onMessage(message: ServerMessage): void {
+  const replyTo = message.rid !== undefined ? pending.get(message.rid) : undefined;
+  if (message.rid !== undefined) pending.delete(message.rid);
+  switch (message.type) {
+    case 'welcome': return onWelcome(message);
+    case 'pong': return screens.setLatency(connection.latency);
+    case 'queued':
+      screens.queued(describeQueue(message.mode, message.size));
+      return screens.show('queued');
+    case 'unqueued':
+      if (screens.current === 'queued') screens.show('lobby');
+      return;
+    case 'match':
+      screens.queued(`Match found with ${message.players.map((p) => p.name).join(', ')}. Get ready…`);
+      return;
+    case 'lobby': return onLobby(message);
+    case 'snapshot': return onSnapshot(message);
+    case 'tick': return onTick(message);
+    case 'over': return onOver(message);
+    case 'status':
+      if (sync !== null && sync.gameId === message.gameId) {
+        recovering = message.status === 'recovering';
+      }
+      return;
+    case 'ack': return;
+    case 'left':
+      if (replyTo?.kind === 'leave-then' && replyTo.then) {
+        const next = replyTo.then;
+        request(next.message, next.kind, { ...next, retryAfterLeave: false });
+        return;
+      }
+      if (screens.current === 'private' || screens.current === 'queued') {
+        lobby = null;
+        screens.show('lobby');
+      }
+      return;
+    case 'error': return onError(message, replyTo);
+  }
+}
+
+function onWelcome(message: WelcomeMessage): void {
+  welcomed = true;
+  profile = { name: message.name, token: message.token, userId: message.userId };
+  saveProfile(storage, profile);
+  screens.setPlayer(message.name);
+  if (screens.current === 'name') screens.show('lobby');
+
+  // Pick up where the last connection left off.
+  if (sync !== null && (over === null || over.gameId !== sync.gameId)) {
+    sync.suspend();
+    requestResync(false);
+  } else if (message.game !== null && message.game !== over?.gameId) {
+    request({ type: 'rejoin', gameId: message.game }, 'rejoin', { gameId: message.game });
+  } else if (screens.current === 'queued' && playMode !== null) {
+    play(playMode);
+  } else if (screens.current === 'private' && lobby !== null) {
+    request({ type: 'join', code: lobby.code }, 'join');
+  }
+  if (pendingHash !== null && screens.current === 'lobby') {
+    const action = pendingHash;
+    pendingHash = null;
+    history.replaceState(null, '', location.pathname + location.search);
+    runHashAction(action);
+  }
+}
+
+function runHashAction(action: HashAction): void {
+  if (action.kind === 'join') request({ type: 'join', code: action.code }, 'join', { retryAfterLeave: true });
+  else if (action.kind === 'watch') request({ type: 'watch', gameId: action.gameId }, 'watch', { retryAfterLeave: true });
+  else void openReplay(action.gameId, false);
+}
+
+function onLobby(message: LobbyMessage): void {
+  lobby = message;
+  playMode = { kind: 'private', settings: { ...message.settings } };
+  screens.privateLobby(message, message.host === profile.userId, `${location.origin}/#join=${message.code}`);
+  if (screens.current !== 'private') screens.show('private');
+}
+
+function onSnapshot(message: SnapshotMessage): void {
+  const now = performance.now();
+  if (resyncTimer !== null) clearTimeout(resyncTimer);
+  resyncTimer = null;
+  if (sync !== null && sync.gameId === message.gameId) {
+    sync.resync(message, now);
+  } else {
+    sync = new GameSync(message, now);
+    over = null;
+  }
+  intent.clear();
+  lobby = null;
+  replay?.clock.pause();
+  replay = null;
+  if (message.role === 'player') playMode = playModeOf(message.state.settings, message.state.snakes.length);
+  screens.gameInfo(message.gameId, message.role);
+  recovering = false;
+  if (over !== null && over.gameId === message.gameId) {
+    screens.show('over');
+  } else if (message.state.status === 'complete') {
+    // A finished game with no `over` to go with it (a rejoin after the end): show what the snapshot knows.
+    screens.over({
+      title: 'This game has ended',
+      place: '',
+      rows: [...sync.frame.snakes].sort((a, b) => Number(b.alive) - Number(a.alive) || b.score - a.score)
+        .map((s, i) => ({ place: i + 1, name: s.name, score: s.score, length: s.body.length, mine: s.id === sync?.snakeId })),
+      canPlayAgain: playMode !== null && message.role === 'player',
+    });
+    screens.show('over');
+  } else {
+    screens.show('game');
+  }
+}
+
+function onTick(message: TickMessage): void {
+  if (sync === null) return;
+  const outcome = sync.applyTick(message, performance.now());
+  if (outcome === 'applied') {
+    const mine = message.turns.find(([snakeId]) => snakeId === sync?.snakeId);
+    intent.stepped(mine ? mine[1] : null);
+    if (!sync.alive) intent.clear();
+    recovering = false;
+  } else if (outcome === 'mismatch' || outcome === 'gap') {
+    if (outcome === 'mismatch') {
+      hashMismatches++;
+      console.warn(`snaketron: tick ${message.t} of ${message.gameId} hashes to ${sync.hash()}, the node says ${message.hash}; asking for a snapshot`);
+    }
+    requestResync(true);
+  }
+}
+
+function onOver(message: OverMessage): void {
+  if (sync === null || sync.gameId !== message.gameId) return;
+  over = message;
+  intent.clear();
+  const names = sync.frame.snakes.map((s) => s.name);
+  const summary = overSummary(message, names, sync.snakeId, sync.settings.mode === 'solo');
+  screens.over({ ...summary, canPlayAgain: sync.role === 'player' && playMode !== null });
+  screens.show('over');
+  screens.focusPlayAgain();
+}
+
+function onError(message: ErrorMessage, replyTo: Pending | undefined): void {
+  if (replyTo?.kind === 'hello') {
+    if (helloWithToken) {
+      // The token expired or came from another cluster: be a new guest with the same name.
+      profile = { ...profile, token: null, userId: null };
+      saveProfile(storage, profile);
+      connection.restart();
+    } else {
+      screens.show('name');
+      screens.nameError(message.message);
+    }
+    return;
+  }
+  if (replyTo !== undefined && message.code === 'bad_state' && replyTo.retryAfterLeave) {
+    afterLeave({ ...replyTo, retryAfterLeave: false });
+    return;
+  }
+  if (replyTo?.kind === 'leave-then' && replyTo.then) {
+    // Nothing to leave: the session is already in the lobby state.
+    const next = replyTo.then;
+    request(next.message, next.kind, { ...next, retryAfterLeave: false });
+    return;
+  }
+  switch (replyTo?.kind) {
+    case 'turn':
+      intent.clear();
+      return;
+    case 'leave':
+    case 'leave-then':
+    case 'unqueue':
+      return;
+    case 'resync':
+    case 'rejoin':
+      if (message.code === 'unavailable' || message.code === 'internal' || message.code === 'rate_limited') return; // the retry timer asks again
+      if (sync !== null && sync.gameId === replyTo.gameId) {
+        sync = null;
+        screens.show('lobby');
+        screens.toast(`Could not get back into the game: ${message.message}`);
+      }
+      return;
+    case 'join':
+      if (screens.current === 'private') {
+        lobby = null;
+        screens.show('lobby');
+      }
+      break;
+    case 'play':
+      if (screens.current === 'over') screens.focusPlayAgain();
+      break;
+  }
+  if (message.code === 'unauthenticated') connection.restart();
+  screens.toast(message.message);
+}
+
+// ---- what the player does ---------------------------------------------------------------------------------------
+
+const actions: UiActions = {
+  submitName(name) {
+    if (profile.name !== name) profile = { name, token: null, userId: null };
+    saveProfile(storage, profile);
+    if (welcomed && profile.token !== null) {
+      screens.show('lobby');
+      return;
+    }
+    if (connectionStatus === 'connected') connection.restart();
+    else connection.start();
+  },
+  changeName() {
+    screens.prefillName(profile.name ?? '');
+    screens.show('name');
+  },
+  solo: () => play({ kind: 'solo' }),
+  queue: (mode, size) => play(size === undefined ? { kind: 'queue', mode } : { kind: 'queue', mode, size }),
+  create(settings) {
+    const checked = validateSettings({ ...settings, mode: 'custom' });
+    if (!checked.ok) {
+      screens.toast(checked.error.message);
+      return;
+    }
+    play({ kind: 'private', settings });
+  },
+  join: (code) => { request({ type: 'join', code }, 'join', { retryAfterLeave: true }); },
+  watch: (gameId) => { request({ type: 'watch', gameId }, 'watch', { retryAfterLeave: true }); },
+  openReplay: (gameId) => { void openReplay(gameId, false); },
+  cancelQueue() {
+    request({ type: 'unqueue' }, 'unqueue');
+    screens.show('lobby');
+  },
+  start: () => { request({ type: 'start' }, 'start'); },
+  leaveLobby() {
+    request({ type: 'leave' }, 'leave');
+    lobby = null;
+    screens.show('lobby');
+  },
+  leaveGame: () => backToLobby(),
+  playAgain() {
+    if (playMode === null) return;
+    // The session is still in the finished game until it leaves it.
+    if (sync !== null) {
+      afterLeave({ kind: 'play', message: playRequest(playMode), retryAfterLeave: false });
+    } else {
+      play(playMode);
+    }
+  },
+  replayOfGame() {
+    if (sync !== null) void openReplay(sync.gameId, true);
+  },
+  backToLobby: () => backToLobby(),
+  replay(control) {
+    if (replay === null) return;
+    const now = performance.now();
+    const { player, clock } = replay;
+    if (control === 'toggle') {
+      if (clock.playing) clock.pause();
+      else {
+        if (player.atEnd) player.seek(0, now);
+        clock.play(now);
+      }
+    } else if (control === 'step') {
+      clock.pause();
+      player.step(now);
+    } else if (control === 'back') {
+      clock.pause();
+      player.seek(player.tick - 1, now);
+    } else {
+      const returnTo = replay.returnTo;
+      replay = null;
+      screens.show(returnTo === 'over' && sync !== null ? 'over' : 'lobby');
+    }
+  },
+  replaySeek(tick) {
+    if (replay === null) return;
+    replay.clock.pause();
+    replay.player.seek(tick, performance.now());
+  },
+  replaySpeed(speed) {
+    replay?.clock.setSpeed(speed, performance.now());
+  },
+};
+
+function backToLobby(): void {
+  if (sync !== null) request({ type: 'leave' }, 'leave');
+  sync = null;
+  over = null;
+  intent.clear();
+  if (resyncTimer !== null) clearTimeout(resyncTimer);
+  resyncTimer = null;
+  screens.show('lobby');
+}
+
+async function openReplay(gameId: string, justFinished: boolean): Promise<void> {
+  // The replay is written when the game ends, so right after the end it may take a moment to appear.
+  const tries = justFinished ? REPLAY_FETCH_TRIES : 1;
+  for (let attempt = 1; ; attempt++) {
+    let response: Response;
+    try {
+      response = await fetch(replayUrl(gameId), { headers: { accept: 'application/json' } });
+    } catch {
+      screens.toast('Could not reach the server for the replay.');
+      return;
+    }
+    if (response.status === 404 && attempt < tries) {
+      screens.toast('Waiting for the replay to be written…', 'info');
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      continue;
+    }
+    if (!response.ok) {
+      screens.toast(response.status === 404 ? `There is no replay of game ${gameId} (yet).` : `The replay could not be loaded (HTTP ${response.status}).`);
+      return;
+    }
+    try {
+      const parsed = parseReplay(await response.json());
+      if (parsed.gameId === '') parsed.gameId = gameId;
+      const now = performance.now();
+      const player = new ReplayPlayer(parsed, now);
+      const clock = new ReplayClock(parsed.settings.tickMs);
+      const returnTo = screens.current === 'over' ? 'over' : 'lobby';
+      replay = { player, clock, returnTo };
+      screens.resetReplayControls();
+      screens.show('replay');
+      clock.play(now);
+    } catch (error) {
+      screens.toast(`The replay could not be read: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    return;
+  }
+}
+
+// ---- drawing ----------------------------------------------------------------------------------------------------
+
+function countdownText(): string | null {
+  if (sync === null || sync.startAt === null || sync.tick > 0) return null;
+  const left = connection.clock.toLocal(sync.startAt) - Date.now();
+  return left > 0 ? (left / 1000).toFixed(1) : null;
+}
+
+/** The small badge over the arena: why the game is not moving, if it is not. */
+function gameStatusText(now: number): string | null {
+  if (sync === null) return null;
+  if (connectionStatus !== 'connected') return 'reconnecting…';
+  if (recovering) return 'recovering…';
+  if (sync.resyncing) return 'catching up…';
+  // No tick for a while in a running game: the node is stalled or its owner is being replaced.
+  if (sync.status === 'running' && sync.tick > 0 && now - sync.frame.steppedAt > Math.max(1000, 6 * sync.tickMs)) return 'waiting for the server…';
+  return null;
+}
+
+function frame(now: number): void {
+  const screen = screens.current;
+  if ((screen === 'game' || screen === 'over') && sync !== null) {
+    const teams = sync.settings.mode === 'teams';
+    gameView.render(sync.frame, now, {
+      mySnakeId: sync.snakeId,
+      hint: sync.alive ? intent.next : null,
+      teams,
+      tickMs: sync.tickMs,
+    });
+    screens.scores(sync.frame, sync.snakeId, teams);
+    screens.countdown(screen === 'game' ? countdownText() : null);
+    screens.gameStatus(screen === 'game' ? gameStatusText(now) : null);
+  } else if (screen === 'replay' && replay !== null) {
+    const { player, clock } = replay;
+    for (let due = clock.due(now); due > 0; due--) {
+      if (!player.step(clock.steppedAt)) {
+        clock.pause();
+        break;
+      }
+    }
+    const teams = player.replay.settings.mode === 'teams';
+    replayView.render(player.frame, now, { mySnakeId: null, hint: null, teams, tickMs: clock.stepMs });
+    screens.replayScores(player.frame, teams);
+    screens.replayInfo({
+      gameId: player.replay.gameId,
+      tick: player.tick,
+      end: player.end,
+      playing: clock.playing,
+      verified: player.verified,
+      mismatchAt: player.firstMismatch,
+    });
+  }
+  requestAnimationFrame(frame);
+}
+
+// ---- start ------------------------------------------------------------------------------------------------------
+
+const screens = new Screens(actions);
+const gameView = new GameView(screens.gameCanvas, screens.gameArena);
+const replayView = new GameView(screens.replayCanvas, screens.replayArena);
+const connection = new Connection(socketUrl(location), {
+  open: () => {
+    welcomed = false;
+    sendHello();
+  },
+  message: onMessage,
+  status(status, retryInMs) {
+    connectionStatus = status;
+    screens.setConnection(status, retryInMs);
+    if (status !== 'connected') {
+      welcomed = false;
+      // Ticks sent while the socket was down are lost: the copy waits for the snapshot a rejoin brings.
+      sync?.suspend();
+      screens.setLatency(null);
+    }
+  },
+  badFrame: (error) => console.warn('snaketron: unreadable frame from the node', error),
+});
+
+bindSteering(screens.gameArena, () => screens.current === 'game' && sync?.role === 'player', sendTurn);
+window.addEventListener('hashchange', () => {
+  const action = parseHash(location.hash);
+  if (action === null) return;
+  if (welcomed && screens.current === 'lobby') {
+    history.replaceState(null, '', location.pathname + location.search);
+    runHashAction(action);
+  } else {
+    pendingHash = action;
+  }
+});
+
+window.__snaketron = {
+  state: () => ({
+    screen: screens.current,
+    gameId: sync?.gameId ?? null,
+    tick: sync?.tick ?? null,
+    hashMismatches,
+    snakeId: sync?.snakeId ?? null,
+    alive: sync?.alive ?? false,
+    role: sync?.role ?? null,
+    connection: connectionStatus,
+    place: over !== null && sync !== null ? over.results.find((r) => r.snakeId === sync?.snakeId)?.place ?? null : null,
+    resyncs,
+    dir: sync?.myDir != null ? DIR_NAMES[sync.myDir] : null,
+  }),
+};
+
+if (profile.name !== null) {
+  screens.prefillName(profile.name);
+  screens.setPlayer(profile.name);
+  screens.show('lobby');
+  connection.start();
+} else {
+  screens.show('name');
+}
+requestAnimationFrame(frame);

@@ -1,0 +1,356 @@
+// The DOM side of the page: which screen shows, the forms and buttons (reported to the app as intentions), and
+// the text the app puts on screen. The markup lives in index.html; nothing here knows about the socket.
+import type { LobbyMessage, LobbySettings, QueueMode } from '../protocol/messages.ts';
+import { NAME_PATTERN } from '../protocol/messages.ts';
+import type { ConnectionStatus } from './connection.ts';
+import type { Frame } from './game-sync.ts';
+import { snakeColor } from './game-view.ts';
+
+export type ScreenName = 'name' | 'lobby' | 'queued' | 'private' | 'game' | 'over' | 'replay';
+
+/** What the player asks for. */
+export interface UiActions {
+  submitName(name: string): void;
+  changeName(): void;
+  solo(): void;
+  queue(mode: QueueMode, size?: number): void;
+  create(settings: LobbySettings): void;
+  join(code: string): void;
+  watch(gameId: string): void;
+  openReplay(gameId: string): void;
+  cancelQueue(): void;
+  start(): void;
+  leaveLobby(): void;
+  leaveGame(): void;
+  playAgain(): void;
+  replayOfGame(): void;
+  backToLobby(): void;
+  replay(control: 'toggle' | 'step' | 'back' | 'close'): void;
+  replaySeek(tick: number): void;
+  replaySpeed(speed: number): void;
+}
+
+export interface ResultRow {
+  place: number;
+  name: string;
+  score: number;
+  length: number;
+  mine: boolean;
+}
+
+export interface OverInfo {
+  title: string;
+  place: string;
+  rows: ResultRow[];
+  canPlayAgain: boolean;
+}
+
+const SCREEN_IDS: Record<ScreenName, string> = {
+  name: 'screen-name',
+  lobby: 'screen-lobby',
+  queued: 'screen-queued',
+  private: 'screen-private',
+  game: 'screen-game',
+  over: 'screen-game',
+  replay: 'screen-replay',
+};
+
+function byId<T extends HTMLElement>(id: string): T {
+  const element = document.getElementById(id);
+  if (element === null) throw new Error(`index.html has no #${id}`);
+  return element as T;
+}
+
+/** "1st", "2nd", "3rd", "4th", … */
+export function ordinal(n: number): string {
+  const tens = n % 100;
+  const suffix = tens >= 11 && tens <= 13 ? 'th' : ['th', 'st', 'nd', 'rd'][n % 10] ?? 'th';
+  return `${n}${suffix}`;
+}
+
+export class Screens {
+  current: ScreenName = 'name';
+  readonly gameCanvas = byId<HTMLCanvasElement>('game-canvas');
+  readonly gameArena = byId<HTMLDivElement>('game-arena');
+  readonly replayCanvas = byId<HTMLCanvasElement>('replay-canvas');
+  readonly replayArena = byId<HTMLDivElement>('replay-arena');
+  private toastTimer: ReturnType<typeof setTimeout> | null = null;
+  private scoreKey = '';
+  private replayScoreKey = '';
+
+  constructor(private readonly actions: UiActions) {
+    this.bind();
+  }
+
+  private bind(): void {
+    const a = this.actions;
+    const click = (id: string, action: () => void): void => byId(id).addEventListener('click', action);
+
+    byId<HTMLFormElement>('name-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      const name = byId<HTMLInputElement>('name-input').value.trim();
+      if (!NAME_PATTERN.test(name)) {
+        this.nameError('A name is 1–20 letters, digits, _ or -.');
+        return;
+      }
+      this.nameError(null);
+      a.submitName(name);
+    });
+    click('change-name', () => a.changeName());
+    click('solo-button', () => a.solo());
+    click('duel-button', () => a.queue('duel'));
+    click('ffa-button', () => a.queue('ffa', Number(byId<HTMLSelectElement>('ffa-size').value)));
+    click('teams-button', () => a.queue('teams'));
+    byId<HTMLFormElement>('create-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      const num = (id: string): number => Number(byId<HTMLInputElement>(id).value);
+      a.create({
+        players: num('create-players'),
+        width: num('create-width'),
+        height: num('create-height'),
+        tickMs: Number(byId<HTMLSelectElement>('create-speed').value),
+      });
+    });
+    byId<HTMLFormElement>('join-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      const code = byId<HTMLInputElement>('join-code').value.trim().toUpperCase();
+      if (!/^[A-Z0-9]{8}$/.test(code)) {
+        this.toast('A game code is 8 letters or digits.');
+        return;
+      }
+      a.join(code);
+    });
+    const watchId = (): string | null => {
+      const id = byId<HTMLInputElement>('watch-id').value.trim();
+      if (id === '') this.toast('Enter the id of a game first.');
+      return id === '' ? null : id;
+    };
+    byId<HTMLFormElement>('watch-form').addEventListener('submit', (event) => {
+      event.preventDefault();
+      const id = watchId();
+      if (id !== null) a.watch(id);
+    });
+    click('replay-button', () => {
+      const id = watchId();
+      if (id !== null) a.openReplay(id);
+    });
+    click('cancel-queue', () => a.cancelQueue());
+    click('start-button', () => a.start());
+    click('leave-lobby', () => a.leaveLobby());
+    click('copy-code', () => { void this.copyLink(); });
+    click('leave-game', () => a.leaveGame());
+    click('play-again', () => a.playAgain());
+    click('watch-replay', () => a.replayOfGame());
+    click('back-to-lobby', () => a.backToLobby());
+    click('replay-play', () => a.replay('toggle'));
+    click('replay-step', () => a.replay('step'));
+    click('replay-back', () => a.replay('back'));
+    click('replay-close', () => a.replay('close'));
+    byId<HTMLInputElement>('replay-seek').addEventListener('input', (event) => {
+      a.replaySeek(Number((event.target as HTMLInputElement).value));
+    });
+    byId<HTMLSelectElement>('replay-speed').addEventListener('change', (event) => {
+      a.replaySpeed(Number((event.target as HTMLSelectElement).value));
+    });
+  }
+
+  show(screen: ScreenName): void {
+    this.current = screen;
+    const visible = SCREEN_IDS[screen];
+    for (const id of new Set(Object.values(SCREEN_IDS))) byId(id).hidden = id !== visible;
+    byId('game-over').hidden = screen !== 'over';
+    document.body.dataset.screen = screen;
+    if (screen === 'name') byId<HTMLInputElement>('name-input').focus();
+  }
+
+  // ---- top bar ----
+
+  setConnection(status: ConnectionStatus, retryInMs: number | null): void {
+    const badge = byId('connection');
+    badge.dataset.status = status;
+    badge.textContent = status === 'reconnecting' && retryInMs !== null
+      ? `reconnecting in ${Math.max(1, Math.round(retryInMs / 1000))} s`
+      : status === 'reconnecting' ? 'reconnecting…' : status;
+  }
+
+  setLatency(ms: number | null): void {
+    byId('latency').textContent = ms === null ? '– ms' : `${Math.round(ms)} ms`;
+  }
+
+  setPlayer(name: string | null): void {
+    byId('me').textContent = name ?? '';
+  }
+
+  // ---- name ----
+
+  prefillName(name: string): void {
+    byId<HTMLInputElement>('name-input').value = name;
+  }
+
+  nameError(message: string | null): void {
+    const element = byId('name-error');
+    element.hidden = message === null;
+    element.textContent = message ?? '';
+    byId('name-input').setAttribute('aria-invalid', message === null ? 'false' : 'true');
+  }
+
+  // ---- lobby, queue, private game ----
+
+  queued(text: string): void {
+    byId('queued-text').textContent = text;
+  }
+
+  privateLobby(lobby: LobbyMessage, isHost: boolean, shareUrl: string): void {
+    byId('lobby-code').textContent = lobby.code;
+    const link = byId<HTMLAnchorElement>('lobby-link');
+    link.href = shareUrl;
+    link.textContent = shareUrl;
+    const s = lobby.settings;
+    byId('lobby-settings').textContent = `${lobby.players.length} of ${s.players} players · ${s.width}×${s.height} · ${s.tickMs} ms per tick`;
+    const list = byId('lobby-players');
+    list.replaceChildren(...lobby.players.map((p) => {
+      const item = document.createElement('li');
+      item.textContent = p.name;
+      if (p.userId === lobby.host) item.className = 'host';
+      return item;
+    }));
+    byId<HTMLButtonElement>('start-button').hidden = !isHost;
+    byId('lobby-wait').hidden = isHost;
+  }
+
+  private async copyLink(): Promise<void> {
+    const url = byId<HTMLAnchorElement>('lobby-link').href;
+    try {
+      await navigator.clipboard.writeText(url);
+      this.toast('Link copied.', 'info');
+    } catch {
+      // No clipboard permission (plain http on another host): select the code so the player can copy it.
+      const selection = window.getSelection();
+      const range = document.createRange();
+      range.selectNodeContents(byId('lobby-code'));
+      selection?.removeAllRanges();
+      selection?.addRange(range);
+      this.toast('Copy the selected code, or the link below it.', 'info');
+    }
+  }
+
+  // ---- game ----
+
+  gameInfo(gameId: string, role: string): void {
+    byId('game-id').textContent = gameId;
+    byId('role').textContent = role === 'spectator' ? 'watching' : '';
+    byId('my-score-box').hidden = role === 'spectator';
+    byId<HTMLButtonElement>('leave-game').textContent = role === 'spectator' ? 'Stop watching' : 'Leave game';
+    this.scoreKey = '';
+  }
+
+  countdown(text: string | null): void {
+    const element = byId('countdown');
+    element.hidden = text === null;
+    if (text !== null && element.textContent !== text) element.textContent = text;
+  }
+
+  gameStatus(text: string | null): void {
+    const element = byId('game-status');
+    if (element.hidden !== (text === null)) element.hidden = text === null;
+    if (text !== null && element.textContent !== text) element.textContent = text;
+  }
+
+  /** The score board and the HUD, redrawn only when something on them changed. */
+  scores(frame: Frame, mySnakeId: number | null, teams: boolean): void {
+    const key = `${frame.tick}:${frame.snakes.map((s) => `${s.score}/${s.body.length}/${s.alive ? 1 : 0}`).join(',')}`;
+    if (key === this.scoreKey) return;
+    this.scoreKey = key;
+    byId('tick').textContent = String(frame.tick);
+    const mine = mySnakeId === null ? undefined : frame.snakes[mySnakeId];
+    byId('my-score').textContent = mine ? String(mine.score) : '–';
+    this.fillScoreboard(byId('scoreboard'), frame, mySnakeId, teams);
+  }
+
+  private fillScoreboard(body: HTMLElement, frame: Frame, mySnakeId: number | null, teams: boolean): void {
+    const rows = [...frame.snakes].sort((a, b) => Number(b.alive) - Number(a.alive) || b.score - a.score || a.id - b.id);
+    body.replaceChildren(...rows.map((snake) => {
+      const row = document.createElement('tr');
+      row.dataset.testid = 'score-row';
+      row.dataset.snake = String(snake.id);
+      row.dataset.alive = String(snake.alive);
+      if (snake.id === mySnakeId) row.classList.add('mine');
+      if (!snake.alive) row.classList.add('dead');
+      const name = document.createElement('td');
+      const swatch = document.createElement('span');
+      swatch.className = 'swatch';
+      swatch.style.background = snakeColor(snake, teams);
+      name.append(swatch, snake.name + (snake.id === mySnakeId ? ' (you)' : '') + (teams ? ` · team ${snake.team + 1}` : ''));
+      name.title = snake.alive ? 'alive' : 'dead';
+      const score = document.createElement('td');
+      score.textContent = String(snake.score);
+      const length = document.createElement('td');
+      length.textContent = String(snake.body.length);
+      row.append(name, score, length);
+      return row;
+    }));
+  }
+
+  over(info: OverInfo): void {
+    byId('over-title').textContent = info.title;
+    byId('place').textContent = info.place;
+    byId('results').replaceChildren(...info.rows.map((r) => {
+      const row = document.createElement('tr');
+      if (r.mine) row.className = 'mine';
+      for (const text of [ordinal(r.place), r.name, String(r.score), String(r.length)]) {
+        const cell = document.createElement('td');
+        cell.textContent = text;
+        row.append(cell);
+      }
+      return row;
+    }));
+    byId<HTMLButtonElement>('play-again').hidden = !info.canPlayAgain;
+    byId<HTMLButtonElement>('play-again').disabled = false;
+  }
+
+  /** Focus the main action of the game-over panel, for keyboard players. */
+  focusPlayAgain(): void {
+    const button = byId<HTMLButtonElement>('play-again');
+    (button.hidden ? byId<HTMLButtonElement>('back-to-lobby') : button).focus();
+  }
+
+  // ---- replay ----
+
+  replayInfo(info: { gameId: string; tick: number; end: number | null; playing: boolean; verified: boolean | null; mismatchAt: number | null }): void {
+    byId('replay-game-id').textContent = info.gameId;
+    byId('replay-tick').textContent = info.end === null ? String(info.tick) : `${info.tick} / ${info.end}`;
+    byId<HTMLButtonElement>('replay-play').setAttribute('aria-label', info.playing ? 'Pause' : 'Play');
+    byId('replay-icon-play').toggleAttribute('hidden', info.playing);
+    byId('replay-icon-pause').toggleAttribute('hidden', !info.playing);
+    const seek = byId<HTMLInputElement>('replay-seek');
+    const max = Math.max(info.end ?? 0, info.tick);
+    if (seek.max !== String(max)) seek.max = String(max);
+    if (document.activeElement !== seek) seek.value = String(info.tick);
+    byId('replay-verified').textContent = info.mismatchAt !== null
+      ? `diverged at tick ${info.mismatchAt}`
+      : info.verified === true ? 'hash verified ✓' : info.verified === false ? 'final hash differs' : '';
+  }
+
+  replayScores(frame: Frame, teams: boolean): void {
+    const key = `${frame.tick}:${frame.snakes.length}`;
+    if (key === this.replayScoreKey) return;
+    this.replayScoreKey = key;
+    this.fillScoreboard(byId('replay-scoreboard'), frame, null, teams);
+  }
+
+  resetReplayControls(): void {
+    byId<HTMLSelectElement>('replay-speed').value = '1';
+    this.replayScoreKey = '';
+  }
+
+  // ---- messages ----
+
+  toast(message: string, kind: 'error' | 'info' = 'error'): void {
+    const element = byId('toast');
+    element.textContent = message;
+    element.className = `toast ${kind}`;
+    element.hidden = false;
+    if (this.toastTimer !== null) clearTimeout(this.toastTimer);
+    this.toastTimer = setTimeout(() => { element.hidden = true; }, 4000);
+  }
+}

@@ -1,0 +1,127 @@
+// Session rules of the page that need no DOM: what "play again" asks for, what a game-over panel says, what a
+// `#join=CODE` link means, and the player's saved name and token.
+import type { Settings } from '../protocol/settings.ts';
+import type { LobbySettings, OutgoingClientMessage, OverMessage, QueueMode } from '../protocol/messages.ts';
+
+/** How the player got into a game, so "play again" can ask for the same. */
+export type PlayMode =
+  | { kind: 'solo' }
+  | { kind: 'queue'; mode: QueueMode; size?: number }
+  | { kind: 'private'; settings: LobbySettings };
+
+/** The way into another game like the one with these settings and this many players. */
+export function playModeOf(settings: Settings, players: number): PlayMode {
+  switch (settings.mode) {
+    case 'solo': return { kind: 'solo' };
+    case 'duel': return { kind: 'queue', mode: 'duel' };
+    case 'teams': return { kind: 'queue', mode: 'teams' };
+    case 'ffa': return { kind: 'queue', mode: 'ffa', size: players };
+    case 'custom': {
+      const { width, height, tickMs, startLength, foodTarget } = settings;
+      return { kind: 'private', settings: { players: settings.players, width, height, tickMs, startLength, foodTarget } };
+    }
+  }
+}
+
+export function playRequest(mode: PlayMode): OutgoingClientMessage {
+  switch (mode.kind) {
+    case 'solo': return { type: 'solo' };
+    case 'queue': return mode.size === undefined ? { type: 'queue', mode: mode.mode } : { type: 'queue', mode: mode.mode, size: mode.size };
+    case 'private': return { type: 'create', settings: mode.settings };
+  }
+}
+
+export function describeQueue(mode: QueueMode, size: number): string {
+  switch (mode) {
+    case 'duel': return 'Looking for an opponent…';
+    case 'teams': return 'Looking for 3 more players for 2 v 2…';
+    case 'ffa': return `Looking for ${size - 1} more player${size === 2 ? '' : 's'} for a free-for-all…`;
+  }
+}
+
+export interface OverSummary {
+  title: string;
+  place: string;
+  rows: Array<{ place: number; name: string; score: number; length: number; mine: boolean }>;
+  /** the player's place, null for a spectator */
+  myPlace: number | null;
+}
+
+/** What the game-over panel says, from `over` and the names the snapshot gave the snakes. */
+export function overSummary(over: OverMessage, names: readonly string[], mySnakeId: number | null, solo: boolean): OverSummary {
+  const nameOf = (snakeId: number): string => names[snakeId] ?? `snake ${snakeId}`;
+  const rows = [...over.results]
+    .sort((a, b) => a.place - b.place || b.score - a.score || a.snakeId - b.snakeId)
+    .map((r) => ({ place: r.place, name: nameOf(r.snakeId), score: r.score, length: r.length, mine: r.snakeId === mySnakeId }));
+  const mine = mySnakeId === null ? undefined : over.results.find((r) => r.snakeId === mySnakeId);
+  const myPlace = mine?.place ?? null;
+  let title: string;
+  let place: string;
+  if (solo) {
+    title = 'Game over';
+    place = mine ? `Score ${mine.score} · length ${mine.length}` : '';
+  } else if (mine) {
+    const won = over.winner === mySnakeId || (over.winningTeam !== null && over.winningTeam === mine.team);
+    const draw = over.winner === null && over.winningTeam === null && over.results.every((r) => r.place === 1);
+    title = won ? 'You win!' : draw ? 'Draw' : 'Game over';
+    place = `${placeText(mine.place)} of ${over.results.length}`;
+  } else {
+    title = 'Game over';
+    place = over.winningTeam !== null ? `Team ${over.winningTeam + 1} wins`
+      : over.winner !== null ? `${nameOf(over.winner)} wins` : 'No winner';
+  }
+  return { title, place, rows, myPlace };
+}
+
+function placeText(place: number): string {
+  const tens = place % 100;
+  const suffix = tens >= 11 && tens <= 13 ? 'th' : ['th', 'st', 'nd', 'rd'][place % 10] ?? 'th';
+  return `${place}${suffix} place`;
+}
+
+/** What a URL fragment asks for: `#join=CODE`, `#watch=GAMEID`, `#replay=GAMEID`. */
+export type HashAction = { kind: 'join'; code: string } | { kind: 'watch'; gameId: string } | { kind: 'replay'; gameId: string };
+
+export function parseHash(hash: string): HashAction | null {
+  const params = new URLSearchParams(hash.replace(/^#/, ''));
+  const code = params.get('join');
+  if (code !== null && /^[A-Za-z0-9]{8}$/.test(code.trim())) return { kind: 'join', code: code.trim().toUpperCase() };
+  const watch = params.get('watch');
+  if (watch) return { kind: 'watch', gameId: watch };
+  const replay = params.get('replay');
+  if (replay) return { kind: 'replay', gameId: replay };
+  return null;
+}
+
+/** The player's name and token, kept in localStorage so a reload or a reconnect is the same user. */
+export interface Profile {
+  name: string | null;
+  token: string | null;
+  userId: string | null;
+}
+
+const KEY = 'snaketron.profile';
+
+export function loadProfile(storage: Pick<Storage, 'getItem'> | null): Profile {
+  const empty: Profile = { name: null, token: null, userId: null };
+  try {
+    const raw = storage?.getItem(KEY);
+    if (!raw) return empty;
+    const value = JSON.parse(raw) as Partial<Profile>;
+    return {
+      name: typeof value.name === 'string' ? value.name : null,
+      token: typeof value.token === 'string' ? value.token : null,
+      userId: typeof value.userId === 'string' ? value.userId : null,
+    };
+  } catch {
+    return empty;
+  }
+}
+
+export function saveProfile(storage: Pick<Storage, 'setItem'> | null, profile: Profile): void {
+  try {
+    storage?.setItem(KEY, JSON.stringify(profile));
+  } catch {
+    // Storage can be full or forbidden (private windows): the session still works, it just is not remembered.
+  }
+}
