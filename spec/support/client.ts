@@ -10,6 +10,7 @@ type Of<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>;
 export class SpecClient {
   readonly received: ServerMessage[] = [];
   private cursor = 0;
+  private readonly taken = new Set<number>();
   private waiters: Array<() => void> = [];
   closed: { code: number; reason: string } | null = null;
   readonly whenClosed: Promise<{ code: number; reason: string }>;
@@ -50,13 +51,21 @@ export class SpecClient {
     this.ws.send(data, { binary });
   }
 
-  /** The next message (after the last one waited for) of the type and shape asked, skipping others. */
+  /**
+   * The next message of the type and shape asked, after the last one a wait returned (messages of other types
+   * are skipped). Waits may run at once: each scans from where it began and takes a message no other wait took.
+   */
   async next<T extends ServerMessage['type']>(type: T, match: (m: Of<T>) => boolean = () => true, timeoutMs = 15_000): Promise<Of<T>> {
     const deadline = Date.now() + timeoutMs;
+    let i = this.cursor;
     for (;;) {
-      while (this.cursor < this.received.length) {
-        const m = this.received[this.cursor++];
-        if (m.type === type && match(m as Of<T>)) return m as Of<T>;
+      for (; i < this.received.length; i++) {
+        const m = this.received[i];
+        if (!this.taken.has(i) && m.type === type && match(m as Of<T>)) {
+          this.taken.add(i);
+          this.cursor = Math.max(this.cursor, i + 1);
+          return m as Of<T>;
+        }
       }
       if (this.closed) throw new Error(`${this.label}: connection closed (${this.closed.code}) while waiting for ${type}`);
       const left = deadline - Date.now();

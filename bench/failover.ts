@@ -1,0 +1,106 @@
+// Failover: three nodes; a duel whose two players sit on nodes that do not own it; SIGKILL the owner while turns
+// are in flight, and time from the kill to the next tick at the clients. Repeated 10 times (a fresh node replaces
+// each victim). Every acked turn is then looked for in the game's journal: lost ones are counted.
+// Run alone: `npx tsx bench/failover.ts [--quick]`.
+import { pathToFileURL } from 'node:url';
+import type { GameInput } from '../actors/snaketron/game-actor.ts';
+import { Keys } from '../runtime/keys.ts';
+import { SpecCluster } from '../spec/support/cluster.ts';
+import { SpecClient } from '../spec/support/client.ts';
+import { REDIS_URL } from '../spec/support/env.ts';
+import { JournalCollector } from '../spec/support/journal.ts';
+import type { Bench, BenchResult } from './types.ts';
+
+const PARTITIONS = 8;
+
+interface Kill { ms: number; acked: number; lost: number }
+
+async function oneKill(cluster: SpecCluster, collector: JournalCollector): Promise<Kill> {
+  const nodes = cluster.live();
+  let a = await SpecClient.connect(nodes[0].ws, 'a');
+  const welcome = await a.hello('a');
+  a.send({ type: 'create', settings: { players: 2, width: 100, height: 100, tickMs: 100 } });
+  const lobby = await a.next('lobby');
+  const owner = (await cluster.ownerOf(lobby.gameId))!;
+  // both players on nodes that survive, so what the clients see is the failover itself, not a reconnect
+  const others = nodes.filter((n) => n !== owner);
+  if (nodes[0] === owner) {
+    a.close();
+    a = await SpecClient.connect(others[0].ws, 'a');
+    await a.hello(undefined, welcome.token);
+    a.send({ type: 'rejoin', gameId: lobby.gameId });
+    await a.next('lobby');
+  }
+  const b = await SpecClient.connect(others[others.length - 1].ws, 'b');
+  await b.hello('b');
+  b.send({ type: 'join', code: lobby.code });
+  await a.next('lobby', (l) => l.players.length === 2);
+  a.send({ type: 'start' });
+  await Promise.all([a.next('snapshot'), b.next('snapshot')]);
+  let seq = 0;
+  let tick = 0;
+  let lastT = 0;
+  const steer = setInterval(() => {
+    const t = tick + 2;
+    if (t <= lastT) return; // one turn per snake per tick: a staircase that keeps both snakes alive
+    lastT = t;
+    for (const [client, snakeId, dirs] of [[a, 0, ['up', 'right']], [b, 1, ['down', 'left']]] as const) {
+      const s = ++seq;
+      client.send({ type: 'turn', dir: dirs[t % 2], seq: s, t });
+      void snakeId;
+    }
+  }, 100);
+  const follow = setInterval(() => { tick = a.all('tick').at(-1)?.t ?? tick; }, 20);
+  await a.next('tick', (m) => m.t >= 10, 30_000);
+  const before = a.all('tick').at(-1)!.t;
+  const killedAt = Date.now();
+  owner.kill('SIGKILL');
+  await a.next('tick', (m) => m.t > before, 30_000);
+  const ms = Date.now() - killedAt;
+  await a.next('tick', (m) => m.t > before + 10, 30_000);
+  clearInterval(steer);
+  clearInterval(follow);
+  await new Promise((r) => setTimeout(r, 1500));
+  const applied = (collector.records.get(lobby.gameId) ?? []).flatMap((r) => (r.i ?? []).map((x) => x.b as GameInput))
+    .filter((x): x is Extract<GameInput, { k: 'turn' }> => x.k === 'turn');
+  // acks are read from what each client received (waiting for them one by one would race the tick waits)
+  const acked = [...a.all('ack').map((x) => ({ snakeId: 0, t: x.t })), ...b.all('ack').map((x) => ({ snakeId: 1, t: x.t }))];
+  const lost = acked.filter((turn) => !applied.some((x) => x.snakeId === turn.snakeId && x.t === turn.t)).length;
+  a.close();
+  b.close();
+  await cluster.start();
+  await cluster.settled();
+  return { ms, acked: acked.length, lost };
+}
+
+export const run: Bench = async () => {
+  const kills = process.argv.includes('--quick') ? 3 : 10;
+  const cluster = await SpecCluster.create('failover', { partitions: PARTITIONS });
+  const collector = new JournalCollector(REDIS_URL, new Keys(cluster.prefix), PARTITIONS);
+  await collector.start();
+  const results: Kill[] = [];
+  try {
+    for (let i = 0; i < 3; i++) await cluster.start();
+    await cluster.settled();
+    for (let i = 0; i < kills; i++) {
+      results.push(await oneKill(cluster, collector));
+      process.stderr.write(`failover ${i + 1}/${kills}: ${results.at(-1)!.ms} ms to the next tick\n`);
+    }
+  } finally {
+    await collector.stop();
+    await cluster.stop();
+  }
+  const times = results.map((r) => r.ms).sort((x, y) => x - y);
+  const rows: BenchResult[] = [
+    { group: 'failover', name: 'SIGKILL of owner → next tick at clients, p50', value: times[Math.floor(times.length / 2)], unit: 'ms', target: '< 2000', notes: `${kills} kills, lease 1500 ms` },
+    { group: 'failover', name: 'SIGKILL of owner → next tick at clients, max', value: times.at(-1)!, unit: 'ms', target: '< 2000' },
+    { group: 'failover', name: 'acked turns lost', value: results.reduce((n, r) => n + r.lost, 0), unit: 'turns', target: '= 0', notes: `of ${results.reduce((n, r) => n + r.acked, 0)} acked` },
+  ];
+  return rows;
+};
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  console.table(await run());
+  process.exit(0);
+}
+
