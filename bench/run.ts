@@ -5,14 +5,11 @@ import { availableParallelism, cpus, totalmem } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { Bench, BenchResult } from './types.ts';
 
-const BENCHES: Record<string, () => Promise<{ run: Bench }>> = {
-  engine: () => import('./engine.ts'),
-  codec: () => import('./codec.ts'),
-  runtime: () => import('./runtime.ts'),
-  e2e: () => import('./e2e.ts'),
-  failover: () => import('./failover.ts'),
-  baseline: () => import('./colyseus.ts'),
+/** benchmark name → its module in bench/ (each exports `run: Bench`) */
+const BENCHES: Record<string, string> = {
+  engine: 'engine', codec: 'codec', runtime: 'runtime', e2e: 'e2e', failover: 'failover', baseline: 'colyseus',
 };
+const load = async (file: string) => (await import(`./${file}.ts`)) as { run: Bench };
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, quick: { type: 'boolean' } } });
 if (values.quick) process.argv.push('--quick');
@@ -20,11 +17,11 @@ const names = values.only ? values.only.split(',') : Object.keys(BENCHES);
 const results: BenchResult[] = [];
 const failures: Array<{ bench: string; error: string }> = [];
 for (const name of names) {
-  const load = BENCHES[name];
-  if (!load) { console.error(`unknown benchmark ${name}; known: ${Object.keys(BENCHES).join(', ')}`); process.exit(2); }
+  const file = BENCHES[name];
+  if (!file) { console.error(`unknown benchmark ${name}; known: ${Object.keys(BENCHES).join(', ')}`); process.exit(2); }
   process.stderr.write(`bench: ${name}…\n`);
   try {
-    const rows = await (await load()).run();
+    const rows = await (await load(file)).run();
     results.push(...rows);
   } catch (err) {
     const error = err instanceof Error ? err.message : String(err);

@@ -26,9 +26,12 @@ export interface OutboxEntry {
   batch: JournalBatch;
 }
 
-/** Outbox entries with ids after `afterId` (exclusive; `-` for all), oldest first, in pages. */
-export async function* readOutbox(redis: RedisClient, keys: Keys, partition: number, afterId = '-', page = 200): AsyncGenerator<OutboxEntry> {
-  let start = afterId === '-' ? '-' : `(${afterId}`;
+/**
+ * Outbox entries with ids after `afterId` (exclusive; `-` for all), oldest first, in pages. `fromMs` reads from a
+ * time instead (inclusive): an entry committed after an input was stored has an id of that time or later.
+ */
+export async function* readOutbox(redis: RedisClient, keys: Keys, partition: number, afterId = '-', page = 200, fromMs?: number): AsyncGenerator<OutboxEntry> {
+  let start = fromMs !== undefined ? `${fromMs}-0` : afterId === '-' ? '-' : `(${afterId}`;
   for (;;) {
     const entries = await redis.xrangeBuffer(keys.outbox(partition), start, '+', 'COUNT', page);
     for (const [idBuf, fields] of entries) {

@@ -87,8 +87,8 @@ export class Fanout {
   }
 
   /** Starts sending a game's messages to a client; sends it what it needs to join in (lobby or snapshot). */
-  async watch(gameId: string, sub: Subscriber, role: Role, userId: string | null): Promise<GameState | undefined> {
-    const game = await this.ensure(gameId);
+  async watch(gameId: string, sub: Subscriber, role: Role, userId: string | null, createdId?: string): Promise<GameState | undefined> {
+    const game = await this.ensure(gameId, createdId);
     const watch: Watch = { sub, role, userId: role === 'player' ? userId : null, synced: true };
     game.watchers.set(sub.id, watch);
     if (game.state) this.greet(game, watch);
@@ -112,21 +112,22 @@ export class Fanout {
     this.greet(game, watch);
   }
 
-  private async ensure(gameId: string): Promise<WatchedGame> {
+  /** `createdId`, when known, is the mailbox id of the game's create input: its journal starts after it. */
+  private async ensure(gameId: string, createdId?: string): Promise<WatchedGame> {
     let game = this.games.get(gameId);
     if (!game) {
       game = new WatchedGame(gameId, this.runtime.partitionOf(gameId));
       this.games.set(gameId, game);
     }
     if (!game.loaded) {
-      game.loading ??= this.load(game).finally(() => { game!.loading = null; });
+      game.loading ??= this.load(game, createdId).finally(() => { game!.loading = null; });
       await game.loading;
     }
     return game;
   }
 
   /** Replica = last checkpoint + the journal after it; records the follower delivers meanwhile are buffered. */
-  private async load(game: WatchedGame): Promise<void> {
+  private async load(game: WatchedGame, createdId?: string): Promise<void> {
     if (!this.positions.has(game.partition)) {
       const last = await this.runtime.redis.xrevrange(this.runtime.keys.outbox(game.partition), '+', '-', 'COUNT', 1);
       if (!this.positions.has(game.partition)) this.positions.set(game.partition, last[0]?.[0] ?? '0-0');
@@ -134,7 +135,9 @@ export class Fanout {
     const checkpoint = await this.runtime.checkpoints.load(game.gameId);
     let state = checkpoint ? actor.decode(checkpoint.state) : undefined;
     let seq = checkpoint?.seq ?? 0;
-    for await (const entry of readOutbox(this.runtime.redis, this.runtime.keys, game.partition, checkpoint?.outboxId ?? '-')) {
+    // without a checkpoint the journal is read from the game's creation when known (a new game), else whole
+    const fromMs = !checkpoint && createdId ? Number(createdId.split('-')[0]) : undefined;
+    for await (const entry of readOutbox(this.runtime.redis, this.runtime.keys, game.partition, checkpoint?.outboxId ?? '-', 200, fromMs)) {
       for (const record of entry.batch.records) {
         if (record.a !== game.gameId || record.n <= seq) continue;
         if (record.n !== seq + 1) throw new Error(`journal of ${game.gameId} jumps from ${seq} to ${record.n}`);

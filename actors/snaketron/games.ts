@@ -25,7 +25,8 @@ export class GameService {
    * Creates a game: the row first, then the create input with a submission id derived from the game id, so that
    * creating the same game again (a sweeper finishing a half-made match) stores the input once.
    */
-  async create(game: NewGame): Promise<void> {
+  /** Returns the mailbox id of the create input (the game's journal starts after it). */
+  async create(game: NewGame): Promise<string> {
     const seed = randomBytes(4).readUInt32LE(0);
     // the engine refuses settings in which the snakes do not fit; find out before anything is stored
     Game.create({ ...game.settings, players: game.settings.players }, seed, game.settings.players);
@@ -48,7 +49,7 @@ export class GameService {
       settings: game.settings, seed: Number(row.seed), players: game.players,
       countdownMs: game.countdownMs, host: game.host, code: game.code,
     };
-    await this.producer.create(GAME_ACTOR, game.gameId, init, `create:${game.gameId}`);
+    return this.producer.create(GAME_ACTOR, game.gameId, init, `create:${game.gameId}`);
   }
 
   async exists(gameId: string): Promise<boolean> {

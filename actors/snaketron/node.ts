@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import uWS from 'uWebSockets.js';
-import { encodeServerMessage, MAX_FRAME_BYTES, type QueueMode } from '../../protocol/messages.ts';
+import { COUNTDOWN_MS, encodeServerMessage, MAX_FRAME_BYTES, type QueueMode } from '../../protocol/messages.ts';
 import { connectDatabase, migrate } from '../../runtime/db.ts';
 import { createLogger, type Logger } from '../../runtime/log.ts';
 import { Runtime } from '../../runtime/runtime.ts';
@@ -81,14 +81,14 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
   const notifyChannel = (nodeId: string) => runtime.keys.app(`node:${nodeId}`);
   const subscriber = runtime.connectReader('notify');
   await subscriber.subscribe(notifyChannel(config.nodeId));
-  const deliver = (match: Match, userId: string) => {
+  const deliver = (match: Match, userId: string, createdId: string) => {
     const players = match.players.map((p, snakeId) => ({ userId: p.userId, name: p.name, snakeId }));
-    for (const session of byUser.get(userId) ?? []) if (session.matched(match.gameId, match.mode, players)) return;
+    for (const session of byUser.get(userId) ?? []) if (session.matched(match.gameId, match.mode, players, createdId)) return;
   };
   subscriber.on('message', (_channel: string, payload: string) => {
     try {
-      const { match, userId } = JSON.parse(payload) as { match: Match; userId: string };
-      deliver(match, userId);
+      const { match, userId, createdId } = JSON.parse(payload) as { match: Match; userId: string; createdId: string };
+      deliver(match, userId, createdId);
     } catch (err) {
       log.warn({ err }, 'bad match notification');
     }
@@ -96,14 +96,14 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
 
   /** Starts a claimed match: the game in storage, then each player told (here, or on its node). */
   const startMatch = async (match: Match) => {
-    await games.create({
+    const createdId = await games.create({
       gameId: match.gameId, settings: queueSettings(match.mode, match.players.length),
-      players: match.players.map((p) => ({ userId: p.userId, name: p.name })), countdownMs: 1500,
+      players: match.players.map((p) => ({ userId: p.userId, name: p.name })), countdownMs: COUNTDOWN_MS.multiplayer,
     });
     await matchmaker.settled(match.gameId);
     for (const player of match.players) {
-      if (player.node === config.nodeId) deliver(match, player.userId);
-      else await runtime.redis.publish(notifyChannel(player.node), JSON.stringify({ match, userId: player.userId }));
+      if (player.node === config.nodeId) deliver(match, player.userId, createdId);
+      else await runtime.redis.publish(notifyChannel(player.node), JSON.stringify({ match, userId: player.userId, createdId }));
     }
   };
   const matchQueue = async (mode: QueueMode, size: number) => {

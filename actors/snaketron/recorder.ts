@@ -92,30 +92,37 @@ export class Recorder {
 
   private async process(partition: number, id: string, fields: Buffer[]): Promise<void> {
     const batch = decodeBatch(fieldValue(fields, 'd'));
-    for (const record of batch.records) await this.record(partition, record);
+    // the collecting writes of one entry go out together (one pipelined round trip); endings wait for them
+    const writes: Array<Promise<unknown>> = [];
+    const endings: Array<() => Promise<void>> = [];
+    for (const record of batch.records) this.record(partition, record, writes, endings);
+    await Promise.all(writes);
+    for (const end of endings) await end();
     await this.runtime.redis.xack(this.runtime.keys.outbox(partition), GROUP, id);
   }
 
-  private async record(partition: number, record: JournalRecord): Promise<void> {
+  private record(partition: number, record: JournalRecord, writes: Array<Promise<unknown>>, endings: Array<() => Promise<void>>): void {
     const key = this.listKey(partition, record.a);
     const redis = this.runtime.redis;
     // elements are keyed by the record number, so an entry processed twice adds nothing new
-    const push = (value: Collected) => redis.hset(key, String(record.n), packr.pack(value));
-    if (record.c) await push({ k: 'create', init: record.c.b as CreateGame });
+    const push = (value: Collected) => { writes.push(redis.hset(key, String(record.n), packr.pack(value))); };
+    if (record.c) push({ k: 'create', init: record.c.b as CreateGame });
     for (const output of (record.o ?? []) as GameOutput[]) {
-      if (output.e === 'lobby') await push({ k: 'seats', players: output.players });
+      if (output.e === 'lobby') push({ k: 'seats', players: output.players });
       if (output.e === 'status' && output.status === 'running') {
-        await this.db.updateTable('games').set({ status: 'running', started_at: new Date(output.startAt ?? Date.now()) })
-          .where('id', '=', record.a).where('status', '=', 'lobby').execute();
+        writes.push(this.db.updateTable('games').set({ status: 'running', started_at: new Date(output.startAt ?? Date.now()) })
+          .where('id', '=', record.a).where('status', '=', 'lobby').execute());
       }
       if (output.e === 'tick') {
-        await push({ k: 'tick', t: output.t, turns: output.turns, hash: output.hash });
-        if (output.over) await this.finish(partition, record.a, output);
+        push({ k: 'tick', t: output.t, turns: output.turns, hash: output.hash });
+        if (output.over) endings.push(() => this.finish(partition, record.a, output));
       }
     }
     if (record.f !== undefined) {
-      await this.db.updateTable('games').set({ status: 'failed', ended_at: new Date() }).where('id', '=', record.a).execute();
-      await redis.del(key);
+      endings.push(async () => {
+        await this.db.updateTable('games').set({ status: 'failed', ended_at: new Date() }).where('id', '=', record.a).execute();
+        await redis.del(key);
+      });
     }
   }
 

@@ -218,12 +218,12 @@ export class Session implements Subscriber {
   }
 
   /** Told by matchmaking (on this node or through Redis) that this queued player is in a game. */
-  matched(gameId: string, mode: QueueMode, players: Array<{ userId: string; name: string; snakeId: number }>): boolean {
+  matched(gameId: string, mode: QueueMode, players: Array<{ userId: string; name: string; snakeId: number }>, createdId?: string): boolean {
     if (this.state.kind !== 'queued' || this.state.mode !== mode) return false;
     this.state = { kind: 'game', gameId, role: 'player' };
     this.waitingTurns = [];
     this.send({ type: 'match', gameId, mode, players });
-    void this.ctx.fanout.watch(gameId, this, 'player', this.user!.userId).catch((err: unknown) => {
+    void this.ctx.fanout.watch(gameId, this, 'player', this.user!.userId, createdId).catch((err: unknown) => {
       this.ctx.log.error({ err, gameId }, 'could not follow a matched game');
     });
     return true;
@@ -233,16 +233,18 @@ export class Session implements Subscriber {
     this.requireLobby('solo');
     const gameId = newGameId();
     const user = this.user!;
-    await this.ctx.games.create({ gameId, settings, players: [user], countdownMs: COUNTDOWN_MS.solo });
-    await this.follow(gameId, 'player', rid);
+    const createdId = await this.ctx.games.create({ gameId, settings, players: [user], countdownMs: COUNTDOWN_MS.solo });
+    await this.follow(gameId, createdId);
+    void rid;
   }
 
   private async createLobby(settings: Settings, rid?: number): Promise<void> {
     this.requireLobby('create');
     const gameId = newGameId();
     const user = this.user!;
-    await this.ctx.games.create({ gameId, settings, players: [user], host: user.userId, code: newLobbyCode() });
-    await this.follow(gameId, 'player', rid);
+    const createdId = await this.ctx.games.create({ gameId, settings, players: [user], host: user.userId, code: newLobbyCode() });
+    await this.follow(gameId, createdId);
+    void rid;
   }
 
   private async join(code: string, rid?: number): Promise<void> {
@@ -270,11 +272,11 @@ export class Session implements Subscriber {
     void rid;
   }
 
-  private async follow(gameId: string, role: Role, rid?: number): Promise<void> {
-    this.state = { kind: 'game', gameId, role };
+  /** Plays a game this session just created. */
+  private async follow(gameId: string, createdId: string): Promise<void> {
+    this.state = { kind: 'game', gameId, role: 'player' };
     this.waitingTurns = [];
-    await this.ctx.fanout.watch(gameId, this, role, this.user!.userId);
-    void rid;
+    await this.ctx.fanout.watch(gameId, this, 'player', this.user!.userId, createdId);
   }
 
   /** watch (spectator) or rejoin (player) a game that exists. */

@@ -1,0 +1,197 @@
+// The end-to-end load driver (a child process of bench/e2e.ts): N bot players over WebSockets play duels on a
+// node, re-queueing when a game ends. Each bot keeps its game with the engine and turns, every few ticks, to a
+// direction that does not kill it at once. Measured: turn→ack latency, and tick delivery = the time a client
+// receives a tick − the time the tick was committed (the Redis stream id of the outbox entry that holds it, read
+// by this process from the outboxes). Prints one JSON line with the results.
+import { Redis } from 'ioredis';
+import { parseArgs } from 'node:util';
+import WebSocket from 'ws';
+import { Game, type Dir, type GameSnapshot } from '../protocol/engine.ts';
+import { decodeServerMessage, encodeClientMessage, directionName, type ServerMessage } from '../protocol/messages.ts';
+import { fieldValue } from '../runtime/journal.ts';
+import { Keys } from '../runtime/keys.ts';
+import { partitionOf } from '../runtime/partition.ts';
+import { decodeBatch } from '../runtime/records.ts';
+
+const { values } = parseArgs({
+  options: {
+    url: { type: 'string' }, bots: { type: 'string' }, seconds: { type: 'string' }, warmup: { type: 'string' },
+    redis: { type: 'string' }, prefix: { type: 'string' }, partitions: { type: 'string' },
+  },
+});
+const URL_ = values.url!;
+const BOTS = Number(values.bots);
+const SECONDS = Number(values.seconds ?? 15);
+const WARMUP = Number(values.warmup ?? 5);
+const keys = new Keys(values.prefix!);
+const PARTITIONS = Number(values.partitions);
+
+const ackLatency: number[] = [];
+const tickDelivery: number[] = [];
+let measuring = false;
+let ticksReceived = 0;
+let games = 0;
+let mismatches = 0;
+/** receive time of (game, tick) for the ticks whose commit time is not known yet, and the reverse */
+const received = new Map<string, number>();
+const committed = new Map<string, number>();
+
+function joinTimes(key: string): void {
+  const r = received.get(key);
+  const c = committed.get(key);
+  if (r === undefined || c === undefined) return;
+  if (measuring) tickDelivery.push(r - c);
+  received.delete(key);
+  committed.delete(key);
+}
+
+class Bot {
+  private ws!: WebSocket;
+  private game: Game | null = null;
+  private gameId = '';
+  private snakeId = 0;
+  private seq = 0;
+  private sent = new Map<number, number>();
+
+  constructor(private readonly index: number) {}
+
+  start(): void {
+    this.ws = new WebSocket(URL_);
+    this.ws.on('open', () => this.send({ type: 'hello', v: 1, name: `bot${this.index}` }));
+    this.ws.on('message', (data: Buffer) => this.onMessage(data));
+    this.ws.on('error', () => undefined);
+  }
+
+  private send(m: Parameters<typeof encodeClientMessage>[0]): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(encodeClientMessage(m));
+  }
+
+  private onMessage(data: Buffer): void {
+    const now = performance.timeOrigin + performance.now();
+    const decoded = decodeServerMessage(new Uint8Array(data));
+    if (!decoded.ok) return;
+    const m: ServerMessage = decoded.message;
+    switch (m.type) {
+      case 'welcome':
+        this.send({ type: 'queue', mode: 'duel' });
+        break;
+      case 'snapshot':
+        this.game = Game.fromSnapshot(m.state as unknown as GameSnapshot);
+        this.gameId = m.gameId;
+        this.snakeId = m.snakeId ?? 0;
+        break;
+      case 'tick': {
+        if (!this.game || m.gameId !== this.gameId) break;
+        for (const [id, dir] of m.turns) this.game.queueTurn(id, dir, m.t);
+        this.game.step();
+        if (this.game.hash() !== m.hash) mismatches++;
+        ticksReceived++;
+        // only one of the two players records delivery for a game, so each tick counts once
+        if (this.snakeId === 0) {
+          const key = `${m.gameId}:${m.t}`;
+          received.set(key, now);
+          joinTimes(key);
+        }
+        if (m.t % 3 === this.snakeId && this.game.isAlive(this.snakeId)) this.turn(m.t);
+        break;
+      }
+      case 'ack': {
+        const at = this.sent.get(m.seq);
+        if (at !== undefined && measuring) ackLatency.push(now - at);
+        this.sent.delete(m.seq);
+        break;
+      }
+      case 'over':
+        if (m.gameId === this.gameId) {
+          games++;
+          this.game = null;
+          this.send({ type: 'queue', mode: 'duel' });
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  /** A turn to a direction whose next cell is free, if the current one is not. */
+  private turn(t: number): void {
+    const snap = this.game!.snapshot();
+    const me = snap.snakes[this.snakeId];
+    const blocked = new Set<string>();
+    for (const s of snap.snakes) if (s.alive) for (const [x, y] of s.body) blocked.add(`${x},${y}`);
+    const free = (d: number) => {
+      const [x, y] = me.body[0];
+      const nx = x + (d === 1 ? 1 : d === 3 ? -1 : 0);
+      const ny = y + (d === 2 ? 1 : d === 0 ? -1 : 0);
+      return nx >= 0 && ny >= 0 && nx < snap.settings.width && ny < snap.settings.height && !blocked.has(`${nx},${ny}`);
+    };
+    const options = [0, 1, 2, 3].filter((d) => d !== ((me.dir + 2) % 4) && free(d));
+    if (options.length === 0) return;
+    const dir = (free(me.dir) && Math.random() < 0.6 ? me.dir : options[Math.floor(Math.random() * options.length)]) as Dir;
+    if (dir === me.dir) return;
+    const seq = ++this.seq;
+    this.sent.set(seq, performance.timeOrigin + performance.now());
+    this.send({ type: 'turn', dir: directionName(dir), seq, t: t + 1 });
+  }
+
+  stop(): void {
+    this.ws.close();
+  }
+}
+
+/** Reads every outbox and notes when each tick of each game was committed. */
+async function followCommits(stop: () => boolean): Promise<void> {
+  const redis = new Redis(values.redis!);
+  const streams = Array.from({ length: PARTITIONS }, (_, p) => keys.outbox(p));
+  const ids = streams.map(() => '$');
+  void partitionOf;
+  while (!stop()) {
+    const reply = (await redis.xreadBuffer('COUNT', 1000, 'BLOCK', 100, 'STREAMS', ...streams, ...ids)) as Array<[Buffer, Array<[Buffer, Buffer[]]>]> | null;
+    for (const [stream, entries] of reply ?? []) {
+      const p = streams.indexOf(stream.toString());
+      for (const [id, fields] of entries) {
+        ids[p] = id.toString();
+        const at = Number(ids[p].split('-')[0]);
+        for (const record of decodeBatch(fieldValue(fields, 'd')).records) {
+          if (record.t === undefined) continue;
+          const key = `${record.a}:${record.t}`;
+          committed.set(key, at);
+          joinTimes(key);
+        }
+      }
+    }
+    if (committed.size > 200_000) committed.clear();
+    if (received.size > 200_000) received.clear();
+  }
+  redis.disconnect();
+}
+
+const bots = Array.from({ length: BOTS }, (_, i) => new Bot(i));
+let done = false;
+const follower = followCommits(() => done);
+for (let i = 0; i < bots.length; i++) {
+  bots[i].start();
+  if (i % 50 === 49) await new Promise((r) => setTimeout(r, 20));
+}
+await new Promise((r) => setTimeout(r, WARMUP * 1000));
+measuring = true;
+const cpuStart = process.cpuUsage();
+const ticksStart = ticksReceived;
+await new Promise((r) => setTimeout(r, SECONDS * 1000));
+measuring = false;
+const cpu = process.cpuUsage(cpuStart);
+done = true;
+for (const b of bots) b.stop();
+await follower;
+const pct = (xs: number[], q: number) => {
+  if (xs.length === 0) return null;
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+};
+process.stdout.write(`${JSON.stringify({
+  bots: BOTS, seconds: SECONDS, games, mismatches, ticksPerSecond: (ticksReceived - ticksStart) / SECONDS,
+  ackP50: pct(ackLatency, 0.5), ackP99: pct(ackLatency, 0.99), acks: ackLatency.length,
+  deliveryP50: pct(tickDelivery, 0.5), deliveryP99: pct(tickDelivery, 0.99), deliveries: tickDelivery.length,
+  driverCpuPct: ((cpu.user + cpu.system) / 1000 / (SECONDS * 1000)) * 100,
+})}\n`);
+process.exit(0);

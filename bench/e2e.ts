@@ -1,0 +1,87 @@
+// End-to-end capacity over WebSockets: one node (with Redis and Postgres on this machine), and a load driver
+// process of bot players in duels (bench/e2e-driver.ts). Steps the number of players up and reports the most the
+// node holds with turn→ack p99 and tick delivery p99 (after commit) under 20 ms, with its CPU and memory per game.
+// Run alone: `npx tsx bench/e2e.ts [--quick]`.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { SpecCluster } from '../spec/support/cluster.ts';
+import { REDIS_URL } from '../spec/support/env.ts';
+import type { Bench, BenchResult } from './types.ts';
+
+const DRIVER = fileURLToPath(new URL('./e2e-driver.ts', import.meta.url));
+const TSX = fileURLToPath(new URL('../node_modules/tsx/dist/loader.mjs', import.meta.url));
+const PARTITIONS = 32;
+const LIMIT_MS = 20;
+
+export interface Step {
+  bots: number;
+  games: number;
+  mismatches: number;
+  ticksPerSecond: number;
+  ackP50: number | null;
+  ackP99: number | null;
+  deliveryP50: number | null;
+  deliveryP99: number | null;
+  driverCpuPct: number;
+  nodeCpuPct: number;
+  nodeRssMiB: number;
+}
+
+/** CPU seconds and resident memory of a process, from /proc. */
+function usage(pid: number): { cpu: number; rssMiB: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  const ticks = Number(stat[11]) + Number(stat[12]);
+  const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
+  return { cpu: ticks / 100, rssMiB: rss / 1024 };
+}
+
+export async function measureSnakeTron(steps: number[], seconds: number): Promise<Step[]> {
+  const cluster = await SpecCluster.create('e2e', { partitions: PARTITIONS, workers: 1 });
+  const out: Step[] = [];
+  try {
+    const node = await cluster.start();
+    const pid = node.child.pid!;
+    for (const bots of steps) {
+      const before = usage(pid);
+      const started = Date.now();
+      const json = execFileSync(process.execPath, ['--import', pathToFileURL(TSX).href, DRIVER,
+        '--url', node.ws, '--bots', String(bots), '--seconds', String(seconds), '--warmup', '5',
+        '--redis', REDIS_URL, '--prefix', cluster.prefix, '--partitions', String(PARTITIONS)],
+      { maxBuffer: 1 << 20, timeout: (seconds + 60) * 1000 }).toString().trim().split('\n').at(-1)!;
+      const after = usage(pid);
+      const step = JSON.parse(json) as Omit<Step, 'nodeCpuPct' | 'nodeRssMiB'>;
+      const result: Step = { ...step, nodeCpuPct: ((after.cpu - before.cpu) / ((Date.now() - started) / 1000)) * 100, nodeRssMiB: after.rssMiB };
+      out.push(result);
+      process.stderr.write(`e2e ${bots} players: ack p99 ${result.ackP99?.toFixed(1)} ms, delivery p99 ${result.deliveryP99?.toFixed(1)} ms, node cpu ${result.nodeCpuPct.toFixed(0)}%, rss ${result.nodeRssMiB.toFixed(0)} MiB\n`);
+      if ((result.ackP99 ?? Infinity) >= LIMIT_MS || (result.deliveryP99 ?? Infinity) >= LIMIT_MS) break;
+      await new Promise((r) => setTimeout(r, 3000));
+    }
+  } finally {
+    await cluster.stop();
+  }
+  return out;
+}
+
+export function withinLimits(s: Step): boolean {
+  return (s.ackP99 ?? Infinity) < LIMIT_MS && (s.deliveryP99 ?? Infinity) < LIMIT_MS && s.mismatches === 0;
+}
+
+export const run: Bench = async () => {
+  const quick = process.argv.includes('--quick');
+  const steps = quick ? [100, 400] : [200, 500, 1000, 2000, 3000, 4000, 6000];
+  const results = await measureSnakeTron(steps, quick ? 8 : 15);
+  const best = [...results].reverse().find(withinLimits);
+  const rows: BenchResult[] = results.map((s) => ({
+    group: 'e2e', name: `${s.bots} duel players: turn→ack p99 / tick delivery p99`, value: Math.max(s.ackP99 ?? 0, s.deliveryP99 ?? 0), unit: 'ms',
+    notes: `ack p50 ${s.ackP50?.toFixed(1)} p99 ${s.ackP99?.toFixed(1)}; delivery p50 ${s.deliveryP50?.toFixed(1)} p99 ${s.deliveryP99?.toFixed(1)}; node cpu ${s.nodeCpuPct.toFixed(0)}% rss ${s.nodeRssMiB.toFixed(0)} MiB; driver cpu ${s.driverCpuPct.toFixed(0)}%; ${s.games} games; ${s.mismatches} hash mismatches`,
+  }));
+  rows.push({ group: 'e2e', name: 'most concurrent duel players with both p99 < 20 ms', value: best?.bots ?? 0, unit: 'players',
+    notes: best ? `node cpu ${(best.nodeCpuPct / (best.bots / 2)).toFixed(3)}% and ${((best.nodeRssMiB * 1024) / (best.bots / 2)).toFixed(0)} KiB rss per game` : 'no step met the limits' });
+  return rows;
+};
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  console.table(await run());
+  process.exit(0);
+}
