@@ -1,0 +1,86 @@
+// Bot fleets against real nodes: every game they play completes in Postgres with a replay that verifies, every
+// tick they see matches their own copy of the game, and bots whose node dies come back through another one.
+import { expect } from 'chai';
+import { runBots, type BotSummary } from '../actors/snaketron/bots.ts';
+import { decodeReplay, verifyReplay } from '../actors/snaketron/replay.ts';
+import { SpecCluster, type SnakeNode } from './support/cluster.ts';
+import { waitFor } from './support/env.ts';
+
+/** Every game is complete in Postgres, with a replay as long as the game that re-simulates to its hashes. */
+async function checkGames(node: SnakeNode, summary: BotSummary): Promise<number> {
+  let ticks = 0;
+  for (const gameId of summary.gameIds) {
+    const info = await waitFor(`game ${gameId} complete in Postgres`, async () => {
+      const body = (await node.get(`/api/games/${gameId}`)).json<{ status: string; ticks: number; replay: string | null }>();
+      return body.status === 'complete' && body.replay ? body : null;
+    }, 30_000, 100);
+    const res = await fetch(`${node.http}${info.replay}`);
+    expect(res.status).to.equal(200);
+    const replay = decodeReplay(new Uint8Array(await res.arrayBuffer()));
+    expect(replay.ticks, `ticks of ${gameId}`).to.equal(info.ticks);
+    expect(verifyReplay(replay), `replay of ${gameId}`).to.deep.include({ ok: true });
+    ticks += info.ticks;
+  }
+  return ticks;
+}
+
+describe('bots', function () {
+  this.timeout(120_000);
+  let cluster: SpecCluster | null = null;
+
+  afterEach(async () => {
+    await cluster?.stop();
+    cluster = null;
+  });
+
+  it('20 bots finish 10 duels against a node: every game complete with a verified replay, no hash mismatch', async () => {
+    cluster = await SpecCluster.create('bots');
+    const node = await cluster.start();
+    const progress: number[] = [];
+    const summary = await runBots({
+      urls: [node.ws], bots: 20, mode: 'duel', games: 10, giveUpAfter: 100, durationMs: 100_000,
+      onProgress: (p) => progress.push(p.completed),
+    });
+    expect(summary.games).to.equal(10);
+    expect(new Set(summary.gameIds).size).to.equal(10);
+    expect(summary.hashMismatches).to.equal(0);
+    expect(summary.gaps).to.equal(0);
+    expect(summary.reconnects).to.equal(0);
+    expect(summary.results.played).to.equal(20);
+    expect(summary.results.wins + summary.results.losses + summary.results.draws).to.equal(20);
+    expect(summary.results.wins).to.equal(summary.results.losses);
+    expect(summary.results.avgLength).to.be.at.least(4);
+    // the bots steered (turns acknowledged)
+    expect(summary.turns).to.be.greaterThan(0);
+    expect(summary.ackLatencyMs.count).to.be.greaterThan(0);
+    expect(summary.tickJitterMs.count).to.be.greaterThan(0);
+    expect(progress.at(-1)).to.equal(10);
+    const ticks = await checkGames(node, summary);
+    // and both players of every game checked every one of its ticks
+    expect(summary.ticks).to.equal(2 * ticks);
+  });
+
+  it('bots spread over two nodes come back through the other when one is SIGKILLed, and their games complete', async () => {
+    cluster = await SpecCluster.create('bots-failover', { partitions: 4 });
+    const nodes = [await cluster.start(), await cluster.start()];
+    await cluster.settled();
+    let killed = false;
+    const summary = await runBots({
+      urls: nodes.map((n) => n.ws), bots: 8, mode: 'duel', games: 4, giveUpAfter: 120, durationMs: 100_000,
+      onProgress: (p) => {
+        // once the games run, the second node dies under the bots connected to it (and the games it owns)
+        if (!killed && p.active === 4 && p.elapsedMs > 5000) {
+          killed = true;
+          nodes[1].kill('SIGKILL');
+        }
+      },
+    });
+    expect(killed, 'the node was killed mid-game').to.equal(true);
+    expect(summary.games).to.equal(4);
+    expect(summary.reconnects, 'the bots of the killed node reconnected').to.be.at.least(4);
+    expect(summary.hashMismatches).to.equal(0);
+    expect(summary.gaps).to.equal(0);
+    expect(summary.results.played).to.equal(8);
+    await checkGames(nodes[0], summary);
+  });
+});

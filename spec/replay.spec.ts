@@ -1,0 +1,302 @@
+// Replays of games played through real nodes: a duel, and a duel whose owner node was SIGKILLed mid-game. Each
+// replay, read back from Postgres, re-simulates to the hash the clients saw last, through the module and through
+// bin/snaketron-replay; an edited replay fails; export, list and play work on them.
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { decodeReplay, verifyReplay, type Replay } from '../actors/snaketron/replay.ts';
+import { ReplayStore, loadReplay, replayToJson } from '../actors/snaketron/replay-tool.ts';
+import { Game, type GameSnapshot } from '../protocol/engine.ts';
+import type { ServerMessage, TurnDirection } from '../protocol/messages.ts';
+import { SpecCluster, type SnakeNode } from './support/cluster.ts';
+import { SpecClient } from './support/client.ts';
+import { sleep, waitFor } from './support/env.ts';
+
+const REPLAY_BIN = fileURLToPath(new URL('../bin/snaketron-replay', import.meta.url));
+
+type Snapshot = Extract<ServerMessage, { type: 'snapshot' }>;
+
+/** Runs bin/snaketron-replay and collects what it printed and its exit code. */
+function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const env = { ...process.env };
+    delete env.SNAKETRON_DATABASE_URL;
+    const child = spawn(REPLAY_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.once('error', reject);
+    child.once('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** A player whose copy of the game follows every snapshot and tick, over as many connections as it takes. */
+class Player {
+  client!: SpecClient;
+  token = '';
+  game: Game | null = null;
+  gameId = '';
+  snakeId = -1;
+  /** the hash of the last tick applied, checked against the tick's own */
+  lastHash = 0;
+  over: Extract<ServerMessage, { type: 'over' }> | null = null;
+  private seq = 0;
+  private lastTurnTick = 0;
+  private steering: NodeJS.Timeout | null = null;
+
+  constructor(readonly name: string) {}
+
+  async connect(node: SnakeNode): Promise<void> {
+    this.client = await SpecClient.connect(node.ws, this.name);
+    const welcome = await this.client.hello(this.token ? undefined : this.name, this.token || undefined);
+    this.token = welcome.token;
+    void this.follow(this.client);
+  }
+
+  private async follow(client: SpecClient): Promise<void> {
+    let i = 0;
+    while (client === this.client && !client.closed) {
+      while (i < client.received.length) {
+        const m = client.received[i++];
+        if (m.type === 'snapshot') {
+          this.game = Game.fromSnapshot((m as Snapshot).state as unknown as GameSnapshot);
+          this.gameId = m.gameId;
+          this.snakeId = m.snakeId ?? -1;
+          this.lastHash = this.game.hash();
+        } else if (m.type === 'tick' && this.game && m.t === this.game.tick + 1) {
+          for (const [snakeId, dir] of m.turns) this.game.queueTurn(snakeId, dir, m.t);
+          this.game.step();
+          expect(this.game.hash(), `${this.name}: hash at tick ${m.t}`).to.equal(m.hash);
+          this.lastHash = m.hash;
+        } else if (m.type === 'over') {
+          this.over = m;
+        }
+      }
+      await sleep(5);
+    }
+  }
+
+  get tick(): number {
+    return this.game?.tick ?? 0;
+  }
+
+  turn(dir: TurnDirection, t?: number): void {
+    this.client.send({ type: 'turn', dir, seq: ++this.seq, ...(t === undefined ? {} : { t }) });
+  }
+
+  /** A staircase (so the snake lives), one turn every few ticks. */
+  steer(toward: [TurnDirection, TurnDirection]): void {
+    let k = 0;
+    this.steering = setInterval(() => {
+      if (!this.game || this.client.closed || this.game.status !== 'running' || !this.game.isAlive(this.snakeId)) return;
+      const t = this.tick + 2;
+      if (t <= this.lastTurnTick + 2) return;
+      this.lastTurnTick = t;
+      this.turn(toward[k++ % 2], t);
+    }, 60);
+  }
+
+  stop(): void {
+    if (this.steering) clearInterval(this.steering);
+  }
+
+  async rejoin(node: SnakeNode): Promise<void> {
+    await this.connect(node);
+    this.client.send({ type: 'rejoin', gameId: this.gameId });
+    await this.client.next('snapshot');
+  }
+}
+
+describe('replays of games played through nodes', function () {
+  this.timeout(120_000);
+  let cluster: SpecCluster;
+  let nodes: SnakeNode[];
+  let dir: string;
+  const store = () => ReplayStore.open(cluster.db.url);
+  let duel: Promise<{ gameId: string; players: Player[] }> | null = null;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'snaketron-replay-'));
+    cluster = await SpecCluster.create('replay', { partitions: 8 });
+    nodes = [await cluster.start(), await cluster.start(), await cluster.start()];
+    await cluster.settled();
+  });
+  after(async () => {
+    await cluster.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** The stored replay, once the recorder has written it (GET /api/games/:id/replay answers 200). */
+  async function storedReplay(gameId: string, node = cluster.live()[0]): Promise<{ replay: Replay; bytes: Buffer }> {
+    const bytes = await waitFor(`the replay of ${gameId}`, async () => {
+      const res = await fetch(`${node.http}/api/games/${gameId}/replay`);
+      return res.status === 200 ? Buffer.from(await res.arrayBuffer()) : null;
+    }, 30_000, 100);
+    return { replay: decodeReplay(bytes), bytes };
+  }
+
+  /** Two players queue for a duel on two nodes and steer a little; both snakes end in a wall. */
+  function playDuel(): Promise<{ gameId: string; players: Player[] }> {
+    duel ??= (async () => {
+      const left = new Player('lefty');
+      const right = new Player('righty');
+      await left.connect(nodes[0]);
+      await right.connect(nodes[1]);
+      left.client.send({ type: 'queue', mode: 'duel' });
+      await left.client.next('queued');
+      right.client.send({ type: 'queue', mode: 'duel' });
+      const snapshot = await left.client.next('snapshot');
+      await right.client.next('snapshot');
+      // snake 0 starts at (4,20) heading right, snake 1 at (35,20) heading left
+      left.turn('down', 3);
+      right.turn('up', 4);
+      left.turn('right', 6);
+      right.turn('left', 9);
+      left.turn('up', 12);
+      left.turn('right', 14);
+      await waitFor('both players to see the end', () => left.over && right.over, 30_000);
+      return { gameId: snapshot.gameId, players: [left, right] };
+    })();
+    return duel;
+  }
+
+  it('stores a duel whose replay verifies (module and CLI) and ends at the hash the clients saw last', async () => {
+    const { gameId, players } = await playDuel();
+    const over = players[0].over!;
+    const { replay } = await storedReplay(gameId);
+    expect(replay.gameId).to.equal(gameId);
+    expect(replay.ticks).to.equal(over.t);
+    expect(replay.winner).to.equal(over.winner);
+    expect(replay.players.map((p) => p.name)).to.deep.equal(['lefty', 'righty']);
+    expect(replay.turns.length, 'the effective turns').to.be.at.least(5);
+    for (const p of players) expect(replay.finalHash, `${p.name}'s last hash`).to.equal(p.lastHash);
+    expect(verifyReplay(replay)).to.deep.include({ ok: true });
+
+    const db = store();
+    try {
+      const loaded = await loadReplay(gameId, () => db);
+      expect(loaded.replay).to.deep.equal(replay);
+      expect(verifyReplay(loaded.replay).ok).to.equal(true);
+    } finally {
+      await db.close();
+    }
+    const run = await cli(['verify', gameId, '--database', cluster.db.url]);
+    expect(run.code, run.stderr).to.equal(0);
+    expect(run.stdout).to.match(new RegExp(`^ok: game ${gameId} .* re-simulated to tick ${over.t};`));
+  });
+
+  it('stores a duel whose owner node was SIGKILLed mid-game; the replay verifies and ends at the clients\' last hash', async () => {
+    const a = new Player('alpha');
+    const b = new Player('bravo');
+    await a.connect(nodes[0]);
+    await b.connect(nodes[1]);
+    a.client.send({ type: 'create', settings: { players: 2, width: 100, height: 100, tickMs: 50 } });
+    const lobby = await a.client.next('lobby');
+    b.client.send({ type: 'join', code: lobby.code });
+    await a.client.next('lobby', (l) => l.players.length === 2);
+    a.client.send({ type: 'start' });
+    await waitFor('both players to have the game', () => a.game && b.game);
+    const gameId = a.gameId;
+    const owner = (await cluster.ownerOf(gameId))!;
+    expect(owner, 'the owner node').to.not.equal(undefined);
+    const survivor = nodes.find((n) => n !== owner)!;
+    a.steer(a.snakeId === 0 ? ['up', 'right'] : ['down', 'left']);
+    b.steer(b.snakeId === 0 ? ['up', 'right'] : ['down', 'left']);
+    await waitFor('the game to run a while', () => a.tick >= 20 && b.tick >= 20);
+    owner.kill('SIGKILL');
+    for (const p of [a, b]) {
+      if (p.client.ws.url.includes(`:${owner.port}/`)) {
+        await p.client.whenClosed;
+        await p.rejoin(survivor);
+      }
+    }
+    const resumedAt = Math.max(a.tick, b.tick);
+    await waitFor('ticks to go on after the failover', () => a.tick > resumedAt + 10 && b.tick > resumedAt + 10, 30_000);
+    a.stop();
+    b.stop();
+    await waitFor('both players to see the end', () => a.over && b.over, 60_000);
+    const over = a.over!;
+
+    const { replay } = await storedReplay(gameId, survivor);
+    expect(replay.ticks).to.equal(over.t);
+    expect(replay.finalHash).to.equal(a.lastHash);
+    expect(replay.finalHash).to.equal(b.lastHash);
+    expect(replay.hashes.length, 'hashes at 0, every 100 ticks, and the last').to.equal(Math.floor((over.t - 1) / 100) + 2);
+    expect(verifyReplay(replay).ok).to.equal(true);
+    const run = await cli(['verify', gameId, '--database', cluster.db.url]);
+    expect(run.code, run.stderr).to.equal(0);
+    const info = (await survivor.get(`/api/games/${gameId}`)).json<{ status: string; ticks: number }>();
+    expect(info).to.include({ status: 'complete', ticks: over.t });
+  });
+
+  it('exports JSON that round-trips and verifies; one edited turn fails verify with exit 1; list and play show the games', async () => {
+    const { gameId } = await playDuel();
+    const { replay, bytes } = await storedReplay(gameId);
+    const url = cluster.db.url;
+
+    // export → the same replay as the msgpack row and as GET ?format=json
+    const file = join(dir, `${gameId}.json`);
+    const exported = await cli(['export', gameId, '--out', file, '--database', url]);
+    expect(exported.code, exported.stderr).to.equal(0);
+    const json = JSON.parse(readFileSync(file, 'utf8')) as Replay;
+    expect(json).to.deep.equal(replay);
+    const viaHttp = (await nodes[0].get(`/api/games/${gameId}/replay?format=json`)).json<Replay>();
+    expect(json).to.deep.equal(viaHttp);
+    expect(replayToJson(json)).to.equal(readFileSync(file, 'utf8'));
+    const toStdout = await cli(['export', gameId, '--database', url]);
+    expect(JSON.parse(toStdout.stdout)).to.deep.equal(replay);
+
+    // the files verify: the JSON export and the msgpack as served
+    const msgpackFile = join(dir, `${gameId}.msgpack`);
+    writeFileSync(msgpackFile, bytes);
+    for (const f of [file, msgpackFile]) {
+      const run = await cli(['verify', f]);
+      expect(run.code, `${f}: ${run.stderr}`).to.equal(0);
+    }
+
+    // one turn's direction changed (to the other side, so it still takes effect): exit 1, naming tick and hashes
+    const k = Math.floor(replay.turns.length / 2);
+    const edited: Replay = JSON.parse(JSON.stringify(replay)) as Replay;
+    const [t, snakeId, d] = edited.turns[k];
+    edited.turns[k] = [t, snakeId, ((d + 2) % 4) as 0 | 1 | 2 | 3];
+    const editedFile = join(dir, 'edited.json');
+    writeFileSync(editedFile, replayToJson(edited));
+    const failed = await cli(['verify', editedFile]);
+    expect(failed.code, failed.stdout + failed.stderr).to.equal(1);
+    expect(failed.stderr).to.match(/^MISMATCH: .* at tick \d+: the replay says 0x[0-9a-f]{8}, the engine computes 0x[0-9a-f]{8}/);
+    // one turn a tick later fails too (through the module)
+    const later: Replay = JSON.parse(JSON.stringify(replay)) as Replay;
+    later.turns[0] = [later.turns[0][0] + 1, later.turns[0][1], later.turns[0][2]];
+    const result = verifyReplay(later);
+    expect(result.ok).to.equal(false);
+    expect(result.mismatch!.expected).to.not.equal(result.mismatch!.actual);
+
+    // unreadable or unknown: exit 2
+    writeFileSync(join(dir, 'broken.json'), '{"v": 1, "turns": "no"}');
+    expect((await cli(['verify', join(dir, 'broken.json')])).code).to.equal(2);
+    const unknown = await cli(['verify', 'g-no-such-game', '--database', url]);
+    expect(unknown.code).to.equal(2);
+    expect(unknown.stderr).to.match(/no game g-no-such-game/);
+
+    // list: every finished game of the cluster, with its replay size
+    const list = await cli(['list', '--database', url]);
+    expect(list.code, list.stderr).to.equal(0);
+    const games = list.stdout;
+    expect(games).to.match(/^GAME\s+MODE\s+ENDED\s+TICKS\s+RESULT/);
+    expect(games).to.include(gameId);
+    expect(games.trim().split('\n').length, 'a header and the games').to.be.at.least(2);
+
+    // play off a terminal: the final frame only
+    const play = await cli(['play', gameId, '--database', url]);
+    expect(play.code, play.stderr).to.equal(0);
+    expect(play.stdout).to.include(`tick ${replay.ticks}/${replay.ticks}`);
+    expect(play.stdout).to.match(/score {2}A: lefty score \d+ length \d+/);
+    expect(play.stdout).to.match(/^result /m);
+    expect(play.stdout).to.not.include('\x1b[');
+    expect(play.stdout.split('\n').filter((l) => l.startsWith('|'))).to.have.length(replay.settings.height);
+  });
+});
