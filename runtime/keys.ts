@@ -33,6 +33,8 @@ export class Keys {
   node(nodeId: string): string { return `${this.prefix}:node:${nodeId}`; }
   /** Application keys outside the runtime (matchmaking, sessions) live under this prefix too. */
   app(name: string): string { return `${this.prefix}:app:${name}`; }
+  /** An application key beside a partition's streams (same hash tag), e.g. data collected from its journal. */
+  partitionApp(partition: number, name: string): string { return this.part(partition, `app:${name}`); }
 }
 
 /** The consumer group through which a partition's owner reads its inbox. */

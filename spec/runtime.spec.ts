@@ -10,7 +10,7 @@ import { Keys } from '../runtime/keys.ts';
 import { Runtime, type RuntimeOptions } from '../runtime/runtime.ts';
 import { createLogger } from '../runtime/log.ts';
 import { runCommand, connectRedis } from '../runtime/redis.ts';
-import { freshDatabase, freshPrefix, REDIS_URL, waitFor, type SpecDatabase } from './support/env.ts';
+import { dropKeys, freshDatabase, freshPrefix, REDIS_URL, waitFor, type SpecDatabase } from './support/env.ts';
 import { JournalCollector, readDeadLetters, verifyGame } from './support/journal.ts';
 import { GameDriver } from './support/driver.ts';
 
@@ -45,6 +45,7 @@ async function stopHarness(h: Harness): Promise<void> {
   await h.runtime.stop(false);
   await h.collector.stop();
   await h.db.drop();
+  await dropKeys(h.prefix);
 }
 
 async function verifyAll(h: Harness): Promise<number> {

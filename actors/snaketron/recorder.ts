@@ -49,7 +49,7 @@ export class Recorder {
   }
 
   private listKey(partition: number, gameId: string): string {
-    return `${this.runtime.keys.prefix}:{p${partition}}:replay:${gameId}`;
+    return this.runtime.keys.partitionApp(partition, `replay:${gameId}`);
   }
 
   private async run(): Promise<void> {

@@ -2,7 +2,7 @@
 // cluster on this machine that specs can SIGKILL, SIGTERM and grow.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { freshDatabase, freshPrefix, REDIS_URL, waitFor, type SpecDatabase } from './env.ts';
+import { dropKeys, freshDatabase, freshPrefix, REDIS_URL, waitFor, type SpecDatabase } from './env.ts';
 import { freePort } from './processes.ts';
 
 const NODE_BIN = fileURLToPath(new URL('../../bin/snaketron-node', import.meta.url));
@@ -104,5 +104,6 @@ export class SpecCluster {
   async stop(): Promise<void> {
     await Promise.all(this.nodes.map((n) => n.stop()));
     await this.db.drop();
+    await dropKeys(this.prefix);
   }
 }

@@ -1,6 +1,7 @@
 // What every spec needs from the machine: the real Redis and Postgres, a fresh key prefix and a fresh database
 // per spec, so specs run in any order and never see each other's data.
 import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 
 export const REDIS_URL = process.env.SNAKETRON_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -55,4 +56,19 @@ export async function waitFor<T>(what: string, check: () => T | Promise<T>, time
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Removes every Redis key under a spec's prefix, so runs leave nothing behind in the shared Redis. */
+export async function dropKeys(prefix: string, redisUrl = REDIS_URL): Promise<void> {
+  const redis = new Redis(redisUrl);
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.unlink(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
 }
