@@ -5,7 +5,9 @@ import { encode } from 'msgpackr';
 import { SpecCluster, type SnakeNode } from './support/cluster.ts';
 import { SpecClient } from './support/client.ts';
 import { ClientReplica } from './support/replica.ts';
-import { sleep, waitFor } from './support/env.ts';
+import { readFileSync } from 'node:fs';
+import { Redis } from 'ioredis';
+import { REDIS_URL, sleep, waitFor } from './support/env.ts';
 
 describe('a SnakeTron node over WebSockets', function () {
   this.timeout(60_000);
@@ -131,6 +133,28 @@ describe('a SnakeTron node over WebSockets', function () {
     expect([...games.values()]).to.deep.equal([2, 2, 2]);
     await sleep(500);
     for (const c of duelists) expect(c.all('match')).to.have.length(1);
+  });
+
+  it('queues players again when the node that claimed their match died before making the game', async () => {
+    const a = await connect('a', 'stranded1');
+    const b = await connect('b', 'stranded2');
+    a.send({ type: 'queue', mode: 'ffa', size: 3 });
+    b.send({ type: 'queue', mode: 'ffa', size: 3 });
+    await Promise.all([a.next('queued'), b.next('queued')]);
+    // a node claims these two as a match (the claim script, as a node runs it) and dies before the game exists
+    const redis = new Redis(REDIS_URL);
+    const tag = `${cluster.prefix}:app:{mm}`;
+    const claimed = await redis.eval(readFileSync(new URL('../actors/snaketron/commands/match-3.lua', import.meta.url), 'utf8'),
+      3, `${tag}:queue:ffa:3`, `${tag}:tickets`, `${tag}:pending`, 2, 'g-never-made', Date.now()) as string[];
+    redis.disconnect();
+    expect(claimed).to.have.length(6);
+    // the sweeper gives them back their places; a third player completes the match
+    await sleep(11_000);
+    const c = await connect('c', 'third');
+    c.send({ type: 'queue', mode: 'ffa', size: 3 });
+    const matches = await Promise.all([a.next('match'), b.next('match'), c.next('match')]);
+    expect(new Set(matches.map((m) => m.gameId)).size).to.equal(1);
+    expect(matches[0].players.map((p) => p.name)).to.deep.equal(['stranded1', 'stranded2', 'third']);
   });
 
   it('runs a private lobby: create, join by code, a wrong code is refused, only the host can start', async () => {

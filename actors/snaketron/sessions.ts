@@ -161,12 +161,12 @@ export class Session implements Subscriber {
       case 'hello': throw new ProtocolError('bad_state', 'hello was already received');
       case 'queue': return this.queue(m.mode, m.size, m.rid);
       case 'unqueue': return this.unqueue(m.rid);
-      case 'solo': return this.solo(requestedSettings(m), m.rid);
-      case 'create': return this.createLobby(requestedSettings(m), m.rid);
-      case 'join': return this.join(m.code, m.rid);
-      case 'start': return this.start(m.rid);
-      case 'watch': return this.enter(m.gameId, 'spectator', m.rid);
-      case 'rejoin': return this.enter(m.gameId, 'player', m.rid);
+      case 'solo': return this.solo(requestedSettings(m));
+      case 'create': return this.createLobby(requestedSettings(m));
+      case 'join': return this.join(m.code);
+      case 'start': return this.start();
+      case 'watch': return this.enter(m.gameId, 'spectator');
+      case 'rejoin': return this.enter(m.gameId, 'player');
       case 'turn': return this.turn(m.dir, m.seq, m.t, m.rid);
       case 'leave': return this.leave(m.rid);
       case 'ping': return;
@@ -229,25 +229,24 @@ export class Session implements Subscriber {
     return true;
   }
 
-  private async solo(settings: Settings, rid?: number): Promise<void> {
+  // solo, create, join, start, watch and rejoin are answered by what the game sends (snapshot or lobby)
+  private async solo(settings: Settings): Promise<void> {
     this.requireLobby('solo');
     const gameId = newGameId();
     const user = this.user!;
     const createdId = await this.ctx.games.create({ gameId, settings, players: [user], countdownMs: COUNTDOWN_MS.solo });
     await this.follow(gameId, createdId);
-    void rid;
   }
 
-  private async createLobby(settings: Settings, rid?: number): Promise<void> {
+  private async createLobby(settings: Settings): Promise<void> {
     this.requireLobby('create');
     const gameId = newGameId();
     const user = this.user!;
     const createdId = await this.ctx.games.create({ gameId, settings, players: [user], host: user.userId, code: newLobbyCode() });
     await this.follow(gameId, createdId);
-    void rid;
   }
 
-  private async join(code: string, rid?: number): Promise<void> {
+  private async join(code: string): Promise<void> {
     this.requireLobby('join');
     const gameId = await this.ctx.games.byCode(code);
     const state = gameId ? await this.ctx.fanout.replica(gameId) : undefined;
@@ -262,14 +261,13 @@ export class Session implements Subscriber {
     await this.ctx.fanout.watch(gameId, this, 'player', user.userId);
   }
 
-  private async start(rid?: number): Promise<void> {
+  private async start(): Promise<void> {
     const state = await this.currentGame();
     if (!state || this.state.kind !== 'game' || state.phase !== 'lobby') {
       throw new ProtocolError('bad_state', 'start needs a private game that has not started');
     }
     if (state.host !== this.user!.userId) throw new ProtocolError('forbidden', 'only the host of the game can start it');
     await this.ctx.producer.submit(state.gameId, { k: 'start', userId: this.user!.userId, countdownMs: COUNTDOWN_MS.multiplayer });
-    void rid;
   }
 
   /** Plays a game this session just created. */
@@ -280,7 +278,7 @@ export class Session implements Subscriber {
   }
 
   /** watch (spectator) or rejoin (player) a game that exists. */
-  private async enter(gameId: string, role: Role, rid?: number): Promise<void> {
+  private async enter(gameId: string, role: Role): Promise<void> {
     this.requireLobby(role === 'player' ? 'rejoin' : 'watch');
     const state = await this.ctx.fanout.replica(gameId);
     if (!state) throw new ProtocolError('not_found', `no game ${gameId}`);
@@ -290,7 +288,6 @@ export class Session implements Subscriber {
     this.state = { kind: 'game', gameId, role };
     this.waitingTurns = [];
     await this.ctx.fanout.watch(gameId, this, role, this.user!.userId);
-    void rid;
   }
 
   private snakeIdIn(state: GameState | undefined): number | null {
