@@ -14,7 +14,7 @@ import { defaultSettings } from '../../protocol/settings.ts';
 import { loopDelayP99, watchEventLoop, type SampleRequest, type ServerReport } from './control.ts';
 import {
   COUNTDOWN_MS, MAX_QUEUED_TURNS, MAX_TURN_AHEAD, ROOM_NAME, wallClockMs,
-  type ErrorMessage, type OverMessage, type SnapshotMessage, type TickMessage,
+  type AckMessage, type ErrorMessage, type OverMessage, type SnapshotMessage, type TickMessage,
 } from './messages.ts';
 
 /** How long a dropped player's seat is kept for `client.reconnect(token)`: what a Colyseus game that wants rejoins does. */
@@ -95,19 +95,18 @@ export class DuelRoom extends Room {
   }
 
   private onTurn(client: Client, message: unknown): void {
-    const { seq } = (message ?? {}) as { seq?: unknown };
     try {
-      const ack = this.turn(client, message);
+      const ack: AckMessage = this.turn(client, message);
       client.send('ack', ack);
     } catch (err) {
       if (!(err instanceof TurnRejected)) throw err;
       const error: ErrorMessage = { code: err.code, message: err.message };
-      client.send('error', { ...error, ...(typeof seq === 'number' ? { seq } : {}) });
+      client.send('error', error);
     }
   }
 
   /** PROTOCOL.md `turn`: the sender's own snake, `t` defaulting to the next tick. */
-  private turn(client: Client, message: unknown): { seq: number; t: number } {
+  private turn(client: Client, message: unknown): AckMessage {
     const { dir, seq, t } = (message ?? {}) as { dir?: unknown; seq?: unknown; t?: unknown };
     const code = typeof dir === 'string' ? dirFromName(dir) : null;
     if (code === null) throw new TurnRejected('bad_message', `turn.dir must be one of ${DIR_NAMES.join(', ')}`);
