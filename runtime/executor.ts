@@ -22,6 +22,8 @@ export interface ExecutorConfig {
   /** how many times an input may make an actor throw before it is dead-lettered */
   readonly maxFailures: number;
   readonly readCount: number;
+  /** the cluster's partition count: each partition ticks at its own phase of the tick period */
+  readonly partitions: number;
 }
 
 export type ExecutorEvent =
@@ -61,8 +63,14 @@ class HostedActor {
   restarting: string | null = null;
   tickFailures = 0;
   finished = false;
+  /** a number from the id that spreads the actors' periodic checkpoints evenly over the ticks */
+  readonly spread: number;
 
-  constructor(readonly id: string, readonly type: ActorType<unknown, unknown>) {}
+  constructor(readonly id: string, readonly type: ActorType<unknown, unknown>) {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+    this.spread = Math.imul(h, 0x9e3779b1) >>> 8;
+  }
 }
 
 /** One actor's record in the batch being built, and the inbox entries it consumes. */
@@ -92,6 +100,8 @@ export class PartitionExecutor {
   /** actors that finished here; a late input for one is acknowledged and dropped */
   private readonly finished = new Set<string>();
   private readonly failures = new Map<string, number>();
+  /** actors that threw and wait to be rebuilt after the commit */
+  private readonly restarting = new Set<HostedActor>();
   private readonly writer: CheckpointWriter;
   private commitSeq: number;
   private timer: NodeJS.Timeout | null = null;
@@ -240,19 +250,26 @@ export class PartitionExecutor {
     await this.route(entries);
     const now = Date.now();
     const drafts = new Map<string, Draft>();
-    const restarts: HostedActor[] = [];
+    // Most cycles are polls between ticks: an actor costs nothing here unless it has inputs or a tick is due.
+    let wake = now + this.config.pollMs;
     for (const actor of this.actors.values()) {
       if (actor.restarting !== null || actor.finished) continue;
-      this.handleQueue(actor, drafts, now, restarts);
-      if (actor.restarting === null && !actor.finished) this.tickIfDue(actor, drafts, now, restarts);
+      if (actor.queue.length > 0) this.handleQueue(actor, drafts, now);
+      if (actor.restarting !== null || actor.finished) continue;
+      if (actor.nextDue === null || actor.nextDue <= now + 1 || actor.tickFailures >= this.config.maxFailures) {
+        this.tickIfDue(actor, drafts, now);
+      }
+      if (actor.nextDue !== null && actor.nextDue < wake) wake = actor.nextDue;
     }
     await this.commit([...drafts.values()]);
-    // every actor still waiting for its restart, also one whose restart failed in an earlier cycle (Redis away)
-    for (const actor of this.actors.values()) if (actor.restarting !== null) restarts.push(actor);
-    for (const actor of new Set(restarts)) if (actor.restarting !== null) await this.restart(actor);
+    // the actors that threw, also one whose restart failed in an earlier cycle (Redis away)
+    for (const actor of [...this.restarting]) {
+      await this.restart(actor);
+      if (actor.queue.length > 0 || actor.nextDue === null) wake = Date.now();
+    }
     this.stats.actors = this.actors.size;
     await this.maybeTrim();
-    this.schedule(this.nextWake());
+    this.schedule(wake - Date.now());
   }
 
   private async read(): Promise<InboxEntry[]> {
@@ -307,7 +324,7 @@ export class PartitionExecutor {
     return draft;
   }
 
-  private handleQueue(actor: HostedActor, drafts: Map<string, Draft>, now: number, restarts: HostedActor[]): void {
+  private handleQueue(actor: HostedActor, drafts: Map<string, Draft>, now: number): void {
     if (actor.queue.length === 0) return;
     const ctx: ActorContext = { actorId: actor.id, now };
     while (actor.queue.length > 0) {
@@ -328,13 +345,13 @@ export class PartitionExecutor {
         draft.consumed.push(entry);
         actor.queue.shift();
       } catch (err) {
-        this.failed(actor, drafts, restarts, `input ${entry.id} threw: ${errorText(err)}`, entry);
+        this.failed(actor, drafts, `input ${entry.id} threw: ${errorText(err)}`, entry);
         return;
       }
     }
   }
 
-  private tickIfDue(actor: HostedActor, drafts: Map<string, Draft>, now: number, restarts: HostedActor[]): void {
+  private tickIfDue(actor: HostedActor, drafts: Map<string, Draft>, now: number): void {
     if (actor.state === undefined) return;
     if (actor.tickFailures >= this.config.maxFailures) {
       const draft = this.draftFor(actor, drafts, now);
@@ -350,7 +367,7 @@ export class PartitionExecutor {
     if (schedule === null) { actor.nextDue = null; return; }
     if (actor.nextDue === null) {
       // A fresh schedule starts at its startAt; after a recovery the clock resumes now (time stopped meanwhile).
-      actor.nextDue = actor.type.tickOf(actor.state) === 0 ? schedule.startAt : now;
+      actor.nextDue = this.onGrid(actor.type.tickOf(actor.state) === 0 ? schedule.startAt : now, schedule.tickMs);
     }
     if (actor.nextDue > now + 1) return;
     const draft = this.draftFor(actor, drafts, now);
@@ -361,26 +378,37 @@ export class PartitionExecutor {
       actor.tickFailures = 0;
     } catch (err) {
       actor.tickFailures++;
-      this.failed(actor, drafts, restarts, `tick threw: ${errorText(err)}`);
+      this.failed(actor, drafts, `tick threw: ${errorText(err)}`);
       return;
     }
     this.stats.ticks++;
     this.stats.lateness.observe(now - actor.nextDue);
     actor.nextDue += schedule.tickMs;
-    if (actor.nextDue < now - schedule.tickMs) actor.nextDue = now; // overloaded: do not burst to catch up
+    if (actor.nextDue < now - schedule.tickMs) actor.nextDue = this.onGrid(now, schedule.tickMs); // overloaded: no burst to catch up
     if (actor.type.isFinished(actor.state)) actor.finished = true;
+  }
+
+  /**
+   * The first instant at or after `t` on this partition's tick grid. Every actor of a partition with the same tick
+   * length ticks at the same instants, so one commit carries all their ticks; partitions are spread evenly over the
+   * tick period (partition p at p/P of it), so a node's work is spread too instead of coming all at once, which
+   * would make the last partition served late by the work of all the others.
+   */
+  private onGrid(t: number, tickMs: number): number {
+    const phase = Math.floor(((this.partition % this.config.partitions) * tickMs) / this.config.partitions);
+    return t + ((((phase - t) % tickMs) + tickMs) % tickMs);
   }
 
   /**
    * An actor threw: its part of this batch is dropped (its state is no longer trusted), the inputs it had consumed
    * go back to the front of its queue, and it is rebuilt from its checkpoint and the journal after the commit.
    */
-  private failed(actor: HostedActor, drafts: Map<string, Draft>, restarts: HostedActor[], reason: string, poison?: InboxEntry): void {
+  private failed(actor: HostedActor, drafts: Map<string, Draft>, reason: string, poison?: InboxEntry): void {
     const draft = drafts.get(actor.id);
     drafts.delete(actor.id);
     if (draft) actor.queue.unshift(...draft.consumed);
     actor.restarting = reason;
-    restarts.push(actor);
+    this.restarting.add(actor);
     if (poison) this.failures.set(poison.id, (this.failures.get(poison.id) ?? 0) + 1);
     this.log.warn({ partition: this.partition, actor: actor.id, reason }, 'actor threw; restarting it');
   }
@@ -405,6 +433,7 @@ export class PartitionExecutor {
     actor.state = rebuilt.state;
     actor.nextDue = null;
     actor.restarting = null;
+    this.restarting.delete(actor);
     this.stats.restarts++;
     if (actor.state === undefined && actor.queue.every((e) => e.env.ty === undefined)) {
       // its create was dead-lettered: nothing to host; the inputs that followed it have no actor
@@ -455,12 +484,22 @@ export class PartitionExecutor {
       actor.firstUncoveredId ??= outboxId;
       actor.lastRecordId = outboxId;
       const tick = actor.type.tickOf(actor.state);
-      if (actor.finished || record.c !== undefined || !actor.base || tick - actor.base.tick >= this.config.checkpointTicks) {
+      if (actor.finished || record.c !== undefined || !actor.base || this.checkpointDue(actor, tick)) {
         this.takeCheckpoint(actor);
       }
       if (actor.finished) this.finished.add(actor.id);
       if (this.failures.size > 0) for (const entry of consumed) this.failures.delete(entry.id);
     }
+  }
+
+  /**
+   * Periodic checkpoints fall on the ticks where (tick + spread) is a multiple of K, so actors that started or were
+   * recovered together do not all encode and write theirs in the same cycle; never more than K ticks apart.
+   */
+  private checkpointDue(actor: HostedActor, tick: number): boolean {
+    const k = this.config.checkpointTicks;
+    const since = tick - actor.base!.tick;
+    return since >= k || (since > 0 && (tick + actor.spread) % k === 0);
   }
 
   private takeCheckpoint(actor: HostedActor): void {
@@ -485,17 +524,6 @@ export class PartitionExecutor {
         this.finished.add(actor.id);
       }
     }
-  }
-
-  private nextWake(): number {
-    const now = Date.now();
-    let wake = now + this.config.pollMs;
-    for (const actor of this.actors.values()) {
-      if (actor.nextDue !== null && actor.nextDue < wake) wake = actor.nextDue;
-      if (actor.restarting === null && actor.queue.length > 0) wake = now;
-      if (actor.tickFailures >= this.config.maxFailures || (actor.finished && actor.base?.seq !== actor.seq)) wake = now;
-    }
-    return wake - now;
   }
 
   /** Trims the streams every few seconds, never past what a checkpoint, a consumer group or a reader needs. */

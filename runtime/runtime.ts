@@ -121,6 +121,7 @@ export class Runtime {
           pollMs: options.pollMs ?? RUNTIME_DEFAULTS.pollMs,
           maxFailures: 3,
           readCount: 1000,
+          partitions,
         },
       },
     }, redis, keys, membership, log);

@@ -130,8 +130,8 @@ describe('runtime through store outages', function () {
 
       await driver.stopTurning();
       await waitFor('every game to finish', () => driver!.allOver(), 60000);
-      const dead = new Set((await readDeadLetters(REDIS_URL, keys, PARTITIONS)).keys());
-      for (const g of driver.games) verifyGame(collector.records.get(g) ?? [], driver.acked.get(g)!, dead);
+      const dead = await readDeadLetters(REDIS_URL, keys, PARTITIONS);
+      for (const g of driver.games) verifyGame(collector.records.get(g) ?? [], driver.acked.get(g)!, dead.of(g));
       await waitFor('every game to have its final checkpoint', async () =>
         (await readCheckpoints(postgres.url())).filter((r) => r.finished).length === driver!.games.length);
     } finally {
@@ -171,8 +171,8 @@ describe('runtime through store outages', function () {
 
       await driver.stopTurning();
       await waitFor('every game to finish', () => driver!.allOver(), 60000);
-      const dead = new Set((await readDeadLetters(server.url, keys, PARTITIONS)).keys());
-      for (const g of driver.games) verifyGame(collector.records.get(g) ?? [], driver.acked.get(g)!, dead);
+      const dead = await readDeadLetters(server.url, keys, PARTITIONS);
+      for (const g of driver.games) verifyGame(collector.records.get(g) ?? [], driver.acked.get(g)!, dead.of(g));
       const acked = [...driver.acked.values()].reduce((n, ids) => n + ids.length, 0);
       expect(acked, 'inputs acknowledged').to.be.greaterThan(games.length * 10);
     } finally {
@@ -210,8 +210,8 @@ describe('runtime through store outages', function () {
       }
       await driver.stopTurning();
       await waitFor('every game to finish', () => driver!.allOver(), 60000);
-      const dead = new Set((await readDeadLetters(REDIS_URL, keys, PARTITIONS)).keys());
-      for (const g of driver.games) verifyGame(collector.records.get(g) ?? [], driver.acked.get(g)!, dead);
+      const dead = await readDeadLetters(REDIS_URL, keys, PARTITIONS);
+      for (const g of driver.games) verifyGame(collector.records.get(g) ?? [], driver.acked.get(g)!, dead.of(g));
       producer.redis.disconnect();
     } finally {
       await driver?.stopTurning();

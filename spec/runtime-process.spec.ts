@@ -64,8 +64,8 @@ async function stopCluster(c: Cluster): Promise<void> {
 async function verifyAll(c: Cluster): Promise<void> {
   await c.driver.stopTurning();
   await waitFor('every game to finish', () => c.driver.allOver(), 60000);
-  const dead = new Set((await readDeadLetters(REDIS_URL, c.keys, PARTITIONS)).keys());
-  for (const gameId of c.driver.games) verifyGame(c.collector.records.get(gameId) ?? [], c.driver.acked.get(gameId)!, dead);
+  const dead = await readDeadLetters(REDIS_URL, c.keys, PARTITIONS);
+  for (const gameId of c.driver.games) verifyGame(c.collector.records.get(gameId) ?? [], c.driver.acked.get(gameId)!, dead.of(gameId));
   expect(c.driver.acked.size).to.equal(c.driver.games.length);
 }
 

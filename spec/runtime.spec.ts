@@ -54,7 +54,7 @@ async function verifyAll(h: Harness): Promise<number> {
   const dead = await readDeadLetters(REDIS_URL, h.keys, PARTITIONS);
   let ticks = 0;
   for (const gameId of h.driver.games) {
-    ticks += verifyGame(h.collector.records.get(gameId) ?? [], h.driver.acked.get(gameId)!, new Set(dead.keys())).ticks;
+    ticks += verifyGame(h.collector.records.get(gameId) ?? [], h.driver.acked.get(gameId)!, dead.of(gameId)).ticks;
   }
   return ticks;
 }
@@ -99,7 +99,7 @@ describe('runtime on one node', function () {
       await waitFor('the game to tick', () => h.collector.lastTick(gameId) > 2);
       const poisonId = await h.runtime.submit(gameId, { k: 'poison' });
       const dead = await waitFor('the poison input to be dead-lettered', async () =>
-        (await readDeadLetters(REDIS_URL, h.keys, PARTITIONS)).get(poisonId));
+        (await readDeadLetters(REDIS_URL, h.keys, PARTITIONS)).get(gameId, poisonId));
       expect(dead.error).to.match(/poison input/);
       expect(dead.attempts).to.equal(3);
       expect(dead.actor).to.equal(gameId);

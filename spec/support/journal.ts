@@ -147,16 +147,35 @@ export function verifyGame(records: readonly JournalRecord[], acked: readonly st
   return { ticks: tick, hashes };
 }
 
-/** Every dead letter of the partitions, by the inbox id of the input. */
-export async function readDeadLetters(redisUrl: string, keys: Keys, partitions: number): Promise<Map<string, DeadLetter>> {
+/**
+ * Every dead letter of the partitions, by actor and the inbox id of the input. An inbox id is unique within its
+ * partition only (two inboxes may give out the same id in the same millisecond), so letters go by actor first.
+ */
+export class DeadLetters {
+  private readonly byActor = new Map<string, Map<string, DeadLetter>>();
+
+  add(letter: DeadLetter): void {
+    const letters = this.byActor.get(letter.actor) ?? new Map<string, DeadLetter>();
+    expect(letters.has(letter.input), `input ${letter.input} of ${letter.actor} dead-lettered once`).to.equal(false);
+    letters.set(letter.input, letter);
+    this.byActor.set(letter.actor, letters);
+  }
+
+  get(actorId: string, inputId: string): DeadLetter | undefined {
+    return this.byActor.get(actorId)?.get(inputId);
+  }
+
+  /** The inbox ids of an actor's dead-lettered inputs, for verifyGame. */
+  of(actorId: string): ReadonlySet<string> {
+    return new Set(this.byActor.get(actorId)?.keys() ?? []);
+  }
+}
+
+export async function readDeadLetters(redisUrl: string, keys: Keys, partitions: number): Promise<DeadLetters> {
   const redis = new Redis(redisUrl);
-  const out = new Map<string, DeadLetter>();
+  const out = new DeadLetters();
   for (let p = 0; p < partitions; p++) {
-    for (const [, fields] of await redis.xrangeBuffer(keys.deadLetters(p), '-', '+')) {
-      const letter = decodeDeadLetter(fieldValue(fields, 'd'));
-      expect(out.has(letter.input), `input ${letter.input} dead-lettered once`).to.equal(false);
-      out.set(letter.input, letter);
-    }
+    for (const [, fields] of await redis.xrangeBuffer(keys.deadLetters(p), '-', '+')) out.add(decodeDeadLetter(fieldValue(fields, 'd')));
   }
   redis.disconnect();
   return out;
