@@ -69,7 +69,7 @@ describe('bots', function () {
       urls: nodes.map((n) => n.ws), bots: 8, mode: 'duel', games: 4, giveUpAfter: 120, durationMs: 100_000,
       onProgress: (p) => {
         // once the games run, the second node dies under the bots connected to it (and the games it owns)
-        if (!killed && p.active === 4 && p.elapsedMs > 5000) {
+        if (!killed && p.active >= 2 && p.elapsedMs > 5000) {
           killed = true;
           nodes[1].kill('SIGKILL');
         }

@@ -144,8 +144,10 @@ describe('replays of games played through nodes', function () {
     duel ??= (async () => {
       const left = new Player('lefty');
       const right = new Player('righty');
-      await left.connect(nodes[0]);
-      await right.connect(nodes[1]);
+      // two nodes alive now (this may run after the failover spec, with --grep)
+      const live = cluster.live();
+      await left.connect(live[0]);
+      await right.connect(live[1] ?? live[0]);
       left.client.send({ type: 'queue', mode: 'duel' });
       await left.client.next('queued');
       right.client.send({ type: 'queue', mode: 'duel' });
@@ -244,7 +246,7 @@ describe('replays of games played through nodes', function () {
     expect(exported.code, exported.stderr).to.equal(0);
     const json = JSON.parse(readFileSync(file, 'utf8')) as Replay;
     expect(json).to.deep.equal(replay);
-    const viaHttp = (await nodes[0].get(`/api/games/${gameId}/replay?format=json`)).json<Replay>();
+    const viaHttp = (await cluster.live()[0].get(`/api/games/${gameId}/replay?format=json`)).json<Replay>();
     expect(json).to.deep.equal(viaHttp);
     expect(replayToJson(json)).to.equal(readFileSync(file, 'utf8'));
     const toStdout = await cli(['export', gameId, '--database', url]);
