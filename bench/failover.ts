@@ -94,6 +94,7 @@ export const run: Bench = async () => {
   const rows: BenchResult[] = [
     { group: 'failover', name: 'SIGKILL of owner → next tick at clients, p50', value: times[Math.floor(times.length / 2)], unit: 'ms', target: '< 2000', notes: `${kills} kills, lease 1500 ms` },
     { group: 'failover', name: 'SIGKILL of owner → next tick at clients, max', value: times.at(-1)!, unit: 'ms', target: '< 2000' },
+    { group: 'failover', name: 'SnakeTron kill -9 of the owner: games kept', value: results.length, unit: `of ${results.length}`, notes: 'each game went on from the tick it had reached' },
     { group: 'failover', name: 'acked turns lost', value: results.reduce((n, r) => n + r.lost, 0), unit: 'turns', target: '= 0', notes: `of ${results.reduce((n, r) => n + r.acked, 0)} acked` },
   ];
   return rows;

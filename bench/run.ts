@@ -30,6 +30,17 @@ for (const name of names) {
   }
 }
 
+// the comparison the baseline exists for: players held within the latency limit, SnakeTron over Colyseus
+const snaketronMax = results.find((r) => r.group === 'e2e' && r.name.startsWith('most concurrent duel players'));
+const colyseusMax = results.find((r) => r.group === 'baseline' && r.name.startsWith('colyseus max duel players'));
+if (snaketronMax && colyseusMax && colyseusMax.value > 0) {
+  results.push({
+    group: 'comparison', name: 'duel players held with p99 < 20 ms: SnakeTron / Colyseus', value: snaketronMax.value / colyseusMax.value,
+    unit: 'ratio', target: '>= 1.5',
+    notes: `SnakeTron ${snaketronMax.value} (persisting every game, tick delivery measured from commit) vs Colyseus ${colyseusMax.value} (in memory, from send)`,
+  });
+}
+
 const table = results.map((r) => ({
   group: r.group, name: r.name, value: formatValue(r.value), unit: r.unit, target: r.target ?? '', notes: r.notes ?? '',
 }));
