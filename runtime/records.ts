@@ -3,7 +3,10 @@ import { Packr } from 'msgpackr';
 
 export const RECORD_VERSION = 1;
 
-const packr = new Packr({ useRecords: false, variableMapSize: true, int64AsType: 'number' });
+// Records (msgpack's extension for repeated object shapes): a batch names the keys of a tick record once, not in
+// each of its hundreds of records, which halves its size and its encoding time. Every message defines the shapes
+// it uses, so any msgpackr reader decodes it alone; entries written without records read the same.
+const packr = new Packr({ useRecords: true, variableMapSize: true, int64AsType: 'number' });
 
 /** An inbox entry: one input for one actor. `id` is the submitter's id for it, so a retried submit is stored once. */
 export interface InputEnvelope {
