@@ -175,7 +175,7 @@ async function capacity(options: Options, redisUrl: string, db: SpecDatabase): P
   const prefix = `bench-${Date.now().toString(36)}`;
   const runtime = await Runtime.start({
     redisUrl, databaseUrl: db.url, actorModules: [GAMES_MODULE, FAULTY_MODULE], prefix, partitions: PARTITIONS,
-    workers: options.workers, logger: createLogger({ bench: 'runtime' }, process.env.SNAKETRON_LOG_LEVEL ?? 'warn'),
+    workers: options.workers, logger: createLogger({ bench: 'runtime' }, process.env.SNAKETRON_LOG_LEVEL ?? 'error'),
   });
   const admin = connectRedis(redisUrl);
   const results: BenchResult[] = [];

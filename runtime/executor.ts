@@ -102,6 +102,10 @@ export class PartitionExecutor {
   private readonly failures = new Map<string, number>();
   /** actors that threw and wait to be rebuilt after the commit */
   private readonly restarting = new Set<HostedActor>();
+  /** the earliest tick due among the actors, as the last full cycle left them */
+  private earliestDue = 0;
+  /** an actor may need looking at before earliestDue (just recovered or restarted) */
+  private unsettled = true;
   private readonly writer: CheckpointWriter;
   private commitSeq: number;
   private timer: NodeJS.Timeout | null = null;
@@ -249,9 +253,16 @@ export class PartitionExecutor {
     const entries = await this.read();
     await this.route(entries);
     const now = Date.now();
+    // Most cycles are polls between ticks that find nothing: then no actor needs looking at.
+    if (entries.length === 0 && !this.unsettled && this.restarting.size === 0 && now + 1 < this.earliestDue) {
+      await this.maybeTrim();
+      this.schedule(Math.min(this.earliestDue, now + this.config.pollMs) - Date.now());
+      return;
+    }
+    this.unsettled = false;
     const drafts = new Map<string, Draft>();
-    // Most cycles are polls between ticks: an actor costs nothing here unless it has inputs or a tick is due.
     let wake = now + this.config.pollMs;
+    let earliest = Infinity;
     for (const actor of this.actors.values()) {
       if (actor.restarting !== null || actor.finished) continue;
       if (actor.queue.length > 0) this.handleQueue(actor, drafts, now);
@@ -259,13 +270,17 @@ export class PartitionExecutor {
       if (actor.nextDue === null || actor.nextDue <= now + 1 || actor.tickFailures >= this.config.maxFailures) {
         this.tickIfDue(actor, drafts, now);
       }
-      if (actor.nextDue !== null && actor.nextDue < wake) wake = actor.nextDue;
+      // an actor without a time to tick (a lobby) changes only with an input, which makes the next cycle a full one
+      if (actor.nextDue !== null && actor.nextDue < earliest) earliest = actor.nextDue;
     }
+    this.earliestDue = earliest;
+    if (earliest < wake) wake = earliest;
     await this.commit([...drafts.values()]);
     // the actors that threw, also one whose restart failed in an earlier cycle (Redis away)
     for (const actor of [...this.restarting]) {
       await this.restart(actor);
-      if (actor.queue.length > 0 || actor.nextDue === null) wake = Date.now();
+      this.unsettled = true;
+      if (actor.queue.length > 0) wake = Date.now();
     }
     this.stats.actors = this.actors.size;
     await this.maybeTrim();
@@ -529,7 +544,7 @@ export class PartitionExecutor {
   /** Trims the streams every few seconds, never past what a checkpoint, a consumer group or a reader needs. */
   private async maybeTrim(): Promise<void> {
     const now = Date.now();
-    if (now - this.lastTrim < 5000) return;
+    if (now - this.lastTrim < 1000) return;
     this.lastTrim = now;
     const outbox = this.keys.outbox(this.partition);
     const inbox = this.keys.inbox(this.partition);

@@ -89,10 +89,15 @@ export class Membership {
     return values.filter((v): v is string => v !== null).map((v) => JSON.parse(v) as NodeInfo);
   }
 
-  /** Leaves the cluster at once (SIGTERM): the others take over without waiting for the heartbeat to age. */
-  async stop(): Promise<void> {
+  /** Stops the heartbeat and nothing else: the registration ages out as a dead node's would. */
+  halt(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+  }
+
+  /** Leaves the cluster at once (SIGTERM): the others take over without waiting for the heartbeat to age. */
+  async stop(): Promise<void> {
+    this.halt();
     await this.redis.zrem(this.keys.nodes, this.nodeId).catch(() => 0);
     await this.redis.del(this.keys.node(this.nodeId)).catch(() => 0);
     await this.db.updateTable('nodes').set({ stopped_at: new Date() }).where('node_id', '=', this.nodeId).execute()

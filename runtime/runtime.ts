@@ -170,7 +170,9 @@ export class Runtime {
    * recover it at once; without, the leases simply expire.
    */
   async stop(handOff = true): Promise<void> {
+    // without a hand-off the heartbeat stops too (it went on beating, through a closed connection, for ever)
     if (handOff) await this.membership.stop();
+    else this.membership.halt();
     await this.supervisor.stop(handOff);
     this.redis.disconnect();
     await this.db.destroy();
