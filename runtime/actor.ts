@@ -7,6 +7,11 @@ export interface ActorContext {
   readonly actorId: string;
   /** Wall-clock ms of the batch, as recorded in the journal. */
   readonly now: number;
+  /**
+   * The first instant at or after `t` on the tick grid of the actor's partition for ticks of `periodMs`. An actor
+   * whose clock starts there ticks together with the other actors of its partition: one commit serves them all.
+   */
+  align(t: number, periodMs: number): number;
 }
 
 /** When an actor wants its ticks. `startAt` is the wall-clock ms of its first tick (after a countdown). */

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { ActorContext, ActorType } from './actor.ts';
 import { CheckpointWriter } from './checkpoint-writer.ts';
 import type { CheckpointStore } from './checkpoints.ts';
-import { applyRecord, fieldValue, readOutbox, rebuildActor } from './journal.ts';
+import { applyRecord, fieldValue, readOutbox, rebuildActor, tickGrid } from './journal.ts';
 import { OWNER_GROUP, type Keys } from './keys.ts';
 import { LatencyHistogram } from './histogram.ts';
 import {
@@ -116,6 +116,8 @@ export class PartitionExecutor {
   /** the newest inbox entry this executor has taken in; delivered entries after it were lost on the way */
   private lastSeenId = '0-0';
   readonly stats: ExecutorStats;
+  /** this partition's tick grid (see tickGrid) */
+  private readonly align: ActorContext['align'];
 
   constructor(
     readonly partition: number,
@@ -130,6 +132,7 @@ export class PartitionExecutor {
     private readonly log: Logger,
   ) {
     this.commitSeq = lastSeq;
+    this.align = tickGrid(partition, config.partitions);
     this.writer = new CheckpointWriter(store, (ids) => this.onCheckpointsConfirmed(ids), log);
     this.stats = {
       partition, epoch, actors: 0, ticks: 0, commits: 0, inputs: 0, deadLetters: 0, restarts: 0, inboxLag: 0,
@@ -183,7 +186,7 @@ export class PartitionExecutor {
         if (record.n !== actor.seq + 1) {
           throw new Error(`journal of ${actor.id} jumps from record ${actor.seq} to ${record.n} in partition ${this.partition}`);
         }
-        actor.state = applyRecord(actor.type, actor.state, record);
+        actor.state = applyRecord(actor.type, actor.state, record, this.align);
         actor.seq = record.n;
         actor.firstUncoveredId ??= entry.id;
         actor.lastRecordId = entry.id;
@@ -341,7 +344,7 @@ export class PartitionExecutor {
 
   private handleQueue(actor: HostedActor, drafts: Map<string, Draft>, now: number): void {
     if (actor.queue.length === 0) return;
-    const ctx: ActorContext = { actorId: actor.id, now };
+    const ctx: ActorContext = { actorId: actor.id, now, align: this.align };
     while (actor.queue.length > 0) {
       const entry = actor.queue[0];
       const draft = this.draftFor(actor, drafts, now);
@@ -371,7 +374,7 @@ export class PartitionExecutor {
     if (actor.tickFailures >= this.config.maxFailures) {
       const draft = this.draftFor(actor, drafts, now);
       const reason = `tick ${actor.type.tickOf(actor.state) + 1} threw ${actor.tickFailures} times`;
-      const output = actor.type.fail(actor.state, reason, { actorId: actor.id, now });
+      const output = actor.type.fail(actor.state, reason, { actorId: actor.id, now, align: this.align });
       draft.record.f = reason;
       if (output !== undefined) (draft.record.o ??= []).push(output);
       actor.finished = true;
@@ -382,12 +385,13 @@ export class PartitionExecutor {
     if (schedule === null) { actor.nextDue = null; return; }
     if (actor.nextDue === null) {
       // A fresh schedule starts at its startAt; after a recovery the clock resumes now (time stopped meanwhile).
-      actor.nextDue = this.onGrid(actor.type.tickOf(actor.state) === 0 ? schedule.startAt : now, schedule.tickMs);
+      // (an actor that aligned its startAt with ctx.align starts exactly there)
+      actor.nextDue = this.align(actor.type.tickOf(actor.state) === 0 ? schedule.startAt : now, schedule.tickMs);
     }
     if (actor.nextDue > now + 1) return;
     const draft = this.draftFor(actor, drafts, now);
     try {
-      const output = actor.type.tick(actor.state, { actorId: actor.id, now });
+      const output = actor.type.tick(actor.state, { actorId: actor.id, now, align: this.align });
       draft.record.t = actor.type.tickOf(actor.state);
       (draft.record.o ??= []).push(output);
       actor.tickFailures = 0;
@@ -399,19 +403,8 @@ export class PartitionExecutor {
     this.stats.ticks++;
     this.stats.lateness.observe(now - actor.nextDue);
     actor.nextDue += schedule.tickMs;
-    if (actor.nextDue < now - schedule.tickMs) actor.nextDue = this.onGrid(now, schedule.tickMs); // overloaded: no burst to catch up
+    if (actor.nextDue < now - schedule.tickMs) actor.nextDue = this.align(now, schedule.tickMs); // overloaded: no burst to catch up
     if (actor.type.isFinished(actor.state)) actor.finished = true;
-  }
-
-  /**
-   * The first instant at or after `t` on this partition's tick grid. Every actor of a partition with the same tick
-   * length ticks at the same instants, so one commit carries all their ticks; partitions are spread evenly over the
-   * tick period (partition p at p/P of it), so a node's work is spread too instead of coming all at once, which
-   * would make the last partition served late by the work of all the others.
-   */
-  private onGrid(t: number, tickMs: number): number {
-    const phase = Math.floor(((this.partition % this.config.partitions) * tickMs) / this.config.partitions);
-    return t + ((((phase - t) % tickMs) + tickMs) % tickMs);
   }
 
   /**
@@ -443,7 +436,7 @@ export class PartitionExecutor {
       state: base ? actor.type.decode(base.bytes) : undefined,
       seq: base ? base.seq : 0,
       outboxId: base ? base.outboxId : '-',
-    });
+    }, this.align);
     if (rebuilt.seq !== actor.seq) throw new Error(`rebuilt ${actor.id} at record ${rebuilt.seq}, committed ${actor.seq}`);
     actor.state = rebuilt.state;
     actor.nextDue = null;

@@ -1,13 +1,24 @@
 // Reading and replaying the journal (the outbox): how an actor is rebuilt from a checkpoint, and how a reader
 // keeps an exact replica of an actor.
-import type { ActorType } from './actor.ts';
+import type { ActorContext, ActorType } from './actor.ts';
 import type { Keys } from './keys.ts';
 import { compareStreamIds, decodeBatch, type JournalBatch, type JournalRecord } from './records.ts';
 import type { RedisClient } from './redis.ts';
 
+/**
+ * A partition's tick grid: partition p of P ticks at p/P of each period, so a node's partitions spread their work
+ * over the period instead of all coming due at once (the last one would wait for the work of all the others).
+ */
+export function tickGrid(partition: number, partitions: number): ActorContext['align'] {
+  return (t, periodMs) => {
+    const phase = Math.floor(((partition % partitions) * periodMs) / partitions);
+    return t + ((((phase - t) % periodMs) + periodMs) % periodMs);
+  };
+}
+
 /** Applies one journal record to an actor's state, exactly as the owner did when it produced the record. */
-export function applyRecord<S>(type: ActorType<S>, state: S | undefined, record: JournalRecord): S {
-  const ctx = { actorId: record.a, now: record.at };
+export function applyRecord<S>(type: ActorType<S>, state: S | undefined, record: JournalRecord, align: ActorContext['align']): S {
+  const ctx: ActorContext = { actorId: record.a, now: record.at, align };
   let next = state;
   if (record.c) next = type.create(record.c.b, ctx);
   if (next === undefined) throw new Error(`journal record ${record.n} of ${record.a} comes before its create`);
@@ -53,7 +64,7 @@ export function fieldValue(fields: Buffer[], name: string): Buffer {
 /** Rebuilds one actor from a base (checkpoint) and the journal after it. */
 export async function rebuildActor<S>(
   redis: RedisClient, keys: Keys, partition: number, type: ActorType<S>, actorId: string,
-  base: { state: S | undefined; seq: number; outboxId: string },
+  base: { state: S | undefined; seq: number; outboxId: string }, align: ActorContext['align'],
 ): Promise<{ state: S | undefined; seq: number; lastId: string }> {
   let state = base.state;
   let seq = base.seq;
@@ -62,7 +73,7 @@ export async function rebuildActor<S>(
     for (const record of entry.batch.records) {
       if (record.a !== actorId || record.n <= seq) continue;
       if (record.n !== seq + 1) throw new Error(`journal of ${actorId} jumps from record ${seq} to ${record.n}`);
-      state = applyRecord(type, state, record);
+      state = applyRecord(type, state, record, align);
       seq = record.n;
     }
     if (lastId === '-' || compareStreamIds(entry.id, lastId) > 0) lastId = entry.id;

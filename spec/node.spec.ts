@@ -53,7 +53,7 @@ describe('a SnakeTron node over WebSockets', function () {
     right.send({ type: 'turn', dir: 'left', seq: 2, t: 5 });
     expect(await right.next('ack', (a) => a.seq === 1)).to.include({ t: 3 });
     expect(await right.next('ack', (a) => a.seq === 2)).to.include({ t: 5 });
-    const over = await left.next('over', () => true, 20_000);
+    const [over] = await Promise.all([left.next('over', () => true, 20_000), right.next('over', () => true, 20_000)]);
     expect(over.t).to.equal(36);
     expect(over.winner).to.equal(1);
     expect(over.results.find((r) => r.snakeId === 1)).to.include({ alive: true, place: 1, userId: matchR.players[1].userId });

@@ -4,7 +4,7 @@
 // games' messages.
 import type { ServerMessage, SnapshotMessage, SnapshotState } from '../../protocol/messages.ts';
 import type { ActorType } from '../../runtime/actor.ts';
-import { applyRecord, fieldValue, readOutbox } from '../../runtime/journal.ts';
+import { applyRecord, fieldValue, readOutbox, tickGrid } from '../../runtime/journal.ts';
 import type { Logger } from '../../runtime/log.ts';
 import { decodeBatch, type JournalRecord } from '../../runtime/records.ts';
 import type { RedisClient } from '../../runtime/redis.ts';
@@ -141,7 +141,7 @@ export class Fanout {
       for (const record of entry.batch.records) {
         if (record.a !== game.gameId || record.n <= seq) continue;
         if (record.n !== seq + 1) throw new Error(`journal of ${game.gameId} jumps from ${seq} to ${record.n}`);
-        state = applyRecord(actor, state, record);
+        state = applyRecord(actor, state, record, tickGrid(game.partition, this.runtime.partitions));
         seq = record.n;
       }
     }
@@ -217,7 +217,7 @@ export class Fanout {
       return;
     }
     const before = game.state?.phase;
-    game.state = applyRecord(actor, game.state, record);
+    game.state = applyRecord(actor, game.state, record, tickGrid(game.partition, this.runtime.partitions));
     game.seq = record.n;
     game.lastRecordAt = Date.now();
     const state = game.state;

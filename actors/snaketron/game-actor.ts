@@ -59,16 +59,12 @@ export interface GameState {
   reason: string | null;
 }
 
-/** Ticks of matchmade games fall on a shared grid, so one commit per partition serves every game's tick. */
-export function alignedStart(now: number, countdownMs: number, tickMs: number): number {
-  return Math.ceil((now + countdownMs) / tickMs) * tickMs;
-}
-
-function start(state: GameState, countdownMs: number, now: number): GameOutput {
+/** A game starts on its partition's tick grid, so one commit per partition serves every game's tick. */
+function start(state: GameState, countdownMs: number, ctx: ActorContext): GameOutput {
   const settings = { ...state.settings, players: state.seats.length };
   state.game = Game.create(settings, state.seed, state.seats.length);
   state.phase = 'countdown';
-  state.startAt = alignedStart(now, countdownMs, settings.tickMs);
+  state.startAt = ctx.align(ctx.now + countdownMs, settings.tickMs);
   return { e: 'status', status: 'running', startAt: state.startAt };
 }
 
@@ -95,7 +91,7 @@ export const gameActor: ActorType<GameState, GameOutput> = {
       game: null,
       reason: null,
     };
-    if (c.countdownMs !== undefined) start(state, c.countdownMs, ctx.now);
+    if (c.countdownMs !== undefined) start(state, c.countdownMs, ctx);
     return state;
   },
 
@@ -117,7 +113,7 @@ export const gameActor: ActorType<GameState, GameOutput> = {
       }
       case 'start':
         if (state.phase !== 'lobby' || state.host !== i.userId || state.seats.length === 0) return undefined;
-        return start(state, i.countdownMs, ctx.now);
+        return start(state, i.countdownMs, ctx);
       case 'turn':
         if (!state.game || state.game.status !== 'running') return undefined;
         if (!Number.isInteger(i.snakeId) || i.snakeId < 0 || i.snakeId >= state.game.snakeCount) return undefined;
