@@ -44,7 +44,12 @@ interface Base {
   seq: number;
   tick: number;
   outboxId: string;
+  /** when it was taken (or loaded) */
+  at: number;
 }
+
+/** An actor whose journal moved on without ticking (a lobby taking joins) is checkpointed after this long. */
+const IDLE_CHECKPOINT_MS = 5000;
 
 class HostedActor {
   state: unknown = undefined;
@@ -168,7 +173,7 @@ export class PartitionExecutor {
       const actor = new HostedActor(checkpoint.actorId, type);
       actor.state = type.decode(checkpoint.state);
       actor.seq = checkpoint.seq;
-      actor.base = { bytes: checkpoint.state, seq: checkpoint.seq, tick: checkpoint.tick, outboxId: checkpoint.outboxId };
+      actor.base = { bytes: checkpoint.state, seq: checkpoint.seq, tick: checkpoint.tick, outboxId: checkpoint.outboxId, at: started };
       actor.confirmedOutboxId = checkpoint.outboxId;
       this.actors.set(actor.id, actor);
     }
@@ -514,7 +519,7 @@ export class PartitionExecutor {
     const outboxId = actor.lastRecordId ?? '0-0';
     const bytes = actor.type.encode(actor.state);
     const tick = actor.type.tickOf(actor.state);
-    actor.base = { bytes, seq: actor.seq, tick, outboxId };
+    actor.base = { bytes, seq: actor.seq, tick, outboxId, at: Date.now() };
     this.writer.enqueue({
       actorId: actor.id, actorType: actor.type.type, partition: this.partition, seq: actor.seq, tick,
       state: bytes, outboxId, epoch: this.epoch, finished: actor.finished,
@@ -539,6 +544,14 @@ export class PartitionExecutor {
     const now = Date.now();
     if (now - this.lastTrim < 1000) return;
     this.lastTrim = now;
+    // Periodic checkpoints follow ticks; an actor whose records carry only inputs (a lobby) would otherwise hold
+    // the trimming back for as long as it waits. (Called between cycles: every state here is a committed one.)
+    for (const actor of this.actors.values()) {
+      const base = actor.base;
+      if (base && base.seq !== actor.seq && now - base.at >= IDLE_CHECKPOINT_MS && actor.restarting === null && actor.state !== undefined) {
+        this.takeCheckpoint(actor);
+      }
+    }
     const outbox = this.keys.outbox(this.partition);
     const inbox = this.keys.inbox(this.partition);
     try {

@@ -12,7 +12,10 @@ import { createLogger } from '../runtime/log.ts';
 import { runCommand, connectRedis } from '../runtime/redis.ts';
 import { dropKeys, freshDatabase, freshPrefix, REDIS_URL, waitFor, type SpecDatabase } from './support/env.ts';
 import { JournalCollector, readDeadLetters, verifyGame } from './support/journal.ts';
-import { GameDriver } from './support/driver.ts';
+import { GameDriver, SPEC_DUEL } from './support/driver.ts';
+import { GAME_ACTOR, type CreateGame } from '../actors/snaketron/game-actor.ts';
+import { fieldValue } from '../runtime/journal.ts';
+import { compareStreamIds, decodeBatch } from '../runtime/records.ts';
 
 const FIXTURES = new URL('./fixtures/faulty-game.ts', import.meta.url).href;
 const PARTITIONS = 4;
@@ -172,6 +175,43 @@ describe('runtime on one node', function () {
         expect(applied, `input ${id} recorded once`).to.have.length(1);
       }
     } finally {
+      await stopHarness(h);
+    }
+  });
+
+  it('keeps trimming the journal while a lobby waits: records of inputs alone are checkpointed too', async () => {
+    const h = await startHarness('lobby');
+    const redis = connectRedis(REDIS_URL);
+    try {
+      await h.driver.createDuels(4);
+      const lobby = `lobby-${randomBytes(4).toString('hex')}`;
+      const init: CreateGame = { settings: SPEC_DUEL, seed: 7, players: [{ userId: 'host', name: 'host' }, { userId: 'guest', name: 'guest' }], host: 'host' };
+      await h.runtime.create(GAME_ACTOR, lobby, init);
+      h.driver.games.push(lobby);
+      h.driver.acked.set(lobby, []);
+      const p = h.runtime.partitionOf(lobby);
+      await waitFor('the lobby to be created', () => (h.collector.records.get(lobby) ?? []).length >= 1);
+      // the lobby is full: these joins change nothing, but each is recorded (a record of inputs alone, no tick)
+      await h.driver.send(lobby, { k: 'join', userId: 'late1', name: 'late' });
+      await waitFor('the first join to be recorded', () => (h.collector.records.get(lobby) ?? []).length >= 2);
+      const firstJoin = await waitFor('the entry holding the first join', async () => {
+        for (const [id, fields] of await redis.xrangeBuffer(h.keys.outbox(p), '-', '+')) {
+          if (decodeBatch(fieldValue(fields, 'd')).records.some((r) => r.a === lobby && r.n === 2)) return id.toString();
+        }
+        return null;
+      });
+      await h.driver.send(lobby, { k: 'join', userId: 'late2', name: 'late' });
+      await waitFor('the second join to be recorded', () => (h.collector.records.get(lobby) ?? []).length >= 3);
+      await waitFor('the journal to be trimmed past the waiting lobby\'s first join', async () => {
+        const [first] = await redis.xrange(h.keys.outbox(p), '-', '+', 'COUNT', 1);
+        return first !== undefined && compareStreamIds(first[0], firstJoin) > 0;
+      }, 30000);
+      const row = await h.runtime.checkpoints.load(lobby);
+      expect(row?.seq, 'the lobby\'s checkpoint covers its joins').to.equal(3);
+      await h.driver.send(lobby, { k: 'start', userId: 'host', countdownMs: 100 });
+      await verifyAll(h);
+    } finally {
+      redis.disconnect();
       await stopHarness(h);
     }
   });
