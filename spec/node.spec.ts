@@ -118,6 +118,33 @@ describe('a SnakeTron node over WebSockets', function () {
     await c.next('unqueued');
   });
 
+  it('leaves a queue, a lobby or a game with left, and refuses leave in the lobby state', async () => {
+    const a = await connect('a', 'leaver-a');
+    a.send({ type: 'leave', rid: 1 });
+    expect(await a.next('error')).to.include({ code: 'bad_state', rid: 1 });
+    a.send({ type: 'queue', mode: 'teams' });
+    await a.next('queued');
+    a.send({ type: 'leave' });
+    expect(await a.next('left')).to.not.have.property('gameId');
+    a.send({ type: 'create', settings: { players: 3 } });
+    const lobby = await a.next('lobby');
+    const b = await connect('b', 'leaver-b');
+    b.send({ type: 'join', code: lobby.code });
+    await a.next('lobby', (l) => l.players.length === 2);
+    b.send({ type: 'leave' });
+    expect(await b.next('left')).to.include({ gameId: lobby.gameId });
+    expect((await a.next('lobby', (l) => l.players.length === 1)).players.map((p) => p.name)).to.deep.equal(['leaver-a']);
+    a.send({ type: 'leave' });
+    await a.next('left');
+    a.send({ type: 'solo', settings: { tickMs: 50, width: 60 } });
+    const snap = await a.next('snapshot');
+    a.send({ type: 'leave' });
+    expect(await a.next('left')).to.include({ gameId: snap.gameId });
+    // the game goes on without the client (GAME.md): it still ends, and its result is stored
+    await waitFor('the solo game to end without its player', async () =>
+      (await node.get(`/api/games/${snap.gameId}`)).json<{ status: string }>().status === 'complete', 30_000);
+  });
+
   it('puts four ffa players in one game and six duel players in exactly three games', async () => {
     const ffa = await Promise.all([0, 1, 2, 3].map((i) => connect(`ffa${i}`, `ffa${i}`)));
     for (const c of ffa) c.send({ type: 'queue', mode: 'ffa', size: 4 });
@@ -139,8 +166,10 @@ describe('a SnakeTron node over WebSockets', function () {
     const a = await connect('a', 'stranded1');
     const b = await connect('b', 'stranded2');
     a.send({ type: 'queue', mode: 'ffa', size: 3 });
+    await a.next('queued');
+    await sleep(5);
     b.send({ type: 'queue', mode: 'ffa', size: 3 });
-    await Promise.all([a.next('queued'), b.next('queued')]);
+    await b.next('queued');
     // a node claims these two as a match (the claim script, as a node runs it) and dies before the game exists
     const redis = new Redis(REDIS_URL);
     const tag = `${cluster.prefix}:app:{mm}`;

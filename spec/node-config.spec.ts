@@ -1,0 +1,52 @@
+// bin/snaketron-node's configuration: --help, flags over environment, and clear refusals (bad options,
+// unreachable Redis or Postgres) with a non-zero exit.
+import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { parseNodeConfig } from '../actors/snaketron/config.ts';
+
+const NODE_BIN = fileURLToPath(new URL('../bin/snaketron-node', import.meta.url));
+
+function run(args: string[], env: Record<string, string> = {}) {
+  const result = spawnSync(NODE_BIN, args, { env: { ...process.env, SNAKETRON_LOG_LEVEL: 'silent', ...env }, timeout: 30_000 });
+  return { code: result.status, stdout: result.stdout.toString(), stderr: result.stderr.toString() };
+}
+
+describe('snaketron-node configuration', function () {
+  this.timeout(60_000);
+
+  it('lists every option with its environment variable and default', () => {
+    const { code, stdout } = run(['--help']);
+    expect(code).to.equal(0);
+    for (const [flag, env] of [['--port', 'SNAKETRON_PORT'], ['--redis', 'SNAKETRON_REDIS_URL'], ['--database', 'SNAKETRON_DATABASE_URL'],
+      ['--partitions', 'SNAKETRON_PARTITIONS'], ['--workers', 'SNAKETRON_WORKERS'], ['--node-id', 'SNAKETRON_NODE_ID'],
+      ['--prefix', 'SNAKETRON_PREFIX'], ['--secret', 'SNAKETRON_SECRET'], ['--public-url', 'SNAKETRON_PUBLIC_URL'],
+      ['--checkpoint-ticks', 'SNAKETRON_CHECKPOINT_TICKS'], ['--lease-ms', 'SNAKETRON_LEASE_MS']]) {
+      expect(stdout).to.contain(flag).and.contain(env);
+    }
+    expect(stdout).to.contain('(default 8080)').and.contain('(default 32)').and.contain('(default 1500)');
+  });
+
+  it('takes flags over the environment over the defaults', () => {
+    const config = parseNodeConfig(['--port', '9001'], { SNAKETRON_PORT: '9002', SNAKETRON_PARTITIONS: '16', SNAKETRON_NODE_ID: 'n-1' });
+    expect(config).to.include({ port: 9001, partitions: 16, nodeId: 'n-1', prefix: 'snaketron', checkpointTicks: 20, leaseMs: 1500 });
+  });
+
+  it('refuses a bad option with a message naming it and exit code 2', () => {
+    for (const args of [['--port', 'abc'], ['--partitions', '0'], ['--database', 'mysql://x'], ['--bogus']]) {
+      const { code, stderr } = run(args);
+      expect(code, args.join(' ')).to.equal(2);
+      expect(stderr, args.join(' ')).to.match(/^snaketron-node: /);
+    }
+    expect(run(['--port', 'abc']).stderr).to.contain('--port (SNAKETRON_PORT) must be a whole number');
+  });
+
+  it('says so and exits 1 when Redis or Postgres cannot be reached', () => {
+    const redis = run(['--port', '0', '--redis', 'redis://127.0.0.1:1']);
+    expect(redis.code).to.equal(1);
+    expect(redis.stderr).to.contain('Redis at redis://127.0.0.1:1 does not answer');
+    const pg = run(['--port', '0', '--prefix', 'st-config-spec', '--database', 'postgres://root@127.0.0.1:1/none']);
+    expect(pg.code).to.equal(1);
+    expect(pg.stderr).to.match(/cannot prepare the database: .*ECONNREFUSED/);
+  });
+});
