@@ -31,6 +31,8 @@ bench: deps services
 
 build: deps web
 	npx tsc -p tsconfig.json
+	cp -r runtime/commands dist/runtime/
+	cp -r actors/snaketron/commands actors/snaketron/pages dist/actors/snaketron/
 
 typecheck: deps
 	npx tsc -p tsconfig.json --noEmit
