@@ -6,8 +6,22 @@
 //   (d) checkpoint bytes per game, and actor restart time (an actor's tick throws once; it is rebuilt from its
 //       checkpoint and the journal while every other game goes on).
 // Games are 200x200 duels whose snakes turn away from each other at tick 1 and follow the walls (turns queued at
-// creation), so each lasts ~475 ticks (~71 s) with no further input. Run alone with `npx tsx bench/runtime.ts [--quick]`,
-// or through bench/run.ts with the other benchmarks.
+// creation), so each lasts ~475 ticks (~71 s) with no further input. Capacity is measured with one worker thread
+// (the default on two cores) and with two; the rest with the first. Run alone with
+// `npx tsx bench/runtime.ts [--quick]` (SNAKETRON_BENCH_WORKERS=1,2, SNAKETRON_BENCH_STEPS=1000,10000,
+// SNAKETRON_BENCH_FAILOVERS=10000, SNAKETRON_BENCH_PROFILE=dir for --cpu-prof of the failover nodes), or through
+// bench/run.ts with the other benchmarks.
+//
+// What the measurements found (2 cores, shared with Redis, Postgres and whatever else runs on the machine):
+// - All partitions ticked at the same instant, so the last one waited for the work of all the others (p99 lateness
+//   ~ the whole node's work per tick: 50 ms at 2,000 games). Partitions now tick at their own phase of the period.
+// - Checkpoints came every K ticks after an actor's start, so games started (or recovered) together checkpointed
+//   together: a storm every 20 ticks. They now fall on ticks fixed by the actor id.
+// - Checkpoint rows were sent as a VALUES list built by the query builder: ~2 us of the node's ~10 us per tick.
+// - What is left per tick is mostly the engine's step (~3 us; each 200x200 game holds two 40 KB grids), and on
+//   recovery the engine's snapshot decode (~60-90 us a game, ~0.9 s for 10,000) plus ~1 s to start a node process.
+// - Tail lateness follows CPU contention: the worker thread waiting for a core (seen in /proc/thread-self/schedstat)
+//   and then working off the partitions that fell due meanwhile. Two workers halve that backlog.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';

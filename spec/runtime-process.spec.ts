@@ -80,6 +80,16 @@ function expectOrderlyOutboxes(c: Cluster): void {
   }
 }
 
+async function checkpointCount(c: Cluster, where: string): Promise<number> {
+  const client = new pg.Client({ connectionString: c.db.url });
+  await client.connect();
+  try {
+    return (await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM checkpoints WHERE ${where}`)).rows[0].n;
+  } finally {
+    await client.end();
+  }
+}
+
 function ticksNow(c: Cluster): Map<string, number> {
   return new Map(c.driver.games.map((g) => [g, c.collector.lastTick(g)]));
 }
@@ -99,6 +109,8 @@ describe('runtime nodes as processes', function () {
       await c.driver.createDuels(100, { settings: LONG_DUEL });
       c.driver.startTurning(100);
       await waitFor('games to be running', () => c.driver.games.every((g) => c.collector.lastTick(g) >= 8));
+      // every game has a checkpoint past its start, so each recovers from a checkpoint plus a replay of the journal
+      await waitFor('every game to have a checkpoint past its start', async () => (await checkpointCount(c, 'tick > 0')) === 100);
 
       // killed with turns in flight; started again under the same node id: it takes its leases back at once
       await first.kill();
@@ -118,14 +130,7 @@ describe('runtime nodes as processes', function () {
       await verifyAll(c);
       expectOrderlyOutboxes(c);
       expect(c.driver.failures, 'submits refused').to.equal(0);
-      const client = new pg.Client({ connectionString: c.db.url });
-      await client.connect();
-      try {
-        await waitFor('every game to have its final checkpoint', async () =>
-          (await client.query<{ n: number }>('SELECT count(*)::int AS n FROM checkpoints WHERE finished')).rows[0].n === 100);
-      } finally {
-        await client.end();
-      }
+      await waitFor('every game to have its final checkpoint', async () => (await checkpointCount(c, 'finished')) === 100);
     } finally {
       await stopCluster(c);
     }
