@@ -43,9 +43,11 @@ export class Matchmaker {
   private get tickets(): string { return this.key('tickets'); }
   private get pending(): string { return this.key('pending'); }
 
+  /** Queues a player; the queue is first come, first served (a counter, not the clock, orders it). */
   async enqueue(ticket: Ticket): Promise<void> {
     await this.redis.hset(this.tickets, ticket.userId, JSON.stringify(ticket));
-    await this.redis.zadd(this.queueKey(ticket.mode, ticket.size), Date.now(), ticket.userId);
+    const order = await this.redis.incr(this.key('order'));
+    await this.redis.zadd(this.queueKey(ticket.mode, ticket.size), order, ticket.userId);
   }
 
   /** Takes a player out of its queue; false when it was no longer waiting (already matched). */
