@@ -1,6 +1,6 @@
 // The end-to-end load driver (a child process of bench/e2e.ts): N bot players over WebSockets play duels on a
-// node, re-queueing when a game ends. Each bot keeps its game with the engine and turns, every few ticks, to a
-// direction that does not kill it at once. Measured: turn→ack latency, and tick delivery = the time a client
+// node, re-queueing when a game ends. Each bot keeps its game with the engine and steers like the Colyseus
+// baseline's bots. Measured: turn→ack latency, and tick delivery = the time a client
 // receives a tick − the time the tick was committed (the Redis stream id of the outbox entry that holds it, read
 // by this process from the outboxes). Prints one JSON line with the results.
 import { Redis } from 'ioredis';
@@ -19,6 +19,9 @@ const { values } = parseArgs({
     redis: { type: 'string' }, prefix: { type: 'string' }, partitions: { type: 'string' },
   },
 });
+const DX = [0, 1, 0, -1] as const;
+const DY = [-1, 0, 1, 0] as const;
+const LOOKAHEAD = 8;
 const URL_ = values.url!;
 const BOTS = Number(values.bots);
 const SECONDS = Number(values.seconds ?? 15);
@@ -52,6 +55,7 @@ class Bot {
   private snakeId = 0;
   private seq = 0;
   private sent = new Map<number, number>();
+  private nextTurnAt = 0;
 
   constructor(private readonly index: number) {}
 
@@ -76,6 +80,7 @@ class Bot {
         this.send({ type: 'queue', mode: 'duel' });
         break;
       case 'snapshot':
+        this.nextTurnAt = 0;
         this.game = Game.fromSnapshot(m.state as unknown as GameSnapshot);
         this.gameId = m.gameId;
         this.snakeId = m.snakeId ?? 0;
@@ -92,7 +97,10 @@ class Bot {
           received.set(key, now);
           joinTimes(key);
         }
-        if (m.t % 3 === this.snakeId && this.game.isAlive(this.snakeId)) this.turn(m.t);
+        if (m.t >= this.nextTurnAt && this.game.status === 'running' && this.game.isAlive(this.snakeId)) {
+          this.nextTurnAt = m.t + 2 + Math.floor(Math.random() * 4);
+          this.steer();
+        }
         break;
       }
       case 'ack': {
@@ -113,25 +121,33 @@ class Bot {
     }
   }
 
-  /** A turn to a direction whose next cell is free, if the current one is not. */
-  private turn(t: number): void {
-    const snap = this.game!.snapshot();
-    const me = snap.snakes[this.snakeId];
-    const blocked = new Set<string>();
-    for (const s of snap.snakes) if (s.alive) for (const [x, y] of s.body) blocked.add(`${x},${y}`);
-    const free = (d: number) => {
-      const [x, y] = me.body[0];
-      const nx = x + (d === 1 ? 1 : d === 3 ? -1 : 0);
-      const ny = y + (d === 2 ? 1 : d === 0 ? -1 : 0);
-      return nx >= 0 && ny >= 0 && nx < snap.settings.width && ny < snap.settings.height && !blocked.has(`${nx},${ny}`);
+  /**
+   * The same policy as the Colyseus baseline's bots (bench/colyseus/bot.ts), so both servers carry the same load:
+   * every 2 to 5 ticks, turn to whichever side has the longer free run ahead (8 cells at most).
+   */
+  private steer(): void {
+    const game = this.game!;
+    const state = game.snapshot();
+    const { width, height } = state.settings;
+    const taken = new Set<number>();
+    for (const snake of state.snakes) if (snake.alive) for (const [x, y] of snake.body) taken.add(y * width + x);
+    const me = state.snakes[this.snakeId];
+    const [hx, hy] = me.body[0];
+    const run = (dir: Dir): number => {
+      let n = 0;
+      for (let x = hx + DX[dir], y = hy + DY[dir]; n < LOOKAHEAD; x += DX[dir], y += DY[dir], n++) {
+        if (x < 0 || y < 0 || x >= width || y >= height || taken.has(y * width + x)) break;
+      }
+      return n;
     };
-    const options = [0, 1, 2, 3].filter((d) => d !== ((me.dir + 2) % 4) && free(d));
-    if (options.length === 0) return;
-    const dir = (free(me.dir) && Math.random() < 0.6 ? me.dir : options[Math.floor(Math.random() * options.length)]) as Dir;
-    if (dir === me.dir) return;
+    const left = ((me.dir + 3) % 4) as Dir;
+    const right = ((me.dir + 1) % 4) as Dir;
+    const [l, r] = [run(left), run(right)];
+    if (l === 0 && r === 0) return;
+    const dir = l > r ? left : r > l ? right : Math.random() < 0.5 ? left : right;
     const seq = ++this.seq;
     this.sent.set(seq, performance.timeOrigin + performance.now());
-    this.send({ type: 'turn', dir: directionName(dir), seq, t: t + 1 });
+    this.send({ type: 'turn', dir: directionName(dir), seq, t: game.tick + 1 });
   }
 
   stop(): void {

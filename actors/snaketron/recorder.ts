@@ -3,6 +3,7 @@
 // its replay. While a game runs, its ticks collect in a Redis hash beside its partition (keyed by record number), so a recorder that dies
 // mid-game loses nothing: the next owner's recorder claims the entries it left pending and goes on.
 import { Packr } from 'msgpackr';
+import { readFileSync } from 'node:fs';
 import type { Logger } from '../../runtime/log.ts';
 import { fieldValue } from '../../runtime/journal.ts';
 import { decodeBatch, type JournalRecord } from '../../runtime/records.ts';
@@ -20,11 +21,18 @@ interface AutoClaim {
 }
 const packr = new Packr({ useRecords: false, variableMapSize: true });
 
-/** One element of a game's collection: the create, a lobby change, or a tick. */
-type Collected =
-  | { k: 'create'; init: CreateGame }
-  | { k: 'seats'; players: Array<{ userId: string; name: string; snakeId: number }> }
-  | ({ k: 'tick' } & ReplayTick);
+/** What one journal record adds to a game's collection: its create, its lobby's seats, its tick. */
+interface Collected {
+  create?: CreateGame;
+  seats?: Array<{ userId: string; name: string; snakeId: number }>;
+  tick?: ReplayTick;
+}
+
+const COLLECT_LUA = readFileSync(new URL('./commands/collect.lua', import.meta.url), 'utf8');
+
+interface CollectCommand {
+  snaketronCollect(keyCount: number, ...args: Array<string | Buffer>): Promise<number>;
+}
 
 export class Recorder {
   private readonly reader: RedisClient;
@@ -36,6 +44,7 @@ export class Recorder {
 
   constructor(private readonly runtime: Runtime, private readonly db: SnaketronDb, private readonly log: Logger) {
     this.reader = runtime.connectReader('recorder');
+    runtime.redis.defineCommand('snaketronCollect', { lua: COLLECT_LUA });
   }
 
   start(): void {
@@ -92,29 +101,38 @@ export class Recorder {
 
   private async process(partition: number, id: string, fields: Buffer[]): Promise<void> {
     const batch = decodeBatch(fieldValue(fields, 'd'));
-    // the collecting writes of one entry go out together (one pipelined round trip); endings wait for them
+    // the collecting writes of one entry go out in one call; the endings (results, replays) follow them
+    const keys: string[] = [];
+    const args: Array<string | Buffer> = [];
     const writes: Array<Promise<unknown>> = [];
     const endings: Array<() => Promise<void>> = [];
-    for (const record of batch.records) this.record(partition, record, writes, endings);
+    for (const record of batch.records) {
+      const collected = this.record(partition, record, writes, endings);
+      if (collected) {
+        keys.push(this.listKey(partition, record.a));
+        args.push(String(record.n), packr.pack(collected));
+      }
+    }
+    if (keys.length > 0) writes.push((this.runtime.redis as unknown as CollectCommand).snaketronCollect(keys.length, ...keys, ...args));
     await Promise.all(writes);
     for (const end of endings) await end();
     await this.runtime.redis.xack(this.runtime.keys.outbox(partition), GROUP, id);
   }
 
-  private record(partition: number, record: JournalRecord, writes: Array<Promise<unknown>>, endings: Array<() => Promise<void>>): void {
+  /** What a record adds to its game's collection, if anything; status changes and endings are queued. */
+  private record(partition: number, record: JournalRecord, writes: Array<Promise<unknown>>, endings: Array<() => Promise<void>>): Collected | null {
     const key = this.listKey(partition, record.a);
     const redis = this.runtime.redis;
-    // elements are keyed by the record number, so an entry processed twice adds nothing new
-    const push = (value: Collected) => { writes.push(redis.hset(key, String(record.n), packr.pack(value))); };
-    if (record.c) push({ k: 'create', init: record.c.b as CreateGame });
+    const collected: Collected = {};
+    if (record.c) collected.create = record.c.b as CreateGame;
     for (const output of (record.o ?? []) as GameOutput[]) {
-      if (output.e === 'lobby') push({ k: 'seats', players: output.players });
+      if (output.e === 'lobby') collected.seats = output.players;
       if (output.e === 'status' && output.status === 'running') {
         writes.push(this.db.updateTable('games').set({ status: 'running', started_at: new Date(output.startAt ?? Date.now()) })
           .where('id', '=', record.a).where('status', '=', 'lobby').execute());
       }
       if (output.e === 'tick') {
-        push({ k: 'tick', t: output.t, turns: output.turns, hash: output.hash });
+        collected.tick = { t: output.t, turns: output.turns, hash: output.hash };
         if (output.over) endings.push(() => this.finish(partition, record.a, output));
       }
     }
@@ -124,23 +142,24 @@ export class Recorder {
         await redis.del(key);
       });
     }
+    return collected.create || collected.seats || collected.tick ? collected : null;
   }
 
   private async finish(partition: number, gameId: string, last: Extract<GameOutput, { e: 'tick' }>): Promise<void> {
     const key = this.listKey(partition, gameId);
     const entries = await this.runtime.redis.hgetallBuffer(key);
     const collected = Object.entries(entries).sort((a, b) => Number(a[0]) - Number(b[0])).map(([, v]) => packr.unpack(v) as Collected);
-    const create = collected.find((c): c is Extract<Collected, { k: 'create' }> => c.k === 'create');
+    const create = collected.find((c) => c.create)?.create;
     if (!create) {
       this.log.error({ gameId }, 'game over but its create was not collected; no replay stored');
       return;
     }
-    let seats = create.init.players.map((p, snakeId) => ({ ...p, snakeId }));
-    for (const c of collected) if (c.k === 'seats') seats = c.players;
-    const ticks = collected.filter((c): c is Extract<Collected, { k: 'tick' }> => c.k === 'tick');
+    let seats = create.players.map((p, snakeId) => ({ ...p, snakeId }));
+    for (const c of collected) if (c.seats) seats = c.seats;
+    const ticks = collected.flatMap((c) => (c.tick ? [c.tick] : []));
     const over = last.over!;
     const replay = buildReplay({
-      gameId, settings: { ...create.init.settings, players: seats.length }, seed: create.init.seed, players: seats,
+      gameId, settings: { ...create.settings, players: seats.length }, seed: create.seed, players: seats,
       ticks, winner: over.winner, winningTeam: over.winningTeam,
     });
     const data = encodeReplay(replay);
