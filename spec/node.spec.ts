@@ -198,6 +198,12 @@ describe('a SnakeTron node over WebSockets', function () {
     guest.send({ type: 'join', code: lobby.code });
     const joined = await guest.next('lobby', (l) => l.players.length === 2);
     expect(joined.players.map((p) => p.name)).to.deep.equal(['host', 'guest']);
+    // the game is stored as the guest's too: a reconnect is told of it in welcome
+    await waitFor('the guest in the stored players', async () =>
+      (await node.get(`/api/games/${lobby.gameId}`)).json<{ players: unknown[] }>().players.length === 2);
+    const again = await connect('guest-again');
+    const welcome = await again.hello(undefined, guest.received.find((m) => m.type === 'welcome')!.token as string);
+    expect(welcome.game).to.equal(lobby.gameId);
     await host.next('lobby', (l) => l.players.length === 2);
     guest.send({ type: 'start', rid: 9 });
     expect(await guest.next('error')).to.include({ code: 'forbidden', rid: 9 });

@@ -71,17 +71,6 @@ export class GameService {
     return row?.id ?? null;
   }
 
-  async isPlayer(gameId: string, userId: string): Promise<boolean> {
-    const row = await this.db.selectFrom('game_players').select('snake_id').where('game_id', '=', gameId)
-      .where('user_id', '=', userId).executeTakeFirst();
-    return row !== undefined;
-  }
-
-  async addPlayer(gameId: string, snakeId: number, userId: string, name: string): Promise<void> {
-    await this.db.insertInto('game_players').values({ game_id: gameId, snake_id: snakeId, user_id: userId, name, team: snakeId % 2 })
-      .onConflict((oc) => oc.columns(['game_id', 'snake_id']).doUpdateSet({ user_id: userId, name })).execute();
-  }
-
   async info(gameId: string): Promise<Record<string, unknown> | null> {
     const game = await this.db.selectFrom('games').selectAll().where('id', '=', gameId).executeTakeFirst();
     if (!game) return null;

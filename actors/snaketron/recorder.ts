@@ -24,11 +24,13 @@ const packr = new Packr({ useRecords: false, variableMapSize: true });
 /** What one journal record adds to a game's collection: its create, its lobby's seats, its tick. */
 interface Collected {
   create?: CreateGame;
-  seats?: Array<{ userId: string; name: string; snakeId: number }>;
+  seats?: Seat[];
   tick?: ReplayTick;
 }
 
 const COLLECT_LUA = readFileSync(new URL('./commands/collect.lua', import.meta.url), 'utf8');
+
+type Seat = { userId: string; name: string; snakeId: number };
 
 interface CollectCommand {
   snaketronCollect(keyCount: number, ...args: Array<string | Buffer>): Promise<number>;
@@ -126,7 +128,10 @@ export class Recorder {
     const collected: Collected = {};
     if (record.c) collected.create = record.c.b as CreateGame;
     for (const output of (record.o ?? []) as GameOutput[]) {
-      if (output.e === 'lobby') collected.seats = output.players;
+      if (output.e === 'lobby') {
+        collected.seats = output.players;
+        writes.push(this.storeSeats(record.a, output.players));
+      }
       if (output.e === 'status' && output.status === 'running') {
         writes.push(this.db.updateTable('games').set({ status: 'running', started_at: new Date(output.startAt ?? Date.now()) })
           .where('id', '=', record.a).where('status', '=', 'lobby').execute());
@@ -145,38 +150,54 @@ export class Recorder {
     return collected.create || collected.seats || collected.tick ? collected : null;
   }
 
+  /** A private game's players as its lobby has them now, so `welcome.game` finds the game for each of them. */
+  private async storeSeats(gameId: string, seats: Seat[]): Promise<void> {
+    await this.db.transaction().execute(async (tx) => {
+      await tx.deleteFrom('game_players').where('game_id', '=', gameId).where('snake_id', '>=', seats.length).execute();
+      for (const seat of seats) {
+        await tx.insertInto('game_players').values({ game_id: gameId, snake_id: seat.snakeId, user_id: seat.userId, name: seat.name, team: seat.snakeId % 2 })
+          .onConflict((oc) => oc.columns(['game_id', 'snake_id']).doUpdateSet({ user_id: seat.userId, name: seat.name })).execute();
+      }
+    });
+  }
+
   private async finish(partition: number, gameId: string, last: Extract<GameOutput, { e: 'tick' }>): Promise<void> {
     const key = this.listKey(partition, gameId);
     const entries = await this.runtime.redis.hgetallBuffer(key);
     const collected = Object.entries(entries).sort((a, b) => Number(a[0]) - Number(b[0])).map(([, v]) => packr.unpack(v) as Collected);
     const create = collected.find((c) => c.create)?.create;
-    if (!create) {
-      this.log.error({ gameId }, 'game over but its create was not collected; no replay stored');
-      return;
-    }
-    let seats = create.players.map((p, snakeId) => ({ ...p, snakeId }));
-    for (const c of collected) if (c.seats) seats = c.seats;
-    const ticks = collected.flatMap((c) => (c.tick ? [c.tick] : []));
     const over = last.over!;
-    const replay = buildReplay({
-      gameId, settings: { ...create.settings, players: seats.length }, seed: create.seed, players: seats,
-      ticks, winner: over.winner, winningTeam: over.winningTeam,
-    });
-    const data = encodeReplay(replay);
+    let seats: Seat[] | null = create ? create.players.map((p, snakeId) => ({ ...p, snakeId })) : null;
+    for (const c of collected) if (c.seats) seats = c.seats;
+    let replay: { data: Uint8Array; ticks: number; v: number } | null = null;
+    if (create && seats) {
+      const built = buildReplay({
+        gameId, settings: { ...create.settings, players: seats.length }, seed: create.seed, players: seats,
+        ticks: collected.flatMap((c) => (c.tick ? [c.tick] : [])), winner: over.winner, winningTeam: over.winningTeam,
+      });
+      replay = { data: encodeReplay(built), ticks: built.ticks, v: built.v };
+    } else {
+      // only a game whose start left the journal before any recorder read it (a cluster upgraded while games
+      // ran) ends here: its result is stored, a replay cannot be
+      this.log.warn({ gameId }, 'no replay for this game: its start was trimmed before the recorder read it');
+    }
     await this.db.transaction().execute(async (tx) => {
-      await tx.insertInto('replays').values({ game_id: gameId, version: replay.v, data: Buffer.from(data), ticks: replay.ticks, bytes: data.length })
-        .onConflict((oc) => oc.column('game_id').doNothing()).execute();
+      if (replay) {
+        await tx.insertInto('replays').values({ game_id: gameId, version: replay.v, data: Buffer.from(replay.data), ticks: replay.ticks, bytes: replay.data.length })
+          .onConflict((oc) => oc.column('game_id').doNothing()).execute();
+      }
       await tx.updateTable('games').set({
         status: 'complete', ended_at: new Date(), ticks: last.t, winner: over.winner, winning_team: over.winningTeam,
       }).where('id', '=', gameId).execute();
       for (const r of over.results) {
-        const seat = seats[r.snakeId];
-        await tx.insertInto('game_players').values({
-          game_id: gameId, snake_id: r.snakeId, user_id: seat?.userId ?? '', name: seat?.name ?? '', team: r.team,
-          score: r.score, length: r.length, alive: r.alive, place: r.place,
-        }).onConflict((oc) => oc.columns(['game_id', 'snake_id']).doUpdateSet({
-          score: r.score, length: r.length, alive: r.alive, place: r.place, team: r.team,
-        })).execute();
+        const seat = seats?.[r.snakeId];
+        const result = { score: r.score, length: r.length, alive: r.alive, place: r.place, team: r.team };
+        if (seat) {
+          await tx.insertInto('game_players').values({ game_id: gameId, snake_id: r.snakeId, user_id: seat.userId, name: seat.name, ...result })
+            .onConflict((oc) => oc.columns(['game_id', 'snake_id']).doUpdateSet(result)).execute();
+        } else {
+          await tx.updateTable('game_players').set(result).where('game_id', '=', gameId).where('snake_id', '=', r.snakeId).execute();
+        }
       }
     });
     await this.runtime.redis.del(key);
