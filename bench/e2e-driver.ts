@@ -6,7 +6,8 @@
 import { Redis } from 'ioredis';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
-import { Game, type Dir, type GameSnapshot } from '../protocol/engine.ts';
+import { Game, type GameSnapshot } from '../protocol/engine.ts';
+import { chooseTurn, nextTurnTick } from './load-steering.ts';
 import { decodeServerMessage, encodeClientMessage, directionName, type ServerMessage } from '../protocol/messages.ts';
 import { fieldValue } from '../runtime/journal.ts';
 import { Keys } from '../runtime/keys.ts';
@@ -19,9 +20,6 @@ const { values } = parseArgs({
     redis: { type: 'string' }, prefix: { type: 'string' }, partitions: { type: 'string' },
   },
 });
-const DX = [0, 1, 0, -1] as const;
-const DY = [-1, 0, 1, 0] as const;
-const LOOKAHEAD = 8;
 const URL_ = values.url!;
 const BOTS = Number(values.bots);
 const SECONDS = Number(values.seconds ?? 15);
@@ -98,7 +96,7 @@ class Bot {
           joinTimes(key);
         }
         if (m.t >= this.nextTurnAt && this.game.status === 'running' && this.game.isAlive(this.snakeId)) {
-          this.nextTurnAt = m.t + 2 + Math.floor(Math.random() * 4);
+          this.nextTurnAt = nextTurnTick(m.t);
           this.steer();
         }
         break;
@@ -121,30 +119,11 @@ class Bot {
     }
   }
 
-  /**
-   * The same policy as the Colyseus baseline's bots (bench/colyseus/bot.ts), so both servers carry the same load:
-   * every 2 to 5 ticks, turn to whichever side has the longer free run ahead (8 cells at most).
-   */
+  /** Turns the way every load bot does (bench/load-steering.ts), as the Colyseus baseline's bots do. */
   private steer(): void {
     const game = this.game!;
-    const state = game.snapshot();
-    const { width, height } = state.settings;
-    const taken = new Set<number>();
-    for (const snake of state.snakes) if (snake.alive) for (const [x, y] of snake.body) taken.add(y * width + x);
-    const me = state.snakes[this.snakeId];
-    const [hx, hy] = me.body[0];
-    const run = (dir: Dir): number => {
-      let n = 0;
-      for (let x = hx + DX[dir], y = hy + DY[dir]; n < LOOKAHEAD; x += DX[dir], y += DY[dir], n++) {
-        if (x < 0 || y < 0 || x >= width || y >= height || taken.has(y * width + x)) break;
-      }
-      return n;
-    };
-    const left = ((me.dir + 3) % 4) as Dir;
-    const right = ((me.dir + 1) % 4) as Dir;
-    const [l, r] = [run(left), run(right)];
-    if (l === 0 && r === 0) return;
-    const dir = l > r ? left : r > l ? right : Math.random() < 0.5 ? left : right;
+    const dir = chooseTurn(game, this.snakeId);
+    if (dir === null) return;
     const seq = ++this.seq;
     this.sent.set(seq, performance.timeOrigin + performance.now());
     this.send({ type: 'turn', dir: directionName(dir), seq, t: game.tick + 1 });

@@ -3,20 +3,13 @@
 // few ticks toward open space, and records what load.ts reports (tick delivery, tick interval, turn → ack).
 
 import type { Client, Room } from '@colyseus/sdk';
-import { DIR_NAMES, Game, type Dir } from '../../protocol/engine.ts';
+import { DIR_NAMES, Game } from '../../protocol/engine.ts';
+import { chooseTurn, nextTurnTick } from '../load-steering.ts';
 import { LatencyHistogram } from './histogram.ts';
 import {
   ROOM_NAME, wallClockMs,
   type AckMessage, type SnapshotMessage, type TickMessage, type TurnMessage,
 } from './messages.ts';
-
-/** Ticks between two turns of one bot: a turn about every 3.5 ticks, a bit over 500 ms. */
-const TURN_EVERY_MIN = 2;
-const TURN_EVERY_MAX = 5;
-/** How far a bot looks down each way it could turn. */
-const LOOKAHEAD = 8;
-const DX = [0, 1, 0, -1] as const;
-const DY = [-1, 0, 1, 0] as const;
 
 /** What the bots of one process saw since the last reset. */
 export class Stats {
@@ -61,10 +54,6 @@ export class Gate {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-function randomBetween(min: number, max: number): number {
-  return min + Math.floor(Math.random() * (max - min + 1));
-}
 
 export class DuelBot {
   /** the room of the game being played, once joined */
@@ -127,7 +116,7 @@ export class DuelBot {
     this.snakeId = m.snakeId;
     this.lastT = m.state.tick;
     this.lastTickAt = 0;
-    this.nextTurnAt = m.state.tick + randomBetween(TURN_EVERY_MIN, TURN_EVERY_MAX);
+    this.nextTurnAt = nextTurnTick(m.state.tick);
   }
 
   private onTick(m: TickMessage): void {
@@ -149,31 +138,15 @@ export class DuelBot {
     game.step();
     if (game.hash() !== m.hash) stats.hashMismatches++;
     if (m.t >= this.nextTurnAt && game.status === 'running' && game.isAlive(this.snakeId)) {
-      this.nextTurnAt = m.t + randomBetween(TURN_EVERY_MIN, TURN_EVERY_MAX);
+      this.nextTurnAt = nextTurnTick(m.t);
       this.steer(game);
     }
   }
 
-  /** Turns to whichever side has the longer free run ahead (either, on a tie); turns nowhere when both are blocked. */
+  /** Turns the way every load bot does (bench/load-steering.ts). */
   private steer(game: Game): void {
-    const state = game.snapshot();
-    const { width, height } = state.settings;
-    const taken = new Set<number>();
-    for (const snake of state.snakes) if (snake.alive) for (const [x, y] of snake.body) taken.add(y * width + x);
-    const me = state.snakes[this.snakeId];
-    const [hx, hy] = me.body[0];
-    const run = (dir: Dir): number => {
-      let n = 0;
-      for (let x = hx + DX[dir], y = hy + DY[dir]; n < LOOKAHEAD; x += DX[dir], y += DY[dir], n++) {
-        if (x < 0 || y < 0 || x >= width || y >= height || taken.has(y * width + x)) break;
-      }
-      return n;
-    };
-    const left = ((me.dir + 3) % 4) as Dir;
-    const right = ((me.dir + 1) % 4) as Dir;
-    const [l, r] = [run(left), run(right)];
-    if (l === 0 && r === 0) return;
-    const dir = l > r ? left : r > l ? right : Math.random() < 0.5 ? left : right;
+    const dir = chooseTurn(game, this.snakeId);
+    if (dir === null) return;
     const seq = ++this.seq;
     const turn: TurnMessage = { dir: DIR_NAMES[dir], seq, t: game.tick + 1 };
     this.sentAt.set(seq, performance.now());
