@@ -47,7 +47,6 @@ const KEEP_UNWATCHED_MS = 30_000;
 
 export interface FanoutCounters {
   resyncs: number;
-  messagesOut: number;
 }
 
 export class Fanout {
@@ -58,7 +57,7 @@ export class Fanout {
   private running = true;
   private loop: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
-  readonly counters: FanoutCounters = { resyncs: 0, messagesOut: 0 };
+  readonly counters: FanoutCounters = { resyncs: 0 };
 
   constructor(private readonly runtime: Runtime, private readonly log: Logger) {
     this.reader = runtime.connectReader('fanout');
@@ -251,7 +250,6 @@ export class Fanout {
   private broadcast(game: WatchedGame, message: ServerMessage): void {
     for (const watch of game.watchers.values()) {
       if (!watch.synced) continue;
-      this.counters.messagesOut++;
       if (!watch.sub.send(message)) watch.synced = false;
     }
   }

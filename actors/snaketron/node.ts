@@ -75,7 +75,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
   // sessions on this node, by user, so match notifications find their players
   const sessions = new Set<Session>();
   const byUser = new Map<string, Set<Session>>();
-  const totals = { messagesIn: 0, bytesIn: 0, bytesOut: 0 };
+  const totals = { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0 };
   runtime.clientCount = () => sessions.size;
 
   const notifyChannel = (nodeId: string) => runtime.keys.app(`node:${nodeId}`);
@@ -129,14 +129,15 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     unregister(session) {
       sessions.delete(session);
       if (session.user) byUser.get(session.user.userId)?.delete(session);
-      totals.messagesIn += session.messagesIn; totals.bytesIn += session.bytesIn; totals.bytesOut += session.bytesOut;
+      totals.messagesIn += session.messagesIn; totals.messagesOut += session.messagesOut;
+      totals.bytesIn += session.bytesIn; totals.bytesOut += session.bytesOut;
     },
   };
   const live = (pick: (s: Session) => number) => [...sessions].reduce((n, s) => n + pick(s), 0);
   const metrics = createMetrics(runtime, fanout, {
     clients: () => sessions.size,
     messagesIn: () => totals.messagesIn + live((s) => s.messagesIn),
-    messagesOut: () => fanout.counters.messagesOut,
+    messagesOut: () => totals.messagesOut + live((s) => s.messagesOut),
     bytesIn: () => totals.bytesIn + live((s) => s.bytesIn),
     bytesOut: () => totals.bytesOut + live((s) => s.bytesOut),
   });

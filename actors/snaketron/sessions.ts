@@ -68,6 +68,7 @@ export class Session implements Subscriber {
   private busy: Promise<void> = Promise.resolve();
   messagesIn = 0;
   bytesIn = 0;
+  messagesOut = 0;
   bytesOut = 0;
 
   constructor(private readonly ctx: SessionContext, private readonly transport: Transport, private readonly encode: (m: ServerMessage) => Uint8Array) {}
@@ -80,6 +81,7 @@ export class Session implements Subscriber {
       this.state = { kind: 'lobby' };
     }
     const bytes = this.encode(message);
+    this.messagesOut++;
     this.bytesOut += bytes.length;
     return this.transport.send(bytes);
   }
