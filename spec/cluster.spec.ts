@@ -5,103 +5,18 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { DIR_NAMES, type Dir } from '../protocol/engine.ts';
-import type { TurnDirection } from '../protocol/messages.ts';
+import { DIR_NAMES } from '../protocol/engine.ts';
 import { Keys } from '../runtime/keys.ts';
 import type { CreateGame, GameInput } from '../actors/snaketron/game-actor.ts';
-import { SpecCluster, type SnakeNode } from './support/cluster.ts';
+import { SpecCluster } from './support/cluster.ts';
 import { SpecClient } from './support/client.ts';
-import { REDIS_URL, sleep, waitFor } from './support/env.ts';
+import { REDIS_URL, waitFor } from './support/env.ts';
 import { JournalCollector, verifyGame } from './support/journal.ts';
+import { killOwnerMidGame, privateDuel, staircase } from './support/player.ts';
 import { ClientReplica } from './support/replica.ts';
 
 const SIM = fileURLToPath(new URL('../bin/snaketron-sim', import.meta.url));
 const PARTITIONS = 8;
-
-type Snapshot = Extract<Awaited<ReturnType<SpecClient['next']>>, { type: 'snapshot' }>;
-
-/** A player that keeps steering in a staircase (so it lives long), reconnects when its node dies, and checks
- * every tick it sees against its own copy of the game. */
-class Player {
-  client!: SpecClient;
-  token = '';
-  userId = '';
-  replica: ClientReplica | null = null;
-  /** ticks seen, over all connections; a reconnect's snapshot may skip ahead, never back */
-  seen: number[] = [];
-  acked: Array<{ t: number; dir: Dir }> = [];
-  private seq = 0;
-  private lastTurnTick = 0;
-  private steering: NodeJS.Timeout | null = null;
-  private pumping = false;
-  gameId = '';
-  snakeId = -1;
-
-  constructor(readonly name: string) {}
-
-  async connect(node: SnakeNode): Promise<void> {
-    this.client = await SpecClient.connect(node.ws, this.name);
-    const welcome = await this.client.hello(this.token ? undefined : this.name, this.token || undefined);
-    this.token = welcome.token;
-    this.userId = welcome.userId;
-    void this.pump();
-  }
-
-  /** Follows snapshots and ticks as they come, checking each tick against the replica. */
-  private async pump(): Promise<void> {
-    if (this.pumping) return;
-    this.pumping = true;
-    const client = this.client;
-    let i = 0;
-    while (client === this.client && !client.closed) {
-      while (i < client.received.length) {
-        const m = client.received[i++];
-        if (m.type === 'snapshot') {
-          expect(m.state.tick, `${this.name}: a snapshot never goes back`).to.be.at.least(this.seen.at(-1) ?? 0);
-          this.replica = new ClientReplica(m as Snapshot);
-          this.gameId = m.gameId;
-          this.snakeId = m.snakeId ?? -1;
-        } else if (m.type === 'tick' && this.replica) {
-          this.replica.apply(m);
-          this.seen.push(m.t);
-        }
-      }
-      await sleep(5);
-    }
-    this.pumping = false;
-  }
-
-  get tick(): number {
-    return this.replica?.game.tick ?? 0;
-  }
-
-  /** Sends a turn for two ticks ahead every `everyMs`, alternating so the snake climbs a staircase. */
-  steer(toward: [TurnDirection, TurnDirection], everyMs = 60): void {
-    this.steering = setInterval(() => {
-      if (!this.replica || this.client.closed || !this.replica.game.isAlive(this.snakeId)) return;
-      const t = this.tick + 2;
-      if (t <= this.lastTurnTick) return; // one turn per tick, so each acked turn is told apart
-      this.lastTurnTick = t;
-      const dir = toward[this.seq % 2];
-      const seq = ++this.seq;
-      this.client.send({ type: 'turn', dir, seq, t });
-      void this.client.next('ack', (a) => a.seq === seq, 5000)
-        .then((ack) => { this.acked.push({ t: ack.t, dir: DIR_NAMES.indexOf(dir) as Dir }); })
-        .catch(() => { /* not acked: the connection went away with it */ });
-    }, everyMs);
-  }
-
-  stop(): void {
-    if (this.steering) clearInterval(this.steering);
-    this.steering = null;
-  }
-
-  async rejoin(node: SnakeNode): Promise<void> {
-    await this.connect(node);
-    this.client.send({ type: 'rejoin', gameId: this.gameId });
-    await this.client.next('snapshot');
-  }
-}
 
 /** The turns the journal applied, by tick, as a GAME.md scenario, run through bin/snaketron-sim. */
 function simulate(records: ReturnType<JournalCollector['records']['get']> & object): { hash: number; tick: number } {
@@ -137,21 +52,6 @@ describe('a SnakeTron cluster', function () {
     await collector.stop();
     await cluster.stop();
   });
-
-  /** Two players in a long duel (a private game on a big board), each connected to the node given. */
-  async function duel(nodeA: SnakeNode, nodeB: SnakeNode): Promise<[Player, Player]> {
-    const a = new Player('alpha');
-    const b = new Player('bravo');
-    await a.connect(nodeA);
-    await b.connect(nodeB);
-    a.client.send({ type: 'create', settings: { players: 2, width: 100, height: 100, tickMs: 50 } });
-    const lobby = await a.client.next('lobby');
-    b.client.send({ type: 'join', code: lobby.code });
-    await a.client.next('lobby', (l) => l.players.length === 2);
-    a.client.send({ type: 'start' });
-    await waitFor('both players to have the game', () => a.replica && b.replica);
-    return [a, b];
-  }
 
   it('matches two players on different nodes into one game; both see every tick; a reconnect elsewhere rejoins exactly', async () => {
     const [n1, n2] = [await cluster.start(), await cluster.start()];
@@ -201,24 +101,11 @@ describe('a SnakeTron cluster', function () {
   it('keeps a duel going when the node that owns it is SIGKILLed: no tick lost or doubled, every acked turn once', async () => {
     const nodes = [await cluster.start(), await cluster.start(), await cluster.start()];
     await cluster.settled();
-    // find which node will own the game: create it, then place the players
-    const [a, b] = await duel(nodes[0], nodes[1]);
-    const owner = (await cluster.ownerOf(a.gameId))!;
-    expect(owner).to.not.equal(undefined);
-    const survivors = nodes.filter((n) => n !== owner);
-    a.steer(a.snakeId === 0 ? ['up', 'right'] : ['down', 'left']);
-    b.steer(b.snakeId === 0 ? ['up', 'right'] : ['down', 'left']);
-    await waitFor('the game to run a while', () => a.tick >= 20 && b.tick >= 20);
-    owner.kill('SIGKILL');
+    const [a, b] = await privateDuel(nodes[0], nodes[1]);
+    a.steer(staircase(a));
+    b.steer(staircase(b));
     // players whose node died reconnect to a live one and rejoin
-    for (const p of [a, b]) {
-      if (p.client.ws.url.includes(`:${owner.port}/`)) {
-        await p.client.whenClosed;
-        await p.rejoin(survivors[0]);
-      }
-    }
-    const resumedAt = Math.max(a.tick, b.tick);
-    await waitFor('ticks to go on after the failover', () => a.tick > resumedAt + 10 && b.tick > resumedAt + 10, 30_000);
+    await killOwnerMidGame(cluster, [a, b]);
     a.stop();
     b.stop();
     await waitFor('the game to end', () => collector.isOver(a.gameId), 60_000);
@@ -247,9 +134,9 @@ describe('a SnakeTron cluster', function () {
   it('moves partitions to a joining node without stopping games, and back when it leaves with SIGTERM', async () => {
     const first = [await cluster.start(), await cluster.start(), await cluster.start()];
     await cluster.settled();
-    const [a, b] = await duel(first[0], first[1]);
-    a.steer(a.snakeId === 0 ? ['up', 'right'] : ['down', 'left']);
-    b.steer(b.snakeId === 0 ? ['up', 'right'] : ['down', 'left']);
+    const [a, b] = await privateDuel(first[0], first[1]);
+    a.steer(staircase(a));
+    b.steer(staircase(b));
     await waitFor('the game to run', () => a.tick >= 10);
     const fourth = await cluster.start();
     await cluster.settled();

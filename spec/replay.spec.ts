@@ -9,15 +9,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { decodeReplay, verifyReplay, type Replay } from '../actors/snaketron/replay.ts';
 import { ReplayStore, loadReplay, replayToJson } from '../actors/snaketron/replay-tool.ts';
-import { Game, type GameSnapshot } from '../protocol/engine.ts';
-import type { ServerMessage, TurnDirection } from '../protocol/messages.ts';
 import { SpecCluster, type SnakeNode } from './support/cluster.ts';
-import { SpecClient } from './support/client.ts';
+import { killOwnerMidGame, privateDuel, SpecPlayer, staircase } from './support/player.ts';
 import { sleep, waitFor } from './support/env.ts';
 
 const REPLAY_BIN = fileURLToPath(new URL('../bin/snaketron-replay', import.meta.url));
-
-type Snapshot = Extract<ServerMessage, { type: 'snapshot' }>;
 
 /** Runs bin/snaketron-replay and collects what it printed and its exit code. */
 function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -34,90 +30,13 @@ function cli(args: string[]): Promise<{ code: number | null; stdout: string; std
   });
 }
 
-/** A player whose copy of the game follows every snapshot and tick, over as many connections as it takes. */
-class Player {
-  client!: SpecClient;
-  token = '';
-  game: Game | null = null;
-  gameId = '';
-  snakeId = -1;
-  /** the hash of the last tick applied, checked against the tick's own */
-  lastHash = 0;
-  over: Extract<ServerMessage, { type: 'over' }> | null = null;
-  private seq = 0;
-  private lastTurnTick = 0;
-  private steering: NodeJS.Timeout | null = null;
-
-  constructor(readonly name: string) {}
-
-  async connect(node: SnakeNode): Promise<void> {
-    this.client = await SpecClient.connect(node.ws, this.name);
-    const welcome = await this.client.hello(this.token ? undefined : this.name, this.token || undefined);
-    this.token = welcome.token;
-    void this.follow(this.client);
-  }
-
-  private async follow(client: SpecClient): Promise<void> {
-    let i = 0;
-    while (client === this.client && !client.closed) {
-      while (i < client.received.length) {
-        const m = client.received[i++];
-        if (m.type === 'snapshot') {
-          this.game = Game.fromSnapshot((m as Snapshot).state as unknown as GameSnapshot);
-          this.gameId = m.gameId;
-          this.snakeId = m.snakeId ?? -1;
-          this.lastHash = this.game.hash();
-        } else if (m.type === 'tick' && this.game && m.t === this.game.tick + 1) {
-          for (const [snakeId, dir] of m.turns) this.game.queueTurn(snakeId, dir, m.t);
-          this.game.step();
-          expect(this.game.hash(), `${this.name}: hash at tick ${m.t}`).to.equal(m.hash);
-          this.lastHash = m.hash;
-        } else if (m.type === 'over') {
-          this.over = m;
-        }
-      }
-      await sleep(5);
-    }
-  }
-
-  get tick(): number {
-    return this.game?.tick ?? 0;
-  }
-
-  turn(dir: TurnDirection, t?: number): void {
-    this.client.send({ type: 'turn', dir, seq: ++this.seq, ...(t === undefined ? {} : { t }) });
-  }
-
-  /** A staircase (so the snake lives), one turn every few ticks. */
-  steer(toward: [TurnDirection, TurnDirection]): void {
-    let k = 0;
-    this.steering = setInterval(() => {
-      if (!this.game || this.client.closed || this.game.status !== 'running' || !this.game.isAlive(this.snakeId)) return;
-      const t = this.tick + 2;
-      if (t <= this.lastTurnTick + 2) return;
-      this.lastTurnTick = t;
-      this.turn(toward[k++ % 2], t);
-    }, 60);
-  }
-
-  stop(): void {
-    if (this.steering) clearInterval(this.steering);
-  }
-
-  async rejoin(node: SnakeNode): Promise<void> {
-    await this.connect(node);
-    this.client.send({ type: 'rejoin', gameId: this.gameId });
-    await this.client.next('snapshot');
-  }
-}
-
 describe('replays of games played through nodes', function () {
   this.timeout(120_000);
   let cluster: SpecCluster;
   let nodes: SnakeNode[];
   let dir: string;
   const store = () => ReplayStore.open(cluster.db.url);
-  let duel: Promise<{ gameId: string; players: Player[] }> | null = null;
+  let duel: Promise<{ gameId: string; players: SpecPlayer[] }> | null = null;
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'snaketron-replay-'));
@@ -140,10 +59,10 @@ describe('replays of games played through nodes', function () {
   }
 
   /** Two players queue for a duel on two nodes and steer a little; both snakes end in a wall. */
-  function playDuel(): Promise<{ gameId: string; players: Player[] }> {
+  function playDuel(): Promise<{ gameId: string; players: SpecPlayer[] }> {
     duel ??= (async () => {
-      const left = new Player('lefty');
-      const right = new Player('righty');
+      const left = new SpecPlayer('lefty');
+      const right = new SpecPlayer('righty');
       // two nodes alive now (this may run after the failover spec, with --grep)
       const live = cluster.live();
       await left.connect(live[0]);
@@ -192,32 +111,11 @@ describe('replays of games played through nodes', function () {
   });
 
   it('stores a duel whose owner node was SIGKILLed mid-game; the replay verifies and ends at the clients\' last hash', async () => {
-    const a = new Player('alpha');
-    const b = new Player('bravo');
-    await a.connect(nodes[0]);
-    await b.connect(nodes[1]);
-    a.client.send({ type: 'create', settings: { players: 2, width: 100, height: 100, tickMs: 50 } });
-    const lobby = await a.client.next('lobby');
-    b.client.send({ type: 'join', code: lobby.code });
-    await a.client.next('lobby', (l) => l.players.length === 2);
-    a.client.send({ type: 'start' });
-    await waitFor('both players to have the game', () => a.game && b.game);
+    const [a, b] = await privateDuel(nodes[0], nodes[1]);
     const gameId = a.gameId;
-    const owner = (await cluster.ownerOf(gameId))!;
-    expect(owner, 'the owner node').to.not.equal(undefined);
-    const survivor = nodes.find((n) => n !== owner)!;
-    a.steer(a.snakeId === 0 ? ['up', 'right'] : ['down', 'left']);
-    b.steer(b.snakeId === 0 ? ['up', 'right'] : ['down', 'left']);
-    await waitFor('the game to run a while', () => a.tick >= 20 && b.tick >= 20);
-    owner.kill('SIGKILL');
-    for (const p of [a, b]) {
-      if (p.client.ws.url.includes(`:${owner.port}/`)) {
-        await p.client.whenClosed;
-        await p.rejoin(survivor);
-      }
-    }
-    const resumedAt = Math.max(a.tick, b.tick);
-    await waitFor('ticks to go on after the failover', () => a.tick > resumedAt + 10 && b.tick > resumedAt + 10, 30_000);
+    a.steer(staircase(a), 3);
+    b.steer(staircase(b), 3);
+    const survivor = await killOwnerMidGame(cluster, [a, b]);
     a.stop();
     b.stop();
     await waitFor('both players to see the end', () => a.over && b.over, 60_000);
