@@ -3,7 +3,7 @@
 // client that joins or rejoins gets a snapshot consistent with the ticks that follow. Each client gets only its
 // games' messages.
 import type { ServerMessage, SnapshotMessage, SnapshotState } from '../../protocol/messages.ts';
-import type { ActorType } from '../../runtime/actor.ts';
+import type { ActorContext, ActorType } from '../../runtime/actor.ts';
 import { applyRecord, fieldValue, readOutbox, tickGrid } from '../../runtime/journal.ts';
 import type { Logger } from '../../runtime/log.ts';
 import { decodeBatch, type JournalRecord } from '../../runtime/records.ts';
@@ -38,7 +38,7 @@ class WatchedGame {
   lastRecordAt = Date.now();
   recovering = false;
   idleSince = Date.now();
-  constructor(readonly gameId: string, readonly partition: number) {}
+  constructor(readonly gameId: string, readonly partition: number, readonly align: ActorContext['align']) {}
 }
 
 const actor = gameActor as ActorType<GameState, GameOutput>;
@@ -115,7 +115,8 @@ export class Fanout {
   private async ensure(gameId: string, createdId?: string): Promise<WatchedGame> {
     let game = this.games.get(gameId);
     if (!game) {
-      game = new WatchedGame(gameId, this.runtime.partitionOf(gameId));
+      const partition = this.runtime.partitionOf(gameId);
+      game = new WatchedGame(gameId, partition, tickGrid(partition, this.runtime.partitions));
       this.games.set(gameId, game);
     }
     if (!game.loaded) {
@@ -140,7 +141,7 @@ export class Fanout {
       for (const record of entry.batch.records) {
         if (record.a !== game.gameId || record.n <= seq) continue;
         if (record.n !== seq + 1) throw new Error(`journal of ${game.gameId} jumps from ${seq} to ${record.n}`);
-        state = applyRecord(actor, state, record, tickGrid(game.partition, this.runtime.partitions));
+        state = applyRecord(actor, state, record, game.align);
         seq = record.n;
       }
     }
@@ -216,7 +217,7 @@ export class Fanout {
       return;
     }
     const before = game.state?.phase;
-    game.state = applyRecord(actor, game.state, record, tickGrid(game.partition, this.runtime.partitions));
+    game.state = applyRecord(actor, game.state, record, game.align);
     game.seq = record.n;
     game.lastRecordAt = Date.now();
     const state = game.state;
