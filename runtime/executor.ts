@@ -50,6 +50,12 @@ interface Base {
 
 /** An actor whose journal moved on without ticking (a lobby taking joins) is checkpointed after this long. */
 const IDLE_CHECKPOINT_MS = 5000;
+/**
+ * How often a partition whose every actor has a tick scheduled reads its mailbox between ticks. Inputs for such
+ * actors wait for their next tick anyway (every cycle reads before it ticks), so polling faster only costs Redis
+ * calls; only a create or an input for an actor in another partition state waits up to this long.
+ */
+const TICKING_POLL_MS = 250;
 
 class HostedActor {
   state: unknown = undefined;
@@ -91,6 +97,7 @@ export interface ExecutorStats {
   actors: number;
   ticks: number;
   commits: number;
+  reads: number;
   inputs: number;
   deadLetters: number;
   restarts: number;
@@ -111,6 +118,8 @@ export class PartitionExecutor {
   private earliestDue = 0;
   /** an actor may need looking at before earliestDue (just recovered or restarted) */
   private unsettled = true;
+  /** every live actor has a tick scheduled: the mailbox is read at ticks (and every TICKING_POLL_MS) */
+  private ticking = false;
   private readonly writer: CheckpointWriter;
   private commitSeq: number;
   private timer: NodeJS.Timeout | null = null;
@@ -140,7 +149,7 @@ export class PartitionExecutor {
     this.align = tickGrid(partition, config.partitions);
     this.writer = new CheckpointWriter(store, (ids) => this.onCheckpointsConfirmed(ids), log);
     this.stats = {
-      partition, epoch, actors: 0, ticks: 0, commits: 0, inputs: 0, deadLetters: 0, restarts: 0, inboxLag: 0,
+      partition, epoch, actors: 0, ticks: 0, commits: 0, reads: 0, inputs: 0, deadLetters: 0, restarts: 0, inboxLag: 0,
       lateness: new LatencyHistogram(), commitMs: new LatencyHistogram(), checkpointMs: this.writer.latency,
     };
   }
@@ -264,13 +273,13 @@ export class PartitionExecutor {
     // Most cycles are polls between ticks that find nothing: then no actor needs looking at.
     if (entries.length === 0 && !this.unsettled && this.restarting.size === 0 && now + 1 < this.earliestDue) {
       await this.maybeTrim();
-      this.schedule(Math.min(this.earliestDue, now + this.config.pollMs) - Date.now());
+      this.schedule(Math.min(this.earliestDue, now + this.pollInterval()) - Date.now());
       return;
     }
     this.unsettled = false;
     const drafts = new Map<string, Draft>();
-    let wake = now + this.config.pollMs;
     let earliest = Infinity;
+    let unscheduled = false;
     for (const actor of this.actors.values()) {
       if (actor.restarting !== null || actor.finished) continue;
       if (actor.queue.length > 0) this.handleQueue(actor, drafts, now);
@@ -279,10 +288,12 @@ export class PartitionExecutor {
         this.tickIfDue(actor, drafts, now);
       }
       // an actor without a time to tick (a lobby) changes only with an input, which makes the next cycle a full one
-      if (actor.nextDue !== null && actor.nextDue < earliest) earliest = actor.nextDue;
+      if (actor.nextDue === null) unscheduled = true;
+      else if (actor.nextDue < earliest) earliest = actor.nextDue;
     }
     this.earliestDue = earliest;
-    if (earliest < wake) wake = earliest;
+    this.ticking = earliest !== Infinity && !unscheduled;
+    let wake = Math.min(earliest, now + this.pollInterval());
     await this.commit([...drafts.values()]);
     // the actors that threw, also one whose restart failed in an earlier cycle (Redis away)
     for (const actor of [...this.restarting]) {
@@ -295,10 +306,15 @@ export class PartitionExecutor {
     this.schedule(wake - Date.now());
   }
 
+  private pollInterval(): number {
+    return this.ticking ? Math.max(TICKING_POLL_MS, this.config.pollMs) : this.config.pollMs;
+  }
+
   private async read(): Promise<InboxEntry[]> {
     const reply = await runCommandBuffer<[number, Array<[Buffer, Array<[Buffer, Buffer[]]>]> | null]>(
       this.redis, 'read', [...this.fenceKeys, this.keys.inbox(this.partition)],
       [...this.fenceArgs, OWNER_GROUP, this.config.nodeId, this.config.readCount, this.lastSeenId]);
+    this.stats.reads++;
     if (reply[0] === 0) throw new FencedError('reading the mailbox');
     const streams = reply[1];
     if (!streams || streams.length === 0) return [];

@@ -46,6 +46,7 @@ class WorkerSlot {
 export class RuntimeCounters {
   ticks = 0;
   commits = 0;
+  reads = 0;
   inputs = 0;
   deadLetters = 0;
   actorRestarts = 0;
@@ -153,6 +154,7 @@ export class Supervisor extends EventEmitter {
     const c = this.counters;
     c.ticks += report.ticks;
     c.commits += report.commits;
+    c.reads += report.reads;
     c.inputs += report.inputs;
     c.deadLetters += report.deadLetters;
     c.actorRestarts += report.restarts;

@@ -18,6 +18,8 @@ export interface WorkerReport {
   partitions: Array<{ partition: number; epoch: number; actors: number; inboxLag: number }>;
   ticks: number;
   commits: number;
+  /** mailbox reads (Redis calls), to show how often partitions poll */
+  reads: number;
   inputs: number;
   deadLetters: number;
   restarts: number;

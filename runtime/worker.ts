@@ -25,7 +25,7 @@ for (const url of config.actorModules) {
   for (const type of module.actorTypes) types.set(type.type, type);
 }
 const executors = new Map<number, PartitionExecutor>();
-const retired = { ticks: 0, commits: 0, inputs: 0, deadLetters: 0, restarts: 0 };
+const retired = { ticks: 0, commits: 0, reads: 0, inputs: 0, deadLetters: 0, restarts: 0 };
 
 function send(message: FromWorker): void {
   port!.postMessage(message);
@@ -51,11 +51,11 @@ async function assign(partition: number, epoch: number, lastSeq: number): Promis
 
 function report(): WorkerReport {
   const out: WorkerReport = {
-    partitions: [], ticks: retired.ticks, commits: retired.commits, inputs: retired.inputs,
+    partitions: [], ticks: retired.ticks, commits: retired.commits, reads: retired.reads, inputs: retired.inputs,
     deadLetters: retired.deadLetters, restarts: retired.restarts,
     lateness: { counts: [], sum: 0, count: 0 }, commitMs: { counts: [], sum: 0, count: 0 }, checkpointMs: { counts: [], sum: 0, count: 0 },
   };
-  Object.assign(retired, { ticks: 0, commits: 0, inputs: 0, deadLetters: 0, restarts: 0 });
+  Object.assign(retired, { ticks: 0, commits: 0, reads: 0, inputs: 0, deadLetters: 0, restarts: 0 });
   const merge = (into: WorkerReport['lateness'], from: WorkerReport['lateness']) => {
     if (into.counts.length === 0) into.counts = new Array(from.counts.length).fill(0);
     for (let i = 0; i < from.counts.length; i++) into.counts[i] += from.counts[i];
@@ -65,8 +65,8 @@ function report(): WorkerReport {
   for (const executor of executors.values()) {
     const s = executor.stats;
     out.partitions.push({ partition: s.partition, epoch: s.epoch, actors: s.actors, inboxLag: s.inboxLag });
-    out.ticks += s.ticks; out.commits += s.commits; out.inputs += s.inputs; out.deadLetters += s.deadLetters; out.restarts += s.restarts;
-    s.ticks = 0; s.commits = 0; s.inputs = 0; s.deadLetters = 0; s.restarts = 0;
+    out.ticks += s.ticks; out.commits += s.commits; out.reads += s.reads; out.inputs += s.inputs; out.deadLetters += s.deadLetters; out.restarts += s.restarts;
+    s.ticks = 0; s.commits = 0; s.reads = 0; s.inputs = 0; s.deadLetters = 0; s.restarts = 0;
     merge(out.lateness, s.lateness.take());
     merge(out.commitMs, s.commitMs.take());
     merge(out.checkpointMs, s.checkpointMs.take());

@@ -79,6 +79,27 @@ describe('runtime on one node', function () {
     }
   });
 
+  it('reads a mailbox once per tick while every actor of its partition ticks, not at every poll', async () => {
+    const h = await startHarness('polls');
+    try {
+      // 40 duels: every one of the 4 partitions holds ticking games (50 ms ticks; polls would come every 20 ms)
+      await h.driver.createDuels(40);
+      h.driver.startTurning();
+      const c = h.runtime.supervisor.counters;
+      await waitFor('the games to tick', () => c.ticks > 40 * 5);
+      const before = { reads: c.reads, commits: c.commits, inputs: c.inputs };
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      const reads = c.reads - before.reads;
+      const commits = c.commits - before.commits;
+      expect(commits).to.be.greaterThan(4 * 20); // 4 partitions × 40 ticks in 2 s, give or take the reports' edges
+      expect(c.inputs - before.inputs).to.be.greaterThan(0); // turns kept arriving between ticks
+      expect(reads).to.be.at.most(Math.ceil(commits * 1.2));
+      await verifyAll(h);
+    } finally {
+      await stopHarness(h);
+    }
+  });
+
   it('restarts only the actor whose tick throws; the other games on its worker keep their cadence', async () => {
     const h = await startHarness('throw-tick');
     try {

@@ -2,7 +2,7 @@
 // and keeps an exact replica of each watched game (checkpoint + journal, stepped with the same actor code), so a
 // client that joins or rejoins gets a snapshot consistent with the ticks that follow. Each client gets only its
 // games' messages.
-import type { ServerMessage, SnapshotMessage, SnapshotState } from '../../protocol/messages.ts';
+import { encodeServerMessage, type ServerMessage, type SnapshotMessage, type SnapshotState } from '../../protocol/messages.ts';
 import type { ActorContext, ActorType } from '../../runtime/actor.ts';
 import { applyRecord, fieldValue, readOutbox, tickGrid } from '../../runtime/journal.ts';
 import type { Logger } from '../../runtime/log.ts';
@@ -13,10 +13,13 @@ import { gameActor, type GameOutput, type GameState } from './game-actor.ts';
 
 export type Role = 'player' | 'spectator';
 
-/** A client connection as the fan-out sees it. `send` returns false when the client is too far behind. */
+/**
+ * A client connection as the fan-out sees it. `send` returns false when the client is too far behind; `encoded`,
+ * when given, is the message already encoded (a broadcast encodes once for all its watchers).
+ */
 export interface Subscriber {
   readonly id: number;
-  send(message: ServerMessage): boolean;
+  send(message: ServerMessage, encoded?: Uint8Array): boolean;
 }
 
 interface Watch {
@@ -249,9 +252,11 @@ export class Fanout {
   }
 
   private broadcast(game: WatchedGame, message: ServerMessage): void {
+    let encoded: Uint8Array | undefined;
     for (const watch of game.watchers.values()) {
       if (!watch.synced) continue;
-      if (!watch.sub.send(message)) watch.synced = false;
+      encoded ??= encodeServerMessage(message);
+      if (!watch.sub.send(message, encoded)) watch.synced = false;
     }
   }
 

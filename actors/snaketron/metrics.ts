@@ -54,6 +54,7 @@ export function createMetrics(runtime: Runtime, fanout: Fanout, stats: NodeStats
   counter('snaketron_steps_total', 'game steps executed (rate = steps per second)', () => counters.ticks);
   counter('snaketron_commits_total', 'journal batches committed', () => counters.commits);
   counter('snaketron_inputs_total', 'mailbox inputs read', () => counters.inputs);
+  counter('snaketron_mailbox_reads_total', 'mailbox reads (one Redis call each; at ticks, and between them only for partitions with lobbies)', () => counters.reads);
   counter('snaketron_dead_letters_total', 'inputs dead-lettered', () => counters.deadLetters);
   counter('snaketron_recoveries_total', 'partition recoveries (takeovers, worker replacements)', () => counters.recoveries);
   counter('snaketron_actor_restarts_total', 'actors restarted after throwing', () => counters.actorRestarts);

@@ -73,14 +73,14 @@ export class Session implements Subscriber {
 
   constructor(private readonly ctx: SessionContext, private readonly transport: Transport, private readonly encode: (m: ServerMessage) => Uint8Array) {}
 
-  send(message: ServerMessage): boolean {
+  send(message: ServerMessage, encoded?: Uint8Array): boolean {
     if (this.closed) return false;
     if (message.type === 'over' && this.state.kind === 'game' && this.state.gameId === message.gameId) {
       // the game is over: back to the lobby state, free to play again
       this.ctx.fanout.unwatch(message.gameId, this);
       this.state = { kind: 'lobby' };
     }
-    const bytes = this.encode(message);
+    const bytes = encoded ?? this.encode(message);
     this.messagesOut++;
     this.bytesOut += bytes.length;
     return this.transport.send(bytes);
