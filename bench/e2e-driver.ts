@@ -2,7 +2,8 @@
 // node, re-queueing when a game ends. Each bot keeps its game with the engine and steers like the Colyseus
 // baseline's bots. Measured: turn→ack latency, and tick delivery = the time a client
 // receives a tick − the time the tick was committed (the Redis stream id of the outbox entry that holds it, read
-// by this process from the outboxes). Prints one JSON line with the results.
+// by this process from the outboxes), and also − the time the executor stepped it (the record's `at`, so the
+// commit round trip counts too). Prints one JSON line with the results.
 import { Redis } from 'ioredis';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
@@ -28,19 +29,24 @@ const PARTITIONS = Number(values.partitions);
 
 const ackLatency: number[] = [];
 const tickDelivery: number[] = [];
+/** the same ticks measured from when the executor ran the tick (the record's `at`), so the commit is included */
+const tickDeliveryFromStep: number[] = [];
 let measuring = false;
 let ticksReceived = 0;
 let games = 0;
 let mismatches = 0;
 /** receive time of (game, tick) for the ticks whose commit time is not known yet, and the reverse */
 const received = new Map<string, number>();
-const committed = new Map<string, number>();
+const committed = new Map<string, { at: number; stepped: number }>();
 
 function joinTimes(key: string): void {
   const r = received.get(key);
   const c = committed.get(key);
   if (r === undefined || c === undefined) return;
-  if (measuring) tickDelivery.push(r - c);
+  if (measuring) {
+    tickDelivery.push(r - c.at);
+    tickDeliveryFromStep.push(r - c.stepped);
+  }
   received.delete(key);
   committed.delete(key);
 }
@@ -151,7 +157,7 @@ async function followCommits(stop: () => boolean): Promise<void> {
         for (const record of decodeBatch(fieldValue(fields, 'd')).records) {
           if (record.t === undefined) continue;
           const key = `${record.a}:${record.t}`;
-          committed.set(key, at);
+          committed.set(key, { at, stepped: record.at });
           joinTimes(key);
         }
       }
@@ -188,6 +194,7 @@ process.stdout.write(`${JSON.stringify({
   bots: BOTS, seconds: SECONDS, games, mismatches, ticksPerSecond: (ticksReceived - ticksStart) / SECONDS,
   ackP50: pct(ackLatency, 0.5), ackP99: pct(ackLatency, 0.99), acks: ackLatency.length,
   deliveryP50: pct(tickDelivery, 0.5), deliveryP99: pct(tickDelivery, 0.99), deliveries: tickDelivery.length,
+  stepDeliveryP50: pct(tickDeliveryFromStep, 0.5), stepDeliveryP99: pct(tickDeliveryFromStep, 0.99),
   driverCpuPct: ((cpu.user + cpu.system) / 1000 / (SECONDS * 1000)) * 100,
 })}\n`);
 process.exit(0);

@@ -35,7 +35,7 @@ const snaketronMax = results.find((r) => r.group === 'e2e' && r.name.startsWith(
 const colyseusMax = results.find((r) => r.group === 'baseline' && r.name.startsWith('colyseus max duel players'));
 if (snaketronMax && colyseusMax && colyseusMax.value > 0) {
   results.push({
-    group: 'comparison', name: 'duel players held with p99 < 20 ms: SnakeTron / Colyseus', value: snaketronMax.value / colyseusMax.value,
+    group: 'comparison', name: 'duel players held with tick delivery p99 < 20 ms: SnakeTron / Colyseus', value: snaketronMax.value / colyseusMax.value,
     unit: 'ratio', target: '>= 1.5',
     notes: `SnakeTron ${snaketronMax.value} (persisting every game, tick delivery measured from commit) vs Colyseus ${colyseusMax.value} (in memory, from send)`,
   });
