@@ -177,10 +177,13 @@ for (let i = 0; i < bots.length; i++) {
 }
 await new Promise((r) => setTimeout(r, WARMUP * 1000));
 measuring = true;
+// the parent samples the server's CPU between these two lines
+process.stdout.write('{"phase":"measuring"}\n');
 const cpuStart = process.cpuUsage();
 const ticksStart = ticksReceived;
 await new Promise((r) => setTimeout(r, SECONDS * 1000));
 measuring = false;
+process.stdout.write('{"phase":"measured"}\n');
 const cpu = process.cpuUsage(cpuStart);
 done = true;
 for (const b of bots) b.stop();

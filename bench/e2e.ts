@@ -4,8 +4,9 @@
 // baseline is held to; turn→ack p99 (a durable Redis write) and delivery measured from the step are reported beside
 // it. Also its CPU and memory per game.
 // Run alone: `npx tsx bench/e2e.ts [--quick]`.
-import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { Redis } from 'ioredis';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { SpecCluster } from '../spec/support/cluster.ts';
 import { REDIS_URL } from '../spec/support/env.ts';
@@ -28,21 +29,70 @@ export interface Step {
   stepDeliveryP50: number | null;
   stepDeliveryP99: number | null;
   driverCpuPct: number;
+  /** in the measured window, % of one core */
   nodeCpuPct: number;
+  redisCpuPct: number;
+  postgresCpuPct: number;
   nodeRssMiB: number;
 }
 
-type DriverResult = Omit<Step, 'nodeCpuPct' | 'nodeRssMiB'>;
+type DriverResult = Omit<Step, 'nodeCpuPct' | 'redisCpuPct' | 'postgresCpuPct' | 'nodeRssMiB'>;
 
-function driver(url: string, bots: number, seconds: number, prefix: string): Promise<DriverResult> {
+/**
+ * A load driver process. `onPhase` hears when its measured window starts and ends (after its bots' warm-up), so
+ * the server's CPU is sampled over the same window as the latencies.
+ */
+function driver(url: string, bots: number, seconds: number, prefix: string, onPhase: (phase: string) => void): Promise<DriverResult> {
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--import', pathToFileURL(TSX).href, DRIVER, '--url', url, '--bots', String(bots),
+    const child = spawn(process.execPath, ['--import', pathToFileURL(TSX).href, DRIVER, '--url', url, '--bots', String(bots),
       '--seconds', String(seconds), '--warmup', '5', '--redis', REDIS_URL, '--prefix', prefix, '--partitions', String(PARTITIONS)],
-    { maxBuffer: 1 << 20, timeout: (seconds + 60) * 1000 }, (err, stdout) => {
-      if (err) reject(err);
-      else resolve(JSON.parse(stdout.trim().split('\n').at(-1)!) as DriverResult);
+    { stdio: ['ignore', 'pipe', 'pipe'], timeout: (seconds + 60) * 1000 });
+    let out = '';
+    let err = '';
+    let result: DriverResult | null = null;
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      for (let nl = out.indexOf('\n'); nl >= 0; nl = out.indexOf('\n')) {
+        const line = JSON.parse(out.slice(0, nl)) as DriverResult | { phase: string };
+        out = out.slice(nl + 1);
+        if ('phase' in line) onPhase(line.phase);
+        else result = line;
+      }
     });
+    child.stderr.on('data', (chunk: Buffer) => { err = (err + chunk.toString()).slice(-2000); });
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 && result ? resolve(result) : reject(new Error(`e2e driver exited ${code}: ${err}`))));
   });
+}
+
+/** CPU seconds of processes, from /proc (a process that is gone counts 0). */
+function cpuOf(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      ticks += Number(stat[11]) + Number(stat[12]);
+    } catch { /* exited */ }
+  }
+  return ticks / 100;
+}
+
+/** Every Postgres process on this machine (the server and its backends). */
+function postgresPids(): number[] {
+  return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
+    try { return readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres'; } catch { return false; }
+  });
+}
+
+/** The Redis server's process (it runs on this machine). */
+async function redisPid(): Promise<number | null> {
+  const redis = new Redis(REDIS_URL);
+  try {
+    const pid = /process_id:(\d+)/.exec(await redis.info('server'))?.[1];
+    return pid ? Number(pid) : null;
+  } finally {
+    redis.disconnect();
+  }
 }
 
 /** Two drivers' results as one: sums, and the worse of the two percentiles (a bound on the combined one). */
@@ -57,12 +107,9 @@ function combine(parts: DriverResult[]): DriverResult {
   };
 }
 
-/** CPU seconds and resident memory of a process, from /proc. */
-function usage(pid: number): { cpu: number; rssMiB: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  const ticks = Number(stat[11]) + Number(stat[12]);
-  const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]);
-  return { cpu: ticks / 100, rssMiB: rss / 1024 };
+/** Resident memory of a process, from /proc. */
+function rssMiB(pid: number): number {
+  return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 }
 
 export async function measureSnakeTron(steps: number[], seconds: number): Promise<Step[]> {
@@ -71,13 +118,23 @@ export async function measureSnakeTron(steps: number[], seconds: number): Promis
   try {
     const node = await cluster.start();
     const pid = node.child.pid!;
+    const redis = await redisPid();
     const measure = async (bots: number): Promise<Step> => {
-      const before = usage(pid);
-      const started = Date.now();
+      // the server side (the node, Redis, Postgres), sampled when the first driver starts its window and when the
+      // first one ends it (the two start within a second of each other)
+      const sample = () => ({ at: Date.now(), node: cpuOf([pid]), redis: redis === null ? 0 : cpuOf([redis]), postgres: cpuOf(postgresPids()) });
+      let from: ReturnType<typeof sample> | null = null;
+      let to: ReturnType<typeof sample> | null = null;
+      const onPhase = (phase: string) => {
+        if (phase === 'measuring') from ??= sample();
+        if (phase === 'measured') to ??= sample();
+      };
       // two driver processes (as the baseline has), so the drivers are not what saturates first
-      const parts = await Promise.all([0, 1].map((i) => driver(node.ws, Math.floor(bots / 2) + (i === 0 ? bots % 2 : 0), seconds, cluster.prefix)));
-      const after = usage(pid);
-      return { ...combine(parts), nodeCpuPct: ((after.cpu - before.cpu) / ((Date.now() - started) / 1000)) * 100, nodeRssMiB: after.rssMiB };
+      const parts = await Promise.all([0, 1].map((i) => driver(node.ws, Math.floor(bots / 2) + (i === 0 ? bots % 2 : 0), seconds, cluster.prefix, onPhase)));
+      const a = from ?? sample();
+      const b = to ?? sample();
+      const pct = (key: 'node' | 'redis' | 'postgres') => ((b[key] - a[key]) / Math.max(0.001, (b.at - a.at) / 1000)) * 100;
+      return { ...combine(parts), nodeCpuPct: pct('node'), redisCpuPct: pct('redis'), postgresCpuPct: pct('postgres'), nodeRssMiB: rssMiB(pid) };
     };
     for (const bots of steps) {
       let result = await measure(bots);
@@ -87,7 +144,7 @@ export async function measureSnakeTron(steps: number[], seconds: number): Promis
         result = await measure(bots);
       }
       out.push(result);
-      process.stderr.write(`e2e ${bots} players: ack p99 ${result.ackP99?.toFixed(1)} ms, delivery p99 ${result.deliveryP99?.toFixed(1)} ms, node cpu ${result.nodeCpuPct.toFixed(0)}%, rss ${result.nodeRssMiB.toFixed(0)} MiB\n`);
+      process.stderr.write(`e2e ${bots} players: ack p99 ${result.ackP99?.toFixed(1)} ms, delivery p99 ${result.deliveryP99?.toFixed(1)} ms, cpu: node ${result.nodeCpuPct.toFixed(0)}% redis ${result.redisCpuPct.toFixed(0)}% postgres ${result.postgresCpuPct.toFixed(0)}%, rss ${result.nodeRssMiB.toFixed(0)} MiB\n`);
       if (!withinLimits(result)) break;
       await new Promise((r) => setTimeout(r, 3000));
     }
@@ -108,10 +165,18 @@ export const run: Bench = async () => {
   const best = [...results].reverse().find(withinLimits);
   const rows: BenchResult[] = results.map((s) => ({
     group: 'e2e', name: `${s.bots} duel players: tick delivery p99`, value: s.deliveryP99 ?? 0, unit: 'ms', target: `< ${LIMIT_MS}`,
-    notes: `delivery after commit p50 ${s.deliveryP50?.toFixed(1)} p99 ${s.deliveryP99?.toFixed(1)}; after the step p50 ${s.stepDeliveryP50?.toFixed(1)} p99 ${s.stepDeliveryP99?.toFixed(1)}; turn→ack p50 ${s.ackP50?.toFixed(1)} p99 ${s.ackP99?.toFixed(1)}; node cpu ${s.nodeCpuPct.toFixed(0)}% rss ${s.nodeRssMiB.toFixed(0)} MiB; driver cpu ${s.driverCpuPct.toFixed(0)}%; ${s.games} games; ${s.mismatches} hash mismatches`,
+    notes: `delivery after commit p50 ${s.deliveryP50?.toFixed(1)} p99 ${s.deliveryP99?.toFixed(1)}; after the step p50 ${s.stepDeliveryP50?.toFixed(1)} p99 ${s.stepDeliveryP99?.toFixed(1)}; turn→ack p50 ${s.ackP50?.toFixed(1)} p99 ${s.ackP99?.toFixed(1)}; cpu (of one core, in the measured window): node ${s.nodeCpuPct.toFixed(0)}%, Redis ${s.redisCpuPct.toFixed(0)}%, Postgres ${s.postgresCpuPct.toFixed(0)}%, drivers ${s.driverCpuPct.toFixed(0)}%; node rss ${s.nodeRssMiB.toFixed(0)} MiB; ${s.games} games; ${s.mismatches} hash mismatches`,
   }));
   rows.push({ group: 'e2e', name: `most concurrent duel players with tick delivery p99 < ${LIMIT_MS} ms`, value: best?.bots ?? 0, unit: 'players',
-    notes: best ? `node cpu ${(best.nodeCpuPct / (best.bots / 2)).toFixed(3)}% and ${((best.nodeRssMiB * 1024) / (best.bots / 2)).toFixed(0)} KiB rss per game` : 'no step met the limits' });
+    notes: best ? `per game: node cpu ${(best.nodeCpuPct / (best.bots / 2)).toFixed(3)}% of a core, ${((best.nodeRssMiB * 1024) / (best.bots / 2)).toFixed(0)} KiB node rss` : 'no step met the limits' });
+  if (best) {
+    // comparable with the baseline's "server CPU per game": CPU time per second of wall clock over the games
+    // running, here the node and what it persists to (Redis, Postgres), which Colyseus does not have
+    const perGame = (pct: number) => Math.round((pct / 100) * 1e6 / (best.bots / 2));
+    rows.push({ group: 'e2e', name: 'server CPU per game (node + Redis + Postgres)', unit: 'µs/s per game',
+      value: perGame(best.nodeCpuPct + best.redisCpuPct + best.postgresCpuPct),
+      notes: `at ${best.bots} players: node ${perGame(best.nodeCpuPct)}, Redis ${perGame(best.redisCpuPct)}, Postgres ${perGame(best.postgresCpuPct)} µs/s per game` });
+  }
   return rows;
 };
 

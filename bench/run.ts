@@ -40,6 +40,14 @@ if (snaketronMax && colyseusMax && colyseusMax.value > 0) {
     notes: `SnakeTron ${snaketronMax.value} (persisting every game, tick delivery measured from commit) vs Colyseus ${colyseusMax.value} (in memory, from send)`,
   });
 }
+const snaketronCpu = results.find((r) => r.group === 'e2e' && r.name.startsWith('server CPU per game'));
+const colyseusCpu = results.find((r) => r.group === 'baseline' && r.name === 'colyseus server CPU per game');
+if (snaketronCpu && colyseusCpu && colyseusCpu.value > 0) {
+  results.push({
+    group: 'comparison', name: 'server CPU per game: SnakeTron / Colyseus', value: snaketronCpu.value / colyseusCpu.value, unit: 'ratio',
+    notes: `SnakeTron ${snaketronCpu.value} µs/s (node + Redis + Postgres) vs Colyseus ${colyseusCpu.value} µs/s (one process), each at its own best level`,
+  });
+}
 
 const table = results.map((r) => ({
   group: r.group, name: r.name, value: formatValue(r.value), unit: r.unit, target: r.target ?? '', notes: r.notes ?? '',

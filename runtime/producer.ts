@@ -9,11 +9,24 @@ import { runCommand, type RedisClient } from './redis.ts';
 /** How long a submission id is remembered, so that a retried submit is stored once. */
 const SUBMISSION_TTL_MS = 10 * 60_000;
 
+interface Pending {
+  envelope: InputEnvelope;
+  resolve: (id: string) => void;
+  reject: (err: unknown) => void;
+}
+
 export class Producer {
   private counter = 0;
   private readonly idPrefix = randomBytes(6).toString('base64url');
+  private pending: Pending[] = [];
+  private flushing: NodeJS.Immediate | NodeJS.Timeout | null = null;
 
-  constructor(readonly redis: RedisClient, readonly keys: Keys, readonly partitions: number) {}
+  /**
+   * `coalesceMs`: submits made within this long of each other go to Redis together, in one write (each is still
+   * its own idempotent command with its own reply). 0 gathers those of one event-loop turn: a WebSocket node gets
+   * many clients' inputs per turn, and each write to Redis is a system call that costs more than the command.
+   */
+  constructor(readonly redis: RedisClient, readonly keys: Keys, readonly partitions: number, readonly coalesceMs = 0) {}
 
   partitionOf(actorId: string): number {
     return partitionOf(actorId, this.partitions);
@@ -35,9 +48,26 @@ export class Producer {
   }
 
   private store(envelope: InputEnvelope): Promise<string> {
-    const partition = this.partitionOf(envelope.a);
-    return runCommand<string>(this.redis, 'submit',
-      [this.keys.inbox(partition), this.keys.submission(partition, envelope.id)],
-      [encodeRecord(envelope), SUBMISSION_TTL_MS]);
+    return new Promise<string>((resolve, reject) => {
+      this.pending.push({ envelope, resolve, reject });
+      this.flushing ??= this.coalesceMs > 0 ? setTimeout(() => this.flush(), this.coalesceMs) : setImmediate(() => this.flush());
+    });
+  }
+
+  /** Sends every pending submit at once: the client pipelines commands issued together into one write. */
+  private flush(): void {
+    const batch = this.pending;
+    this.pending = [];
+    this.flushing = null;
+    for (const { envelope, resolve, reject } of batch) {
+      const partition = this.partitionOf(envelope.a);
+      try {
+        runCommand<string>(this.redis, 'submit',
+          [this.keys.inbox(partition), this.keys.submission(partition, envelope.id)],
+          [encodeRecord(envelope), SUBMISSION_TTL_MS]).then(resolve, reject);
+      } catch (err) {
+        reject(err);
+      }
+    }
   }
 }

@@ -15,7 +15,9 @@ import { JournalCollector, readDeadLetters, verifyGame } from './support/journal
 import { GameDriver, SPEC_DUEL } from './support/driver.ts';
 import { GAME_ACTOR, type CreateGame } from '../actors/snaketron/game-actor.ts';
 import { fieldValue } from '../runtime/journal.ts';
-import { compareStreamIds, decodeBatch } from '../runtime/records.ts';
+import { compareStreamIds, decodeBatch, decodeInput } from '../runtime/records.ts';
+import { Producer } from '../runtime/producer.ts';
+import { partitionOf } from '../runtime/partition.ts';
 
 const FIXTURES = new URL('./fixtures/faulty-game.ts', import.meta.url).href;
 const PARTITIONS = 4;
@@ -273,3 +275,33 @@ describe('runtime on one node', function () {
   });
 });
 
+
+describe('producer', function () {
+  this.timeout(30000);
+
+  for (const coalesceMs of [0, 5]) {
+    it(`stores inputs submitted together (coalesced ${coalesceMs} ms) once each, in submission order, each acked with its own id`, async () => {
+      const prefix = freshPrefix('producer');
+      const keys = new Keys(prefix);
+      const redis = connectRedis(REDIS_URL);
+      try {
+        const producer = new Producer(redis, keys, 4, coalesceMs);
+        // two actors, 300 inputs each, all submitted in one turn
+        const actors = ['actor-a', 'actor-b'];
+        const acks = await Promise.all(Array.from({ length: 600 }, (_, i) => producer.submit(actors[i % 2], { k: 'n', i })));
+        for (const actor of actors) {
+          const entries = await redis.xrangeBuffer(keys.inbox(partitionOf(actor, 4)), '-', '+');
+          const mine = entries.map(([id, fields]) => ({ id: id.toString(), env: decodeInput(fieldValue(fields, 'd')) }))
+            .filter((e) => e.env.a === actor);
+          expect(mine.map((e) => (e.env.b as { i: number }).i)).to.deep.equal(Array.from({ length: 300 }, (_, j) => 2 * j + actors.indexOf(actor)));
+          // each ack is the id its input was stored under (ids are unique within a stream)
+          expect(mine.map((e) => e.id)).to.deep.equal(acks.filter((_, i) => i % 2 === actors.indexOf(actor)));
+          expect(new Set(mine.map((e) => e.id)).size).to.equal(300);
+        }
+      } finally {
+        redis.disconnect();
+        await dropKeys(prefix);
+      }
+    });
+  }
+});

@@ -14,6 +14,14 @@ import { buildReplay, encodeReplay, type ReplayTick } from './replay.ts';
 import type { SnaketronDb } from './schema.ts';
 
 const GROUP = 'recorder';
+/**
+ * The recorder reads the outboxes at most this often. Replays and results are not latency-bound, and each read
+ * takes every partition's new entries in one call, with one collecting write and one acknowledgement per partition,
+ * all pipelined: per partition tick, a read of its own would cost a node several round trips to Redis.
+ */
+const READ_EVERY_MS = 100;
+/** entries handled in one collecting call when a partition has a backlog */
+const ENTRIES_PER_CALL = 20;
 
 /** ioredis has XAUTOCLAIM with binary replies, untyped. */
 interface AutoClaim {
@@ -42,6 +50,7 @@ export class Recorder {
   private loop: Promise<void> | null = null;
   /** partitions read, and whether their pending entries were claimed yet */
   private readonly claimed = new Set<number>();
+  private lastRead = 0;
   stored = 0;
 
   constructor(private readonly runtime: Runtime, private readonly db: SnaketronDb, private readonly log: Logger) {
@@ -77,12 +86,16 @@ export class Recorder {
         }
         for (const p of [...this.claimed]) if (!owned.includes(p)) this.claimed.delete(p);
         const streams = owned.map((p) => this.runtime.keys.outbox(p));
-        const reply = (await this.reader.xreadgroupBuffer('GROUP', GROUP, this.runtime.nodeId, 'COUNT', 200, 'BLOCK', 200,
+        const since = Date.now() - this.lastRead;
+        if (since < READ_EVERY_MS) await sleep(READ_EVERY_MS - since);
+        this.lastRead = Date.now();
+        const reply = (await this.reader.xreadgroupBuffer('GROUP', GROUP, this.runtime.nodeId, 'COUNT', 1000, 'BLOCK', 200,
           'STREAMS', ...streams, ...owned.map(() => '>'))) as Array<[Buffer, Array<[Buffer, Buffer[]]>]> | null;
-        for (const [streamBuf, entries] of reply ?? []) {
+        // partitions side by side (their writes go out together); each one's entries in order
+        await Promise.all((reply ?? []).map(async ([streamBuf, entries]) => {
           const partition = owned[streams.indexOf(streamBuf.toString())];
-          for (const [id, fields] of entries) await this.process(partition, id.toString(), fields);
-        }
+          for (let i = 0; i < entries.length; i += ENTRIES_PER_CALL) await this.process(partition, entries.slice(i, i + ENTRIES_PER_CALL));
+        }));
       } catch (err) {
         if (!this.running) return;
         this.log.warn({ err: String(err) }, 'recorder failed; retrying');
@@ -96,29 +109,35 @@ export class Recorder {
     do {
       const [next, entries] = (await (this.runtime.redis as unknown as AutoClaim).xautoclaimBuffer(this.runtime.keys.outbox(partition), GROUP,
         this.runtime.nodeId, 0, cursor, 'COUNT', 200));
-      for (const entry of entries) if (entry) await this.process(partition, entry[0].toString(), entry[1]);
+      const live = entries.filter((e): e is [Buffer, Buffer[]] => e !== null);
+      for (let i = 0; i < live.length; i += ENTRIES_PER_CALL) await this.process(partition, live.slice(i, i + ENTRIES_PER_CALL));
       cursor = next.toString();
     } while (cursor !== '0-0');
   }
 
-  private async process(partition: number, id: string, fields: Buffer[]): Promise<void> {
-    const batch = decodeBatch(fieldValue(fields, 'd'));
-    // the collecting writes of one entry go out in one call; the endings (results, replays) follow them
+  /**
+   * Some consecutive entries of one partition's outbox: their collecting writes go out in one call, the endings
+   * (results, replays) follow in order, and only then are the entries acknowledged, so a recorder that dies midway
+   * leaves them pending for the next one (every write is idempotent).
+   */
+  private async process(partition: number, entries: ReadonlyArray<[Buffer, Buffer[]]>): Promise<void> {
     const keys: string[] = [];
     const args: Array<string | Buffer> = [];
     const writes: Array<Promise<unknown>> = [];
     const endings: Array<() => Promise<void>> = [];
-    for (const record of batch.records) {
-      const collected = this.record(partition, record, writes, endings);
-      if (collected) {
-        keys.push(this.listKey(partition, record.a));
-        args.push(String(record.n), packr.pack(collected));
+    for (const [, fields] of entries) {
+      for (const record of decodeBatch(fieldValue(fields, 'd')).records) {
+        const collected = this.record(partition, record, writes, endings);
+        if (collected) {
+          keys.push(this.listKey(partition, record.a));
+          args.push(String(record.n), packr.pack(collected));
+        }
       }
     }
     if (keys.length > 0) writes.push((this.runtime.redis as unknown as CollectCommand).snaketronCollect(keys.length, ...keys, ...args));
     await Promise.all(writes);
     for (const end of endings) await end();
-    await this.runtime.redis.xack(this.runtime.keys.outbox(partition), GROUP, id);
+    await this.runtime.redis.xack(this.runtime.keys.outbox(partition), GROUP, ...entries.map(([id]) => id.toString()));
   }
 
   /** What a record adds to its game's collection, if anything; status changes and endings are queued. */
