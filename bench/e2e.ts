@@ -65,16 +65,23 @@ function driver(url: string, bots: number, seconds: number, prefix: string, onPh
   });
 }
 
-/** CPU seconds of processes, from /proc (a process that is gone counts 0). */
-function cpuOf(pids: number[]): number {
-  let ticks = 0;
+/** CPU seconds of each of these processes, from /proc (one that is gone is left out). */
+function cpuOf(pids: number[]): Map<number, number> {
+  const out = new Map<number, number>();
   for (const pid of pids) {
     try {
       const stat = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-      ticks += Number(stat[11]) + Number(stat[12]);
+      out.set(pid, (Number(stat[11]) + Number(stat[12])) / 100);
     } catch { /* exited */ }
   }
-  return ticks / 100;
+  return out;
+}
+
+/** CPU seconds the processes used between two samples (a process started meanwhile counts from 0). */
+function spent(from: Map<number, number>, to: Map<number, number>): number {
+  let total = 0;
+  for (const [pid, cpu] of to) total += cpu - (from.get(pid) ?? 0);
+  return total;
 }
 
 /** Every Postgres process on this machine (the server and its backends). */
@@ -122,7 +129,7 @@ export async function measureSnakeTron(steps: number[], seconds: number): Promis
     const measure = async (bots: number): Promise<Step> => {
       // the server side (the node, Redis, Postgres), sampled when the first driver starts its window and when the
       // first one ends it (the two start within a second of each other)
-      const sample = () => ({ at: Date.now(), node: cpuOf([pid]), redis: redis === null ? 0 : cpuOf([redis]), postgres: cpuOf(postgresPids()) });
+      const sample = () => ({ at: Date.now(), node: cpuOf([pid]), redis: cpuOf(redis === null ? [] : [redis]), postgres: cpuOf(postgresPids()) });
       let from: ReturnType<typeof sample> | null = null;
       let to: ReturnType<typeof sample> | null = null;
       const onPhase = (phase: string) => {
@@ -133,7 +140,7 @@ export async function measureSnakeTron(steps: number[], seconds: number): Promis
       const parts = await Promise.all([0, 1].map((i) => driver(node.ws, Math.floor(bots / 2) + (i === 0 ? bots % 2 : 0), seconds, cluster.prefix, onPhase)));
       const a = from ?? sample();
       const b = to ?? sample();
-      const pct = (key: 'node' | 'redis' | 'postgres') => ((b[key] - a[key]) / Math.max(0.001, (b.at - a.at) / 1000)) * 100;
+      const pct = (key: 'node' | 'redis' | 'postgres') => (spent(a[key], b[key]) / Math.max(0.001, (b.at - a.at) / 1000)) * 100;
       return { ...combine(parts), nodeCpuPct: pct('node'), redisCpuPct: pct('redis'), postgresCpuPct: pct('postgres'), nodeRssMiB: rssMiB(pid) };
     };
     for (const bots of steps) {
