@@ -56,6 +56,8 @@ const IDLE_CHECKPOINT_MS = 5000;
  * calls; only a create or an input for an actor in another partition state waits up to this long.
  */
 const TICKING_POLL_MS = 250;
+/** How long a hand-off waits for its final checkpoints to reach Postgres before it releases the partition anyway. */
+const HAND_OFF_CHECKPOINT_WAIT_MS = 300;
 
 class HostedActor {
   state: unknown = undefined;
@@ -592,8 +594,12 @@ export class PartitionExecutor {
     }
   }
 
-  /** Graceful hand-off: stop cycling, checkpoint every actor, wait for Postgres, release the lease. */
-  async handOff(timeoutMs = 5000): Promise<void> {
+  /**
+   * Graceful hand-off: stop cycling, checkpoint every actor, wait for Postgres, release the lease. The wait is
+   * short: the games stand still until the next owner takes over, and a checkpoint that misses it costs that owner
+   * only a longer replay (the journal is kept back to the last confirmed checkpoint; a late write is fenced).
+   */
+  async handOff(timeoutMs = HAND_OFF_CHECKPOINT_WAIT_MS): Promise<void> {
     await this.starting?.catch(() => undefined);
     this.running = false;
     if (this.timer) clearTimeout(this.timer);

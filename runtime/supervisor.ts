@@ -99,7 +99,8 @@ export class Supervisor extends EventEmitter {
     };
     every(Math.max(100, Math.floor(this.config.leaseMs / 3)), () => this.renew());
     every(200, () => this.checkWorkers());
-    every(250, () => this.balance());
+    // often, so a partition released by a node handing off (or leaving) is taken up within a tenth of a second
+    every(100, () => this.balance());
     await this.balance();
   }
 
