@@ -13,7 +13,7 @@ import { connectRedis, type RedisClient } from '../runtime/redis.ts';
 import { Producer } from '../runtime/producer.ts';
 import { Runtime, type RuntimeOptions } from '../runtime/runtime.ts';
 import { defaultSettings, type Settings } from '../protocol/settings.ts';
-import { freshDatabase, freshPrefix, REDIS_URL, sleep, waitFor } from './support/env.ts';
+import { dropKeys, freshDatabase, freshPrefix, REDIS_URL, sleep, waitFor } from './support/env.ts';
 import { JournalCollector, readDeadLetters, verifyGame } from './support/journal.ts';
 import { GameDriver } from './support/driver.ts';
 import { CuttingProxy, freePort, SpecPostgres, SpecRedis } from './support/processes.ts';
@@ -140,6 +140,7 @@ describe('runtime through store outages', function () {
       await collector.stop();
       redis.disconnect();
       postgres.destroy();
+      await dropKeys(prefix);
     }
   });
 
@@ -219,6 +220,7 @@ describe('runtime through store outages', function () {
       await collector.stop();
       await proxy.close();
       await db.drop();
+      await dropKeys(prefix);
     }
   });
 });

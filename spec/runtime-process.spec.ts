@@ -9,7 +9,7 @@ import { partitionOf } from '../runtime/partition.ts';
 import { Producer } from '../runtime/producer.ts';
 import { connectRedis, type RedisClient } from '../runtime/redis.ts';
 import { defaultSettings, type Settings } from '../protocol/settings.ts';
-import { freshDatabase, freshPrefix, REDIS_URL, sleep, waitFor, type SpecDatabase } from './support/env.ts';
+import { dropKeys, freshDatabase, freshPrefix, REDIS_URL, sleep, waitFor, type SpecDatabase } from './support/env.ts';
 import { JournalCollector, readDeadLetters, verifyGame } from './support/journal.ts';
 import { GameDriver } from './support/driver.ts';
 import { NodeProcess, type NodeOptions } from './support/processes.ts';
@@ -58,6 +58,7 @@ async function stopCluster(c: Cluster): Promise<void> {
   }
   await c.collector.stop();
   c.redis.disconnect();
+  await dropKeys(c.prefix);
   await c.db.drop();
 }
 
