@@ -25,37 +25,58 @@ for (const url of config.actorModules) {
   for (const type of module.actorTypes) types.set(type.type, type);
 }
 const executors = new Map<number, PartitionExecutor>();
-const retired = { ticks: 0, commits: 0, reads: 0, inputs: 0, deadLetters: 0, restarts: 0 };
+/** The counters each executor keeps and each report carries (since the previous report). */
+const COUNTERS = ['ticks', 'commits', 'reads', 'inputs', 'deadLetters', 'restarts'] as const;
+type Counts = Record<(typeof COUNTERS)[number], number>;
+/** what executors no longer hosted here counted since the last report, so a hand-off or a loss drops none of it */
+const retired: Counts = { ticks: 0, commits: 0, reads: 0, inputs: 0, deadLetters: 0, restarts: 0 };
+
+/** Moves an executor's counts since the last report into `into`, zeroing them. */
+function takeCounts(from: Counts, into: Counts): void {
+  for (const name of COUNTERS) {
+    into[name] += from[name];
+    from[name] = 0;
+  }
+}
+
+/** An executor leaves this worker: what it counted still goes out with the next report. */
+function retire(partition: number): PartitionExecutor | undefined {
+  const executor = executors.get(partition);
+  if (executor) {
+    executors.delete(partition);
+    takeCounts(executor.stats, retired);
+  }
+  return executor;
+}
 
 function send(message: FromWorker): void {
   port!.postMessage(message);
 }
 
 function emit(event: ExecutorEvent): void {
-  if (event.kind === 'lost') executors.delete(event.partition);
+  if (event.kind === 'lost') retire(event.partition);
   send({ kind: 'event', event });
 }
 
 async function assign(partition: number, epoch: number, lastSeq: number): Promise<void> {
-  executors.get(partition)?.halt();
+  retire(partition)?.halt();
   const executor = new PartitionExecutor(partition, epoch, lastSeq, redis, keys, store, types, config.executor, emit, log);
   executors.set(partition, executor);
   try {
     await executor.start();
   } catch (err) {
     executor.halt();
-    if (executors.get(partition) === executor) executors.delete(partition);
+    if (executors.get(partition) === executor) retire(partition);
     emit({ kind: 'lost', partition, epoch, reason: `recovery failed: ${err instanceof Error ? err.message : String(err)}` });
   }
 }
 
 function report(): WorkerReport {
   const out: WorkerReport = {
-    partitions: [], ticks: retired.ticks, commits: retired.commits, reads: retired.reads, inputs: retired.inputs,
-    deadLetters: retired.deadLetters, restarts: retired.restarts,
+    partitions: [], ticks: 0, commits: 0, reads: 0, inputs: 0, deadLetters: 0, restarts: 0,
     lateness: { counts: [], sum: 0, count: 0 }, commitMs: { counts: [], sum: 0, count: 0 }, checkpointMs: { counts: [], sum: 0, count: 0 },
   };
-  Object.assign(retired, { ticks: 0, commits: 0, reads: 0, inputs: 0, deadLetters: 0, restarts: 0 });
+  takeCounts(retired, out);
   const merge = (into: WorkerReport['lateness'], from: WorkerReport['lateness']) => {
     if (into.counts.length === 0) into.counts = new Array(from.counts.length).fill(0);
     for (let i = 0; i < from.counts.length; i++) into.counts[i] += from.counts[i];
@@ -65,8 +86,7 @@ function report(): WorkerReport {
   for (const executor of executors.values()) {
     const s = executor.stats;
     out.partitions.push({ partition: s.partition, epoch: s.epoch, actors: s.actors, inboxLag: s.inboxLag });
-    out.ticks += s.ticks; out.commits += s.commits; out.reads += s.reads; out.inputs += s.inputs; out.deadLetters += s.deadLetters; out.restarts += s.restarts;
-    s.ticks = 0; s.commits = 0; s.reads = 0; s.inputs = 0; s.deadLetters = 0; s.restarts = 0;
+    takeCounts(s, out);
     merge(out.lateness, s.lateness.take());
     merge(out.commitMs, s.commitMs.take());
     merge(out.checkpointMs, s.checkpointMs.take());
@@ -83,16 +103,14 @@ port.on('message', (message: ToWorker) => {
       void assign(message.partition, message.epoch, message.lastSeq);
       break;
     case 'hand-off': {
-      const executor = executors.get(message.partition);
-      executors.delete(message.partition);
+      const executor = retire(message.partition);
       void (executor?.handOff() ?? Promise.resolve())
         .catch((err: unknown) => log.warn({ err, partition: message.partition }, 'hand-off incomplete'))
         .finally(() => send({ kind: 'handed-off', partition: message.partition }));
       break;
     }
     case 'drop':
-      executors.get(message.partition)?.halt();
-      executors.delete(message.partition);
+      retire(message.partition)?.halt();
       break;
   }
 });
