@@ -7,6 +7,13 @@ import type { Dir, Game, GameSnapshot } from '../../protocol/engine.ts';
 const DX = [0, 1, 0, -1] as const;
 const DY = [-1, 0, 1, 0] as const;
 
+/** The cell one step from `cell` in direction `d` on a width×height board, or -1 off the board. */
+function neighbour(cell: number, d: number, width: number, height: number): number {
+  const x = (cell % width) + DX[d];
+  const y = Math.floor(cell / width) + DY[d];
+  return x < 0 || y < 0 || x >= width || y >= height ? -1 : y * width + x;
+}
+
 export interface Choice {
   dir: Dir;
   /** false when every move dies: the snake is lost whatever it does */
@@ -89,14 +96,9 @@ export class BotBrain {
     }
     while (head < tail) {
       const cell = queue[head++];
-      const x = cell % width;
-      const y = (cell - x) / width;
       for (let d = 0; d < 4; d++) {
-        const nx = x + DX[d];
-        const ny = y + DY[d];
-        if (nx < 0 || ny < 0 || nx >= width || ny >= height) continue;
-        const next = ny * width + nx;
-        if (dist[next] >= 0 || blocked[next]) continue;
+        const next = neighbour(cell, d, width, height);
+        if (next < 0 || dist[next] >= 0 || blocked[next]) continue;
         dist[next] = dist[cell] + 1;
         queue[tail++] = next;
       }
@@ -114,14 +116,9 @@ export class BotBrain {
     queue[tail++] = start;
     while (head < tail && tail < cap) {
       const cell = queue[head++];
-      const x = cell % width;
-      const y = (cell - x) / width;
       for (let d = 0; d < 4; d++) {
-        const nx = x + DX[d];
-        const ny = y + DY[d];
-        if (nx < 0 || ny < 0 || nx >= width || ny >= height) continue;
-        const next = ny * width + nx;
-        if (seen[next] === mark || blocked[next]) continue;
+        const next = neighbour(cell, d, width, height);
+        if (next < 0 || seen[next] === mark || blocked[next]) continue;
         seen[next] = mark;
         queue[tail++] = next;
       }
