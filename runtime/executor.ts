@@ -57,7 +57,7 @@ const IDLE_CHECKPOINT_MS = 5000;
  */
 const TICKING_POLL_MS = 250;
 /** How long a hand-off waits for its final checkpoints to reach Postgres before it releases the partition anyway. */
-const HAND_OFF_CHECKPOINT_WAIT_MS = 300;
+const HAND_OFF_CHECKPOINT_WAIT_MS = 100;
 
 class HostedActor {
   state: unknown = undefined;
