@@ -132,6 +132,7 @@ export class Runtime {
       games: [...supervisor.owned.values()].reduce((n, o) => n + o.actors, 0),
       clients: runtime.clientCount(),
     });
+    await supervisor.startWorkers();
     await membership.start();
     await supervisor.start();
     return runtime;

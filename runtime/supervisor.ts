@@ -91,9 +91,19 @@ export class Supervisor extends EventEmitter {
     super();
   }
 
-  async start(): Promise<void> {
+  /**
+   * Starts the worker threads, owning nothing yet. Called before the node joins the membership: the moment it
+   * joins, other nodes hand it partitions, and a worker still loading its modules would leave those games standing.
+   */
+  async startWorkers(): Promise<void> {
+    if (this.slots.length > 0) return;
     for (let i = 0; i < this.config.workers; i++) this.slots.push(new WorkerSlot(i));
     await Promise.all(this.slots.map((slot) => this.spawn(slot)));
+  }
+
+  /** Starts leasing: lease renewals, worker health checks, and taking the partitions the membership assigns. */
+  async start(): Promise<void> {
+    await this.startWorkers();
     const every = (ms: number, fn: () => Promise<void> | void) => {
       this.timers.push(setInterval(() => { void Promise.resolve(fn()).catch((err: unknown) => this.log.warn({ err }, 'supervisor task failed')); }, ms));
     };

@@ -109,13 +109,16 @@ export class SpecPlayer {
   }
 }
 
-/** Two players in a long duel (a private game on a 100×100 board at 50 ms), each connected to the node given. */
-export async function privateDuel(nodeA: SnakeNode, nodeB: SnakeNode): Promise<[SpecPlayer, SpecPlayer]> {
+/**
+ * Two players in a long duel (a private game on a 100×100 board at 50 ms unless `board` says otherwise), each
+ * connected to the node given.
+ */
+export async function privateDuel(nodeA: SnakeNode, nodeB: SnakeNode, board = { size: 100, tickMs: 50 }): Promise<[SpecPlayer, SpecPlayer]> {
   const a = new SpecPlayer('alpha');
   const b = new SpecPlayer('bravo');
   await a.connect(nodeA);
   await b.connect(nodeB);
-  a.client.send({ type: 'create', settings: { players: 2, width: 100, height: 100, tickMs: 50 } });
+  a.client.send({ type: 'create', settings: { players: 2, width: board.size, height: board.size, tickMs: board.tickMs } });
   const lobby = await a.client.next('lobby');
   b.client.send({ type: 'join', code: lobby.code });
   await a.client.next('lobby', (l) => l.players.length === 2);
