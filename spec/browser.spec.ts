@@ -112,7 +112,9 @@ describe('web client in a browser', function () {
   it('shares a private game by its link, is watched, and replays to a verified hash', async () => {
     const host = await open('host');
     await host.getByTestId('create-players').fill('2');
-    await host.getByTestId('create-width').fill('20');
+    // wide enough that the head-on meeting comes about 7 s into the game: the spectator's page, opened once the
+    // game has started, is in before it ends even on a loaded machine
+    await host.getByTestId('create-width').fill('100');
     await host.getByTestId('create-height').fill('20');
     await host.getByTestId('create-button').click();
     await until(host, 'the private lobby', "s.screen === 'private'");
