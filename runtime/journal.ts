@@ -6,12 +6,20 @@ import { compareStreamIds, decodeBatch, type JournalBatch, type JournalRecord } 
 import type { RedisClient } from './redis.ts';
 
 /**
- * A partition's tick grid: partition p of P ticks at p/P of each period, so a node's partitions spread their work
- * over the period instead of all coming due at once (the last one would wait for the work of all the others).
+ * How many phases a tick period has. Partitions in the same phase come due together, so one worker's commits go to
+ * Redis in one write and a fan-out reads them back in one reply; different phases spread a node's work over the
+ * period, so no client waits for the work of all the games. Measured with 1,000 duel players on one node with 32
+ * partitions (bench/e2e.ts, 2 cores): node CPU 81–86% with 32 phases, 75% with 16, 69–75% with 8, 67–68% with 4;
+ * Redis 18–20% with 32, 15–16% with 8. Tick delivery p99 was no worse with 8 (it moves 40–120 ms from run to run
+ * there). Every node must use the same grid: a replica aligns a game's start with it.
  */
+export const TICK_PHASES = 8;
+
+/** A partition's tick grid: partition p ticks at phase (p mod the phases) of each period. */
 export function tickGrid(partition: number, partitions: number): ActorContext['align'] {
+  const phases = Math.min(partitions, TICK_PHASES);
   return (t, periodMs) => {
-    const phase = Math.floor(((partition % partitions) * periodMs) / partitions);
+    const phase = Math.floor(((partition % phases) * periodMs) / phases);
     return t + ((((phase - t) % periodMs) + periodMs) % periodMs);
   };
 }

@@ -14,7 +14,7 @@ import { dropKeys, freshDatabase, freshPrefix, REDIS_URL, waitFor, type SpecData
 import { JournalCollector, readDeadLetters, verifyGame } from './support/journal.ts';
 import { GameDriver, SPEC_DUEL } from './support/driver.ts';
 import { GAME_ACTOR, type CreateGame } from '../actors/snaketron/game-actor.ts';
-import { fieldValue } from '../runtime/journal.ts';
+import { fieldValue, TICK_PHASES, tickGrid } from '../runtime/journal.ts';
 import { compareStreamIds, decodeBatch, decodeInput } from '../runtime/records.ts';
 import { Producer } from '../runtime/producer.ts';
 import { partitionOf } from '../runtime/partition.ts';
@@ -304,4 +304,24 @@ describe('producer', function () {
       }
     });
   }
+});
+
+describe('tick grid', () => {
+  it('puts partitions of one phase on the same instants and spreads the phases evenly over the period', () => {
+    const partitions = 32;
+    const period = 160;
+    const now = 1_000_003;
+    const due = Array.from({ length: partitions }, (_, p) => tickGrid(p, partitions)(now, period));
+    for (let p = 0; p < partitions; p++) {
+      expect(due[p], `partition ${p} after now`).to.be.within(now, now + period - 1);
+      expect(due[p] % period, `partition ${p}'s phase`).to.equal(((p % TICK_PHASES) * period) / TICK_PHASES);
+      expect(due[p], `partition ${p} shares its instant with ${p % TICK_PHASES}`).to.equal(due[p % TICK_PHASES]);
+    }
+    expect(new Set(due).size).to.equal(TICK_PHASES);
+    // fewer partitions than phases: each has a phase of its own
+    const two = [0, 1].map((p) => tickGrid(p, 2)(now, period) % period);
+    expect(two).to.deep.equal([0, period / 2]);
+    // an instant on the grid stays put
+    expect(tickGrid(3, partitions)(due[3], period)).to.equal(due[3]);
+  });
 });
