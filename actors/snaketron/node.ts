@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import uWS from 'uWebSockets.js';
-import { COUNTDOWN_MS, encodeServerMessage, MAX_FRAME_BYTES, type QueueMode } from '../../protocol/messages.ts';
+import { COUNTDOWN_MS, MAX_FRAME_BYTES, type QueueMode } from '../../protocol/messages.ts';
 import { connectDatabase, migrate } from '../../runtime/db.ts';
 import { createLogger, type Logger } from '../../runtime/log.ts';
 import { Runtime } from '../../runtime/runtime.ts';
@@ -167,7 +167,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
           return true;
         },
         close: (code, reason) => { if (open) { open = false; ws.end(code, reason); } },
-      }, encodeServerMessage);
+      });
       (data as SocketData & { markClosed?: () => void }).markClosed = () => { open = false; };
     },
     message: (ws, message, isBinary) => {

@@ -75,8 +75,12 @@ export class Recorder {
   private async run(): Promise<void> {
     const redis = this.runtime.redis;
     while (this.running) {
+      // the wait comes first, so the partitions read are the ones owned when the read goes out
+      const since = Date.now() - this.lastRead;
+      if (since < READ_EVERY_MS) await sleep(READ_EVERY_MS - since);
+      this.lastRead = Date.now();
       const owned = [...this.runtime.supervisor.owned.keys()].sort((a, b) => a - b);
-      if (owned.length === 0) { await sleep(100); continue; }
+      if (owned.length === 0) continue;
       try {
         for (const p of owned) {
           if (this.claimed.has(p)) continue;
@@ -86,9 +90,6 @@ export class Recorder {
         }
         for (const p of [...this.claimed]) if (!owned.includes(p)) this.claimed.delete(p);
         const streams = owned.map((p) => this.runtime.keys.outbox(p));
-        const since = Date.now() - this.lastRead;
-        if (since < READ_EVERY_MS) await sleep(READ_EVERY_MS - since);
-        this.lastRead = Date.now();
         const reply = (await this.reader.xreadgroupBuffer('GROUP', GROUP, this.runtime.nodeId, 'COUNT', 1000, 'BLOCK', 200,
           'STREAMS', ...streams, ...owned.map(() => '>'))) as Array<[Buffer, Array<[Buffer, Buffer[]]>]> | null;
         // partitions side by side (their writes overlap), each one's entries in order. Between two partitions the

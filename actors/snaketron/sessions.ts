@@ -2,7 +2,7 @@
 // spectator), its limits (rate, bad messages), and what each request does to storage and the fan-out.
 import {
   BAD_MESSAGES_PER_10S, COUNTDOWN_MS, decodeClientMessage, directionCode, MAX_QUEUED_TURNS, MAX_TURN_AHEAD,
-  PROTOCOL_VERSION, RATE_LIMIT_PER_S, requestedSettings, type ClientMessage, type ErrorCode, type QueueMode,
+  encodeServerMessage, PROTOCOL_VERSION, RATE_LIMIT_PER_S, requestedSettings, type ClientMessage, type ErrorCode, type QueueMode,
   type ServerMessage,
 } from '../../protocol/messages.ts';
 import { defaultSettings, SettingsError, type Settings } from '../../protocol/settings.ts';
@@ -71,7 +71,7 @@ export class Session implements Subscriber {
   messagesOut = 0;
   bytesOut = 0;
 
-  constructor(private readonly ctx: SessionContext, private readonly transport: Transport, private readonly encode: (m: ServerMessage) => Uint8Array) {}
+  constructor(private readonly ctx: SessionContext, private readonly transport: Transport) {}
 
   send(message: ServerMessage, encoded?: Uint8Array): boolean {
     if (this.closed) return false;
@@ -80,7 +80,7 @@ export class Session implements Subscriber {
       this.ctx.fanout.unwatch(message.gameId, this);
       this.state = { kind: 'lobby' };
     }
-    const bytes = encoded ?? this.encode(message);
+    const bytes = encoded ?? encodeServerMessage(message);
     this.messagesOut++;
     this.bytesOut += bytes.length;
     return this.transport.send(bytes);
