@@ -3,7 +3,7 @@
 // with backoff, recovering its partitions under a new epoch. It moves partitions to and from other nodes as
 // the membership changes, with a graceful hand-off.
 import { EventEmitter } from 'node:events';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { ExecutorEvent } from './executor.ts';
 import { LatencyHistogram } from './histogram.ts';
 import type { Keys } from './keys.ts';
@@ -11,6 +11,7 @@ import type { Logger } from './log.ts';
 import type { Membership } from './membership.ts';
 import { runCommand, type RedisClient } from './redis.ts';
 import type { FromWorker, ToWorker, WorkerConfig, WorkerReport } from './worker-protocol.ts';
+import { siblingModule, startThread } from './thread.ts';
 
 export interface SupervisorConfig {
   readonly nodeId: string;
@@ -68,7 +69,7 @@ export interface Takeover {
   actors: number;
 }
 
-const WORKER_ENTRY = new URL(import.meta.url.endsWith('.ts') ? './worker-bootstrap.mjs' : './worker.js', import.meta.url);
+const WORKER_ENTRY = siblingModule(import.meta.url, 'worker');
 
 export class Supervisor extends EventEmitter {
   private readonly slots: WorkerSlot[] = [];
@@ -116,10 +117,7 @@ export class Supervisor extends EventEmitter {
 
   private spawn(slot: WorkerSlot): Promise<void> {
     return new Promise((resolve, reject) => {
-      const worker = new Worker(WORKER_ENTRY, {
-        workerData: { ...this.config.worker, index: slot.index } satisfies WorkerConfig,
-        name: `executor-${slot.index}`,
-      });
+      const worker = startThread(WORKER_ENTRY, { ...this.config.worker, index: slot.index } satisfies WorkerConfig, `executor-${slot.index}`);
       slot.worker = worker;
       slot.ready = false;
       slot.lastPong = Date.now();

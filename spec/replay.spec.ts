@@ -7,11 +7,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { startNode, type RunningNode } from '../actors/snaketron/node.ts';
 import { decodeReplay, verifyReplay, type Replay } from '../actors/snaketron/replay.ts';
 import { ReplayStore, loadReplay, replayToJson } from '../actors/snaketron/replay-tool.ts';
 import { SpecCluster, type SnakeNode } from './support/cluster.ts';
 import { killOwnerMidGame, privateDuel, SpecPlayer, staircase } from './support/player.ts';
-import { sleep, waitFor } from './support/env.ts';
+import { pino } from 'pino';
+import { dropKeys, freshDatabase, freshPrefix, REDIS_URL, sleep, waitFor, type SpecDatabase } from './support/env.ts';
 
 const REPLAY_BIN = fileURLToPath(new URL('../bin/snaketron-replay', import.meta.url));
 
@@ -198,5 +200,55 @@ describe('replays of games played through nodes', function () {
     expect(play.stdout).to.match(/^result /m);
     expect(play.stdout).to.not.include('\x1b[');
     expect(play.stdout.split('\n').filter((l) => l.startsWith('|'))).to.have.length(replay.settings.height);
+  });
+});
+
+describe('the recorder thread', function () {
+  this.timeout(120_000);
+  let db: SpecDatabase;
+  let prefix: string;
+  let node: RunningNode;
+  const errors: string[] = [];
+
+  before(async () => {
+    db = await freshDatabase('recorder');
+    prefix = freshPrefix('recorder');
+    node = await startNode({
+      port: 0, redisUrl: REDIS_URL, databaseUrl: db.url, partitions: 4, workers: 1, nodeId: 'recorder-spec', prefix,
+      checkpointTicks: 50, leaseMs: 1500, logger: pino({ level: 'error' }, { write: (line: string) => { errors.push(line); } }),
+    });
+  });
+  after(async () => {
+    await node?.stop();
+    await dropKeys(prefix);
+    await db.drop();
+  });
+
+  it('is started again when it dies mid-game, and the replay holds every tick: the ones before, during and after', async () => {
+    const endpoint = { ws: `ws://127.0.0.1:${node.port}/ws` };
+    const [a, b] = await privateDuel(endpoint, endpoint, { size: 60, tickMs: 50 });
+    a.steer(staircase(a), 3);
+    b.steer(staircase(b), 3);
+    await waitFor('the game to run a while', () => a.tick >= 20, 30_000);
+    await node.crashRecorder();
+    const crashedAt = a.tick;
+    // the thread comes back after a second: ticks go on meanwhile, with no recorder reading them
+    await waitFor('ticks while the recorder is down', () => a.tick >= crashedAt + 10, 30_000);
+    a.stop();
+    b.stop();
+    await waitFor('both players to see the end', () => a.over && b.over, 60_000);
+    const over = a.over!;
+
+    const bytes = await waitFor(`the replay of ${a.gameId}`, async () => {
+      const res = await fetch(`${node.url}/api/games/${a.gameId}/replay`);
+      return res.status === 200 ? Buffer.from(await res.arrayBuffer()) : null;
+    }, 30_000, 100);
+    const replay = decodeReplay(bytes);
+    expect(errors.join(''), 'the node saw its recorder thread die').to.include('recorder thread exited; starting another');
+    expect(crashedAt, 'the crash fell mid-game').to.be.below(over.t - 10);
+    expect(replay.ticks).to.equal(over.t);
+    expect(replay.finalHash).to.equal(a.lastHash);
+    expect(replay.finalHash).to.equal(b.lastHash);
+    expect(verifyReplay(replay)).to.deep.include({ ok: true });
   });
 });

@@ -13,7 +13,7 @@ import { Fanout } from './fanout.ts';
 import { GameService } from './games.ts';
 import { Matchmaker, type Match } from './matchmaking.ts';
 import { createMetrics } from './metrics.ts';
-import { Recorder } from './recorder.ts';
+import { RecorderThread } from './recorder.ts';
 import { decodeReplay } from './replay.ts';
 import { SNAKETRON_MIGRATIONS, type SnaketronDb, type SnaketronTables } from './schema.ts';
 import { queueSettings, Session, type SessionContext } from './sessions.ts';
@@ -50,6 +50,8 @@ export interface RunningNode {
   readonly runtime: Runtime;
   /** SIGTERM: hand partitions over, tell clients, close. */
   stop(): Promise<void>;
+  /** Ends the recorder's thread as a crash would (for specs); the node starts another. */
+  crashRecorder(): Promise<void>;
 }
 
 export async function startNode(config: NodeConfig): Promise<RunningNode> {
@@ -67,7 +69,9 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
   const secret = config.secret ?? await clusterSecret(runtime);
   const fanout = new Fanout(runtime, log);
   fanout.start();
-  const recorder = new Recorder(runtime, db, log);
+  const recorder = new RecorderThread({
+    redisUrl: config.redisUrl, databaseUrl: config.databaseUrl, prefix: config.prefix, nodeId: runtime.nodeId, logLevel: log.level,
+  }, () => [...runtime.supervisor.owned.keys()], log);
   recorder.start();
   const games = new GameService(db, runtime.producer);
   const matchmaker = new Matchmaker(runtime.redis, runtime.keys, log);
@@ -273,6 +277,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     url: `http://127.0.0.1:${port}`,
     port,
     runtime,
+    crashRecorder: () => recorder.crash(),
     stop() {
       stopping ??= (async () => {
         log.info('stopping: handing partitions over and closing client connections');

@@ -4,11 +4,13 @@
 // mid-game loses nothing: the next owner's recorder claims the entries it left pending and goes on.
 import { Packr } from 'msgpackr';
 import { readFileSync } from 'node:fs';
+import type { Worker } from 'node:worker_threads';
+import type { Keys } from '../../runtime/keys.ts';
 import type { Logger } from '../../runtime/log.ts';
 import { fieldValue } from '../../runtime/journal.ts';
 import { decodeBatch, type JournalRecord } from '../../runtime/records.ts';
 import type { RedisClient } from '../../runtime/redis.ts';
-import type { Runtime } from '../../runtime/runtime.ts';
+import { siblingModule, startThread } from '../../runtime/thread.ts';
 import type { CreateGame, GameOutput } from './game-actor.ts';
 import { buildReplay, encodeReplay, type ReplayTick } from './replay.ts';
 import type { SnaketronDb } from './schema.ts';
@@ -44,6 +46,16 @@ interface CollectCommand {
   snaketronCollect(keyCount: number, ...args: Array<string | Buffer>): Promise<number>;
 }
 
+/** What the recorder uses of its node: Redis, the key names, and the partitions the node owns now. */
+export interface RecorderHost {
+  readonly redis: RedisClient;
+  readonly keys: Keys;
+  readonly nodeId: string;
+  /** a connection of its own for blocking reads */
+  connectReader(name: string): RedisClient;
+  owned(): readonly number[];
+}
+
 export class Recorder {
   private readonly reader: RedisClient;
   private running = true;
@@ -53,7 +65,7 @@ export class Recorder {
   private lastRead = 0;
   stored = 0;
 
-  constructor(private readonly runtime: Runtime, private readonly db: SnaketronDb, private readonly log: Logger) {
+  constructor(private readonly runtime: RecorderHost, private readonly db: SnaketronDb, private readonly log: Logger) {
     this.reader = runtime.connectReader('recorder');
     runtime.redis.defineCommand('snaketronCollect', { lua: COLLECT_LUA });
   }
@@ -79,7 +91,7 @@ export class Recorder {
       const since = Date.now() - this.lastRead;
       if (since < READ_EVERY_MS) await sleep(READ_EVERY_MS - since);
       this.lastRead = Date.now();
-      const owned = [...this.runtime.supervisor.owned.keys()].sort((a, b) => a - b);
+      const owned = [...this.runtime.owned()].sort((a, b) => a - b);
       if (owned.length === 0) continue;
       try {
         for (const p of owned) {
@@ -231,6 +243,85 @@ export class Recorder {
     });
     await this.runtime.redis.del(key);
     this.stored++;
+  }
+}
+
+/** What a recorder thread is started with (its workerData). */
+export interface RecorderThreadConfig {
+  redisUrl: string;
+  databaseUrl: string;
+  prefix: string;
+  nodeId: string;
+  logLevel: string;
+}
+
+/** From the node to its recorder thread. */
+export type ToRecorder = { type: 'owned'; partitions: number[] } | { type: 'stop' };
+
+/** How often the node looks for a change in the partitions it owns, to tell its recorder. */
+const OWNED_POLL_MS = 20;
+/** A recorder thread that died is started again after this long. */
+const RESTART_AFTER_MS = 1000;
+const RECORDER_THREAD = siblingModule(import.meta.url, 'recorder-thread');
+
+/**
+ * The node's recorder, on a worker thread of its own: the main thread sends every client its ticks, and decoding
+ * and storing the journal a second time there held ticks up behind it. The thread is told the partitions the node
+ * owns whenever they change; one that dies is started again and goes on from what its consumer group left pending.
+ */
+export class RecorderThread {
+  private worker: Worker | null = null;
+  private stopping = false;
+  private shared = '';
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly config: RecorderThreadConfig, private readonly owned: () => number[], private readonly log: Logger) {}
+
+  start(): void {
+    this.spawn();
+    this.timer = setInterval(() => this.share(), OWNED_POLL_MS);
+  }
+
+  private spawn(): void {
+    const worker = startThread(RECORDER_THREAD, this.config, 'recorder');
+    this.worker = worker;
+    this.shared = '';
+    worker.on('error', (err) => this.log.error({ err }, 'recorder thread failed'));
+    worker.on('exit', (code) => {
+      if (this.worker !== worker) return;
+      this.worker = null;
+      if (this.stopping) return;
+      this.log.error({ code }, 'recorder thread exited; starting another');
+      setTimeout(() => { if (!this.stopping && !this.worker) this.spawn(); }, RESTART_AFTER_MS).unref();
+    });
+    this.share();
+  }
+
+  private share(): void {
+    if (!this.worker) return;
+    const partitions = this.owned().sort((a, b) => a - b);
+    const key = partitions.join(',');
+    if (key === this.shared) return;
+    this.shared = key;
+    this.worker.postMessage({ type: 'owned', partitions } satisfies ToRecorder);
+  }
+
+  /** Ends the thread as a crash would (specs): it is started again after RESTART_AFTER_MS. */
+  async crash(): Promise<void> {
+    await this.worker?.terminate();
+  }
+
+  /** Stops the thread once its current read is handled (a stuck one is terminated after 10 s). */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.timer) clearInterval(this.timer);
+    const worker = this.worker;
+    if (!worker) return;
+    const exited = new Promise((resolve) => worker.once('exit', resolve));
+    worker.postMessage({ type: 'stop' } satisfies ToRecorder);
+    const kill = setTimeout(() => void worker.terminate(), 10_000);
+    await exited;
+    clearTimeout(kill);
   }
 }
 

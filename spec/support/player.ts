@@ -29,7 +29,7 @@ export class SpecPlayer {
 
   constructor(readonly name: string) {}
 
-  async connect(node: SnakeNode): Promise<void> {
+  async connect(node: Pick<SnakeNode, 'ws'>): Promise<void> {
     this.client = await SpecClient.connect(node.ws, this.name);
     const welcome = await this.client.hello(this.token ? undefined : this.name, this.token || undefined);
     this.token = welcome.token;
@@ -113,7 +113,7 @@ export class SpecPlayer {
  * Two players in a long duel (a private game on a 100×100 board at 50 ms unless `board` says otherwise), each
  * connected to the node given.
  */
-export async function privateDuel(nodeA: SnakeNode, nodeB: SnakeNode, board = { size: 100, tickMs: 50 }): Promise<[SpecPlayer, SpecPlayer]> {
+export async function privateDuel(nodeA: Pick<SnakeNode, 'ws'>, nodeB: Pick<SnakeNode, 'ws'>, board = { size: 100, tickMs: 50 }): Promise<[SpecPlayer, SpecPlayer]> {
   const a = new SpecPlayer('alpha');
   const b = new SpecPlayer('bravo');
   await a.connect(nodeA);
