@@ -2,17 +2,16 @@
 // node, re-queueing when a game ends. Each bot keeps its game with the engine and steers like the Colyseus
 // baseline's bots. Measured: turn→ack latency, and tick delivery = the time a client
 // receives a tick − the time the tick was committed (the Redis stream id of the outbox entry that holds it, read
-// by this process from the outboxes), and also − the time the executor stepped it (the record's `at`, so the
+// by a thread of this process from the outboxes), and also − the time the executor stepped it (the record's `at`, so the
 // commit round trip counts too). Prints one JSON line with the results.
-import { Redis } from 'ioredis';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { Game, type GameSnapshot } from '../protocol/engine.ts';
 import { chooseTurn, nextTurnTick } from './load-steering.ts';
 import { decodeServerMessage, encodeClientMessage, directionName, type ServerMessage } from '../protocol/messages.ts';
-import { fieldValue } from '../runtime/journal.ts';
-import { Keys } from '../runtime/keys.ts';
-import { decodeBatch } from '../runtime/records.ts';
+import { startThread } from '../runtime/thread.ts';
+import { loopDelayP99, watchEventLoop } from './colyseus/control.ts';
+import type { Commit, CommitsConfig } from './e2e-commits.ts';
 
 const { values } = parseArgs({
   options: {
@@ -24,7 +23,6 @@ const URL_ = values.url!;
 const BOTS = Number(values.bots);
 const SECONDS = Number(values.seconds ?? 15);
 const WARMUP = Number(values.warmup ?? 5);
-const keys = new Keys(values.prefix!);
 const PARTITIONS = Number(values.partitions);
 
 const ackLatency: number[] = [];
@@ -139,38 +137,24 @@ class Bot {
   }
 }
 
-/** Reads every outbox and notes when each tick of each game was committed. */
-async function followCommits(stop: () => boolean): Promise<void> {
-  const redis = new Redis(values.redis!);
-  const streams = Array.from({ length: PARTITIONS }, (_, p) => keys.outbox(p));
-  const ids = await Promise.all(streams.map(async (stream) => (await redis.xrevrange(stream, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0'));
-  while (!stop()) {
-    // the commit time is the entry's id, not when it is read: reading ten times a second keeps this process's
-    // share of the machine (and of Redis) small without changing what is measured
-    await new Promise((r) => setTimeout(r, 100));
-    const reply = (await redis.xreadBuffer('COUNT', 10_000, 'STREAMS', ...streams, ...ids)) as Array<[Buffer, Array<[Buffer, Buffer[]]>]> | null;
-    for (const [stream, entries] of reply ?? []) {
-      const p = streams.indexOf(stream.toString());
-      for (const [id, fields] of entries) {
-        ids[p] = id.toString();
-        const at = Number(ids[p].split('-')[0]);
-        for (const record of decodeBatch(fieldValue(fields, 'd')).records) {
-          if (record.t === undefined) continue;
-          const key = `${record.a}:${record.t}`;
-          committed.set(key, { at, stepped: record.at });
-          joinTimes(key);
-        }
-      }
+/** Notes when each tick of each game was committed, as the commits thread (bench/e2e-commits.ts) reads them. */
+function followCommits(): { stop(): Promise<void> } {
+  const thread = startThread(new URL('./e2e-commits.ts', import.meta.url),
+    { redis: values.redis!, prefix: values.prefix!, partitions: PARTITIONS } satisfies CommitsConfig, 'commits');
+  thread.on('message', (batch: Commit[]) => {
+    for (const [key, at, stepped] of batch) {
+      committed.set(key, { at, stepped });
+      joinTimes(key);
     }
     if (committed.size > 200_000) committed.clear();
     if (received.size > 200_000) received.clear();
-  }
-  redis.disconnect();
+  });
+  const exited = new Promise<void>((resolve) => thread.once('exit', () => resolve()));
+  return { stop: async () => { thread.postMessage('stop'); await exited; } };
 }
 
 const bots = Array.from({ length: BOTS }, (_, i) => new Bot(i));
-let done = false;
-const follower = followCommits(() => done);
+const follower = followCommits();
 for (let i = 0; i < bots.length; i++) {
   bots[i].start();
   if (i % 50 === 49) await new Promise((r) => setTimeout(r, 20));
@@ -180,14 +164,16 @@ measuring = true;
 // the parent samples the server's CPU between these two lines
 process.stdout.write('{"phase":"measuring"}\n');
 const cpuStart = process.cpuUsage();
+// this process's own event loop delay in the window, measured as the baseline's drivers measure theirs
+const loopDelay = watchEventLoop();
 const ticksStart = ticksReceived;
 await new Promise((r) => setTimeout(r, SECONDS * 1000));
 measuring = false;
 process.stdout.write('{"phase":"measured"}\n');
 const cpu = process.cpuUsage(cpuStart);
-done = true;
+loopDelay.disable();
 for (const b of bots) b.stop();
-await follower;
+await follower.stop();
 const pct = (xs: number[], q: number) => {
   if (xs.length === 0) return null;
   const sorted = [...xs].sort((a, b) => a - b);
@@ -199,5 +185,6 @@ process.stdout.write(`${JSON.stringify({
   deliveryP50: pct(tickDelivery, 0.5), deliveryP99: pct(tickDelivery, 0.99), deliveries: tickDelivery.length,
   stepDeliveryP50: pct(tickDeliveryFromStep, 0.5), stepDeliveryP99: pct(tickDeliveryFromStep, 0.99),
   driverCpuPct: ((cpu.user + cpu.system) / 1000 / (SECONDS * 1000)) * 100,
+  driverLoopDelayP99: loopDelayP99(loopDelay),
 })}\n`);
 process.exit(0);

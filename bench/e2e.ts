@@ -29,6 +29,8 @@ export interface Step {
   stepDeliveryP50: number | null;
   stepDeliveryP99: number | null;
   driverCpuPct: number;
+  /** the drivers' own event loop delay p99 (ms): what a tick may wait in a driver before it is read */
+  driverLoopDelayP99: number;
   /** in the measured window, % of one core */
   nodeCpuPct: number;
   redisCpuPct: number;
@@ -111,6 +113,7 @@ function combine(parts: DriverResult[]): DriverResult {
     ackP50: worst((r) => r.ackP50), ackP99: worst((r) => r.ackP99), deliveryP50: worst((r) => r.deliveryP50),
     deliveryP99: worst((r) => r.deliveryP99), stepDeliveryP50: worst((r) => r.stepDeliveryP50),
     stepDeliveryP99: worst((r) => r.stepDeliveryP99), driverCpuPct: parts.reduce((n, r) => n + r.driverCpuPct, 0),
+    driverLoopDelayP99: worst((r) => r.driverLoopDelayP99),
   };
 }
 
@@ -151,7 +154,7 @@ export async function measureSnakeTron(steps: number[], seconds: number): Promis
         result = await measure(bots);
       }
       out.push(result);
-      process.stderr.write(`e2e ${bots} players: ack p99 ${result.ackP99?.toFixed(1)} ms, delivery p99 ${result.deliveryP99?.toFixed(1)} ms, cpu: node ${result.nodeCpuPct.toFixed(0)}% redis ${result.redisCpuPct.toFixed(0)}% postgres ${result.postgresCpuPct.toFixed(0)}%, rss ${result.nodeRssMiB.toFixed(0)} MiB\n`);
+      process.stderr.write(`e2e ${bots} players: ack p99 ${result.ackP99?.toFixed(1)} ms, delivery p99 ${result.deliveryP99?.toFixed(1)} ms, drivers' loop delay p99 ${result.driverLoopDelayP99.toFixed(1)} ms, cpu: node ${result.nodeCpuPct.toFixed(0)}% redis ${result.redisCpuPct.toFixed(0)}% postgres ${result.postgresCpuPct.toFixed(0)}%, rss ${result.nodeRssMiB.toFixed(0)} MiB\n`);
       if (!withinLimits(result)) break;
       await new Promise((r) => setTimeout(r, 3000));
     }
@@ -172,7 +175,7 @@ export const run: Bench = async () => {
   const best = [...results].reverse().find(withinLimits);
   const rows: BenchResult[] = results.map((s) => ({
     group: 'e2e', name: `${s.bots} duel players: tick delivery p99`, value: s.deliveryP99 ?? 0, unit: 'ms', target: `< ${LIMIT_MS}`,
-    notes: `delivery after commit p50 ${s.deliveryP50?.toFixed(1)} p99 ${s.deliveryP99?.toFixed(1)}; after the step p50 ${s.stepDeliveryP50?.toFixed(1)} p99 ${s.stepDeliveryP99?.toFixed(1)}; turn→ack p50 ${s.ackP50?.toFixed(1)} p99 ${s.ackP99?.toFixed(1)}; cpu (of one core, in the measured window): node ${s.nodeCpuPct.toFixed(0)}%, Redis ${s.redisCpuPct.toFixed(0)}%, Postgres ${s.postgresCpuPct.toFixed(0)}%, drivers ${s.driverCpuPct.toFixed(0)}%; node rss ${s.nodeRssMiB.toFixed(0)} MiB; ${s.games} games; ${s.mismatches} hash mismatches`,
+    notes: `delivery after commit p50 ${s.deliveryP50?.toFixed(1)} p99 ${s.deliveryP99?.toFixed(1)}; after the step p50 ${s.stepDeliveryP50?.toFixed(1)} p99 ${s.stepDeliveryP99?.toFixed(1)}; turn→ack p50 ${s.ackP50?.toFixed(1)} p99 ${s.ackP99?.toFixed(1)}; cpu (of one core, in the measured window): node ${s.nodeCpuPct.toFixed(0)}%, Redis ${s.redisCpuPct.toFixed(0)}%, Postgres ${s.postgresCpuPct.toFixed(0)}%, drivers ${s.driverCpuPct.toFixed(0)}%; drivers' event loop delay p99 ${s.driverLoopDelayP99.toFixed(1)} ms; node rss ${s.nodeRssMiB.toFixed(0)} MiB; ${s.games} games; ${s.mismatches} hash mismatches`,
   }));
   rows.push({ group: 'e2e', name: `most concurrent duel players with tick delivery p99 < ${LIMIT_MS} ms`, value: best?.bots ?? 0, unit: 'players',
     notes: best ? `per game: node cpu ${(best.nodeCpuPct / (best.bots / 2)).toFixed(3)}% of a core, ${((best.nodeRssMiB * 1024) / (best.bots / 2)).toFixed(0)} KiB node rss` : 'no step met the limits' });
