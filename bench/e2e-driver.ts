@@ -52,6 +52,8 @@ function joinTimes(key: string): void {
 class Bot {
   private ws!: WebSocket;
   private game: Game | null = null;
+  /** in a game that steps: it has had a tick of the game it plays now */
+  playing = false;
   private gameId = '';
   private snakeId = 0;
   private seq = 0;
@@ -88,6 +90,7 @@ class Bot {
         break;
       case 'tick': {
         if (!this.game || m.gameId !== this.gameId) break;
+        this.playing = true;
         for (const [id, dir] of m.turns) this.game.queueTurn(id, dir, m.t);
         this.game.step();
         if (this.game.hash() !== m.hash) mismatches++;
@@ -112,6 +115,7 @@ class Bot {
       }
       case 'over':
         if (m.gameId === this.gameId) {
+          this.playing = false;
           games++;
           this.game = null;
           this.send({ type: 'queue', mode: 'duel' });
@@ -159,6 +163,10 @@ for (let i = 0; i < bots.length; i++) {
   bots[i].start();
   if (i % 50 === 49) await new Promise((r) => setTimeout(r, 20));
 }
+// as the baseline's drivers do: the window opens once nine in ten bots are in a stepping game (so the first rush of
+// joins and game starts is not in it), after the warm-up
+const deadline = Date.now() + 60_000;
+while (bots.filter((b) => b.playing).length < 0.9 * BOTS && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
 await new Promise((r) => setTimeout(r, WARMUP * 1000));
 measuring = true;
 // the parent samples the server's CPU between these two lines
