@@ -23,7 +23,7 @@ import type { Bench, BenchResult } from './types.ts';
 const BASELINE_DIR = fileURLToPath(new URL('./colyseus/', import.meta.url));
 const QUICK = process.argv.includes('--quick');
 /** Players stepped through, stopping at the first level that fails. */
-const LEVELS = QUICK ? [200, 1000] : [200, 500, 1000, 1500, 2000, 2500, 3000, 4000, 5000, 6000, 8000];
+const LEVELS = QUICK ? [200, 1000] : [200, 500, 1000, 1500, 2000, 2500, 3000, 3500, 4000, 4500, 5000, 6000, 8000];
 const P99_LIMIT_MS = 20;
 /**
  * Load driver processes, each with its share of the bots. A bot costs more CPU than its share of the server (the

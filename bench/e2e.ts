@@ -170,7 +170,7 @@ export function withinLimits(s: Step): boolean {
 
 export const run: Bench = async () => {
   const quick = process.argv.includes('--quick');
-  const steps = quick ? [100, 400] : (process.env.E2E_STEPS?.split(',').map(Number) ?? [250, 500, 750, 1000, 1250, 1500, 1750, 2000, 2500, 3000, 4000, 5000, 6000]);
+  const steps = quick ? [100, 400] : (process.env.E2E_STEPS?.split(',').map(Number) ?? [250, 500, 750, 1000, 1250, 1500, 1750, 2000, 2250, 2500, 3000, 4000, 5000, 6000]);
   const results = await measureSnakeTron(steps, quick ? 8 : 15);
   const best = [...results].reverse().find(withinLimits);
   const rows: BenchResult[] = results.map((s) => ({
