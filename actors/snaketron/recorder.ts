@@ -63,11 +63,10 @@ export class Recorder {
   /** partitions read, and whether their pending entries were claimed yet */
   private readonly claimed = new Set<number>();
   private lastRead = 0;
-  stored = 0;
 
-  constructor(private readonly runtime: RecorderHost, private readonly db: SnaketronDb, private readonly log: Logger) {
-    this.reader = runtime.connectReader('recorder');
-    runtime.redis.defineCommand('snaketronCollect', { lua: COLLECT_LUA });
+  constructor(private readonly host: RecorderHost, private readonly db: SnaketronDb, private readonly log: Logger) {
+    this.reader = host.connectReader('recorder');
+    host.redis.defineCommand('snaketronCollect', { lua: COLLECT_LUA });
   }
 
   start(): void {
@@ -81,43 +80,34 @@ export class Recorder {
   }
 
   private listKey(partition: number, gameId: string): string {
-    return this.runtime.keys.partitionApp(partition, `replay:${gameId}`);
+    return this.host.keys.partitionApp(partition, `replay:${gameId}`);
   }
 
   private async run(): Promise<void> {
-    const redis = this.runtime.redis;
+    const redis = this.host.redis;
     while (this.running) {
       // the wait comes first, so the partitions read are the ones owned when the read goes out
       const since = Date.now() - this.lastRead;
       if (since < READ_EVERY_MS) await sleep(READ_EVERY_MS - since);
       this.lastRead = Date.now();
-      const owned = [...this.runtime.owned()].sort((a, b) => a - b);
+      const owned = [...this.host.owned()].sort((a, b) => a - b);
       if (owned.length === 0) continue;
       try {
         for (const p of owned) {
           if (this.claimed.has(p)) continue;
-          await redis.xgroup('CREATE', this.runtime.keys.outbox(p), GROUP, '0', 'MKSTREAM').catch(() => undefined);
+          await redis.xgroup('CREATE', this.host.keys.outbox(p), GROUP, '0', 'MKSTREAM').catch(() => undefined);
           await this.claimPending(p);
           this.claimed.add(p);
         }
         for (const p of [...this.claimed]) if (!owned.includes(p)) this.claimed.delete(p);
-        const streams = owned.map((p) => this.runtime.keys.outbox(p));
-        const reply = (await this.reader.xreadgroupBuffer('GROUP', GROUP, this.runtime.nodeId, 'COUNT', 1000, 'BLOCK', 200,
+        const streams = owned.map((p) => this.host.keys.outbox(p));
+        const reply = (await this.reader.xreadgroupBuffer('GROUP', GROUP, this.host.nodeId, 'COUNT', 1000, 'BLOCK', 200,
           'STREAMS', ...streams, ...owned.map(() => '>'))) as Array<[Buffer, Array<[Buffer, Buffer[]]>]> | null;
-        // partitions side by side (their writes overlap), each one's entries in order. Between two partitions the
-        // event loop serves clients: this thread also sends the ticks, and decoding every partition's 100 ms of
-        // entries in one go held a tick up behind it for several milliseconds.
-        const partitions: Array<Promise<void>> = [];
-        let failure: unknown = null;
-        for (const [streamBuf, entries] of reply ?? []) {
+        // partitions side by side (their writes go out together); each one's entries in order
+        await Promise.all((reply ?? []).map(async ([streamBuf, entries]) => {
           const partition = owned[streams.indexOf(streamBuf.toString())];
-          partitions.push((async () => {
-            for (let i = 0; i < entries.length; i += ENTRIES_PER_CALL) await this.process(partition, entries.slice(i, i + ENTRIES_PER_CALL));
-          })().catch((err: unknown) => { failure ??= err; }));
-          await new Promise((resolve) => setImmediate(resolve));
-        }
-        await Promise.all(partitions);
-        if (failure !== null) throw failure;
+          for (let i = 0; i < entries.length; i += ENTRIES_PER_CALL) await this.process(partition, entries.slice(i, i + ENTRIES_PER_CALL));
+        }));
       } catch (err) {
         if (!this.running) return;
         this.log.warn({ err: String(err) }, 'recorder failed; retrying');
@@ -129,8 +119,8 @@ export class Recorder {
   private async claimPending(partition: number): Promise<void> {
     let cursor = '0-0';
     do {
-      const [next, entries] = (await (this.runtime.redis as unknown as AutoClaim).xautoclaimBuffer(this.runtime.keys.outbox(partition), GROUP,
-        this.runtime.nodeId, 0, cursor, 'COUNT', 200));
+      const [next, entries] = (await (this.host.redis as unknown as AutoClaim).xautoclaimBuffer(this.host.keys.outbox(partition), GROUP,
+        this.host.nodeId, 0, cursor, 'COUNT', 200));
       const live = entries.filter((e): e is [Buffer, Buffer[]] => e !== null);
       for (let i = 0; i < live.length; i += ENTRIES_PER_CALL) await this.process(partition, live.slice(i, i + ENTRIES_PER_CALL));
       cursor = next.toString();
@@ -156,16 +146,16 @@ export class Recorder {
         }
       }
     }
-    if (keys.length > 0) writes.push((this.runtime.redis as unknown as CollectCommand).snaketronCollect(keys.length, ...keys, ...args));
+    if (keys.length > 0) writes.push((this.host.redis as unknown as CollectCommand).snaketronCollect(keys.length, ...keys, ...args));
     await Promise.all(writes);
     for (const end of endings) await end();
-    await this.runtime.redis.xack(this.runtime.keys.outbox(partition), GROUP, ...entries.map(([id]) => id.toString()));
+    await this.host.redis.xack(this.host.keys.outbox(partition), GROUP, ...entries.map(([id]) => id.toString()));
   }
 
   /** What a record adds to its game's collection, if anything; status changes and endings are queued. */
   private record(partition: number, record: JournalRecord, writes: Array<Promise<unknown>>, endings: Array<() => Promise<void>>): Collected | null {
     const key = this.listKey(partition, record.a);
-    const redis = this.runtime.redis;
+    const redis = this.host.redis;
     const collected: Collected = {};
     if (record.c) collected.create = record.c.b as CreateGame;
     for (const output of (record.o ?? []) as GameOutput[]) {
@@ -204,7 +194,7 @@ export class Recorder {
 
   private async finish(partition: number, gameId: string, last: Extract<GameOutput, { e: 'tick' }>): Promise<void> {
     const key = this.listKey(partition, gameId);
-    const entries = await this.runtime.redis.hgetallBuffer(key);
+    const entries = await this.host.redis.hgetallBuffer(key);
     const collected = Object.entries(entries).sort((a, b) => Number(a[0]) - Number(b[0])).map(([, v]) => packr.unpack(v) as Collected);
     const create = collected.find((c) => c.create)?.create;
     const over = last.over!;
@@ -241,8 +231,7 @@ export class Recorder {
         }
       }
     });
-    await this.runtime.redis.del(key);
-    this.stored++;
+    await this.host.redis.del(key);
   }
 }
 
