@@ -1,13 +1,18 @@
 // Failover: three nodes; a duel whose two players sit on nodes that do not own it; SIGKILL the owner while turns
 // are in flight, and time from the kill to the next tick at the clients. Repeated 10 times (a fresh node replaces
 // each victim). Every acked turn is then looked for in the game's journal: lost ones are counted.
+// Graceful hand-off: bots play duels on three nodes while a fourth joins (it is handed a share of the partitions)
+// and then leaves with SIGTERM (it hands them back); the longest pause between two ticks of any game is reported
+// for each move.
 // Run alone: `npx tsx bench/failover.ts [--quick]`.
 import { pathToFileURL } from 'node:url';
+import { runBots } from '../actors/snaketron/bots.ts';
 import type { GameInput } from '../actors/snaketron/game-actor.ts';
+import { defaultSettings } from '../protocol/settings.ts';
 import { Keys } from '../runtime/keys.ts';
 import { SpecCluster } from '../spec/support/cluster.ts';
 import { SpecClient } from '../spec/support/client.ts';
-import { REDIS_URL } from '../spec/support/env.ts';
+import { REDIS_URL, sleep } from '../spec/support/env.ts';
 import { JournalCollector } from '../spec/support/journal.ts';
 import type { Bench, BenchResult } from './types.ts';
 
@@ -73,12 +78,54 @@ async function oneKill(cluster: SpecCluster, collector: JournalCollector): Promi
   return { ms, acked: acked.length, lost };
 }
 
+interface HandOff { joinPauseMs: number; leavePauseMs: number; games: number }
+
+/**
+ * Duel bots on the three nodes; a fourth node joins, then leaves with SIGTERM. For each move, the longest time
+ * between two consecutive ticks of any game whose ticks straddle it (from the records' step times).
+ */
+async function handOffs(cluster: SpecCluster, collector: JournalCollector): Promise<HandOff> {
+  const abort = new AbortController();
+  const fleet = runBots({ urls: cluster.live().map((n) => n.ws), bots: 48, mode: 'duel', name: 'handoff', signal: abort.signal });
+  try {
+    await sleep(4000);
+    const joinFrom = Date.now();
+    const fourth = await cluster.start();
+    await cluster.settled();
+    await sleep(2000);
+    const joinTo = Date.now();
+    await fourth.stop();
+    await cluster.settled();
+    await sleep(2000);
+    const leaveTo = Date.now();
+    abort.abort();
+    await fleet;
+    let joinPauseMs = 0;
+    let leavePauseMs = 0;
+    let games = 0;
+    for (const records of collector.records.values()) {
+      const ticks = records.filter((r) => r.t !== undefined && r.at >= joinFrom - 1000 && r.at <= leaveTo);
+      if (ticks.length > 1) games++;
+      for (let i = 1; i < ticks.length; i++) {
+        const pause = ticks[i].at - ticks[i - 1].at;
+        if (ticks[i].at <= joinTo) joinPauseMs = Math.max(joinPauseMs, pause);
+        else leavePauseMs = Math.max(leavePauseMs, pause);
+      }
+    }
+    return { joinPauseMs, leavePauseMs, games };
+  } finally {
+    abort.abort();
+    await fleet.catch(() => undefined);
+  }
+}
+
 export const run: Bench = async () => {
   const kills = process.argv.includes('--quick') ? 3 : 10;
   const cluster = await SpecCluster.create('failover', { partitions: PARTITIONS });
   const collector = new JournalCollector(REDIS_URL, new Keys(cluster.prefix), PARTITIONS);
   await collector.start();
   const results: Kill[] = [];
+  let handOff: HandOff;
   try {
     for (let i = 0; i < 3; i++) await cluster.start();
     await cluster.settled();
@@ -86,6 +133,7 @@ export const run: Bench = async () => {
       results.push(await oneKill(cluster, collector));
       process.stderr.write(`failover ${i + 1}/${kills}: ${results.at(-1)!.ms} ms to the next tick\n`);
     }
+    handOff = await handOffs(cluster, collector);
   } finally {
     await collector.stop();
     await cluster.stop();
@@ -96,6 +144,8 @@ export const run: Bench = async () => {
     { group: 'failover', name: 'SIGKILL of owner → next tick at clients, max', value: times.at(-1)!, unit: 'ms', target: '< 2000' },
     { group: 'failover', name: 'SnakeTron kill -9 of the owner: games kept', value: results.length, unit: `of ${results.length}`, notes: 'each game went on from the tick it had reached' },
     { group: 'failover', name: 'acked turns lost', value: results.reduce((n, r) => n + r.lost, 0), unit: 'turns', target: '= 0', notes: `of ${results.reduce((n, r) => n + r.acked, 0)} acked` },
+    { group: 'failover', name: 'node joins (hand-off to it): longest pause between ticks', value: handOff.joinPauseMs, unit: 'ms', notes: `${handOff.games} duels of 48 bots on 3 nodes, ticks every ${defaultSettings('duel').tickMs} ms` },
+    { group: 'failover', name: 'node leaves with SIGTERM (hand-off back): longest pause between ticks', value: handOff.leavePauseMs, unit: 'ms' },
   ];
   return rows;
 };

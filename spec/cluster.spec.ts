@@ -168,19 +168,16 @@ describe('a SnakeTron cluster', function () {
     r.apply(await back.next('tick', (t) => t.t === snap.state.tick + 1));
     a.stop();
     b.stop();
-    // the players never lost a tick, and no pause was longer than a second
+    // the journal has every tick once, and the players, whose nodes stayed, saw every one of them in order: the
+    // game went on through both hand-offs (how long a hand-off pauses a game is measured by make bench, not here)
     await waitFor('the game to end', () => collector.isOver(a.gameId), 60_000);
-    const records = collector.records.get(a.gameId)!;
-    verifyGame(records, []);
-    const ticked = records.filter((x) => x.t !== undefined);
-    let longest = 0;
-    let before = 0;
-    for (let i = 1; i < ticked.length; i++) {
-      const pause = ticked[i].at - ticked[i - 1].at;
-      if (pause > longest) [longest, before] = [pause, ticked[i].t!];
+    await waitFor('both players to see the end', () => a.over && b.over, 30_000);
+    const { ticks } = verifyGame(collector.records.get(a.gameId)!, []);
+    expect(ticks, 'the game went on after the fourth node left').to.be.greaterThan(leftAtTick);
+    for (const p of [a, b]) {
+      const first = p.seen[0];
+      expect(p.seen, `${p.name}'s ticks`).to.deep.equal(Array.from({ length: ticks - first + 1 }, (_, i) => first + i));
     }
-    expect(longest, `longest pause between ticks (ms), before tick ${before}; the fourth node joined near tick ${joinedAtTick} and left near tick ${leftAtTick}`)
-      .to.be.below(1000);
     back.close();
   });
 });

@@ -63,6 +63,14 @@ export class SpecPlayer {
     this.pumping = false;
   }
 
+  /** Where the player stands, for a spec's failure message. */
+  describe(): string {
+    const game = this.replica?.game;
+    const snake = game && this.snakeId >= 0 ? `snake ${this.snakeId} ${game.isAlive(this.snakeId) ? 'alive' : 'dead'}` : 'no snake';
+    return `${this.name} on ${this.client.ws.url} (${this.client.closed ? 'closed' : 'open'}): tick ${this.tick}, ` +
+      `${snake}, status ${game?.status ?? 'none'}, over ${this.over ? `at ${this.over.t}` : 'no'}, ${this.acked.length} turns acked`;
+  }
+
   get tick(): number {
     return this.replica?.game.tick ?? 0;
   }
@@ -149,6 +157,11 @@ export async function killOwnerMidGame(cluster: SpecCluster, players: SpecPlayer
     }
   }
   const resumedAt = Math.max(...players.map((p) => p.tick));
-  await waitFor('ticks to go on after the failover', () => players.every((p) => p.tick > resumedAt + 10), 30_000);
+  await waitFor('ticks to go on after the failover', async () => {
+    if (players.every((p) => p.tick > resumedAt + 10)) return true;
+    // not yet: what each player sees and who owns the game, for the message should this time out
+    const owner = await survivor.get(`/api/games/${players[0].gameId}`).then((r) => r.body).catch((e: Error) => e.message);
+    throw new Error(`resumed at ${resumedAt}; ${players.map((p) => p.describe()).join('; ')}; the game: ${owner}`);
+  }, 30_000, 100);
   return survivor;
 }
