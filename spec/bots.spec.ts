@@ -12,7 +12,8 @@ async function checkGames(node: SnakeNode, summary: BotSummary): Promise<number>
   for (const gameId of summary.gameIds) {
     const info = await waitFor(`game ${gameId} complete in Postgres`, async () => {
       const body = (await node.get(`/api/games/${gameId}`)).json<{ status: string; ticks: number; replay: string | null }>();
-      return body.status === 'complete' && body.replay ? body : null;
+      if (body.status === 'complete' && body.replay) return body;
+      throw new Error(`it is ${body.status}, ${body.replay ? 'with' : 'without'} a replay`); // the reason, should this time out
     }, 30_000, 100);
     const res = await fetch(`${node.http}${info.replay}`);
     expect(res.status).to.equal(200);

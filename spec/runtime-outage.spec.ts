@@ -90,9 +90,15 @@ describe('runtime through store outages', function () {
       const stored = new Map((await readCheckpoints(postgres.url(asidePort))).map((r) => [r.actor_id, r]));
       const atOutage = new Map(games.map((g) => [g, collector.lastTick(g)]));
       const created = await driver.createDuels(4, { settings: LONG_DUEL });
-      await waitFor('games to tick while Postgres is down', () =>
-        games.every((g) => collector.isOver(g) || collector.lastTick(g) >= atOutage.get(g)! + 30)
-        && created.every((g) => collector.lastTick(g) >= 30), 20000);
+      await waitFor('games to tick while Postgres is down', () => {
+        const behind = [
+          ...games.filter((g) => !collector.isOver(g) && collector.lastTick(g) < atOutage.get(g)! + 30)
+            .map((g) => `${g} at ${collector.lastTick(g)} (was ${atOutage.get(g)} at the outage)`),
+          ...created.filter((g) => collector.lastTick(g) < 30).map((g) => `${g}, created in the outage, at ${collector.lastTick(g)}`),
+        ];
+        if (behind.length > 0) throw new Error(`${behind.length} games behind: ${behind.slice(0, 6).join('; ')}`);
+        return true;
+      }, 20000);
       await sleep(Math.max(0, 6000 - 30 * LONG_DUEL.tickMs)); // past the executors' 5 s trimming round
 
       // whatever was trimmed meanwhile, every game can still be rebuilt from its stored checkpoint and the journal
