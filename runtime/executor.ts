@@ -56,6 +56,11 @@ const IDLE_CHECKPOINT_MS = 5000;
  * calls; only a create or an input for an actor in another partition state waits up to this long.
  */
 const TICKING_POLL_MS = 250;
+/**
+ * How often a partition that waits for inputs (no tick scheduled) reads its mailbox when a doorbell listens for
+ * it: the doorbell wakes it when an input arrives, and this poll only covers a ring that was missed.
+ */
+const RUNG_POLL_MS = 250;
 /** How long a hand-off waits for its final checkpoints to reach Postgres before it releases the partition anyway. */
 const HAND_OFF_CHECKPOINT_WAIT_MS = 100;
 
@@ -122,6 +127,10 @@ export class PartitionExecutor {
   private unsettled = true;
   /** every live actor has a tick scheduled: the mailbox is read at ticks (and every TICKING_POLL_MS) */
   private ticking = false;
+  /** a doorbell wakes this executor when an input arrives (see runtime/doorbell.ts): it polls seldom */
+  private rung = false;
+  /** woken while a cycle ran: the next cycle starts at once */
+  private woken = false;
   private readonly writer: CheckpointWriter;
   private commitSeq: number;
   private timer: NodeJS.Timeout | null = null;
@@ -248,8 +257,32 @@ export class PartitionExecutor {
     }
   }
 
+  /** A doorbell listens for this executor's inputs from now on, so it polls its mailbox seldom. */
+  listenedTo(): void {
+    this.rung = true;
+  }
+
+  /** True while the mailbox is read only by polls: no actor has a tick that brings a read round. */
+  waitsForInputs(): boolean {
+    return this.running && !this.ticking;
+  }
+
+  /** An input arrived: read the mailbox now (or as soon as the cycle under way ends). */
+  wake(): void {
+    if (!this.running) return;
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+      this.schedule(0);
+    } else {
+      this.woken = true;
+    }
+  }
+
   private schedule(delayMs: number): void {
     if (!this.running) return;
+    if (this.woken) delayMs = 0;
+    this.woken = false;
     this.timer = setTimeout(() => {
       this.timer = null;
       this.cycling = this.cycle().catch((err: unknown) => this.onCycleError(err)).finally(() => { this.cycling = null; });
@@ -309,7 +342,8 @@ export class PartitionExecutor {
   }
 
   private pollInterval(): number {
-    return this.ticking ? Math.max(TICKING_POLL_MS, this.config.pollMs) : this.config.pollMs;
+    if (this.ticking) return Math.max(TICKING_POLL_MS, this.config.pollMs);
+    return this.rung ? Math.max(RUNG_POLL_MS, this.config.pollMs) : this.config.pollMs;
   }
 
   private async read(): Promise<InboxEntry[]> {

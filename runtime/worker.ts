@@ -1,13 +1,15 @@
 // A worker thread: hosts the partition executors the supervisor assigns to it, answers its health pings, and
-// reports what it does. It opens its own Redis and Postgres connections.
+// reports what it does. It opens its own Redis and Postgres connections, and a doorbell that wakes an executor
+// waiting for inputs when one arrives.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ActorModule, ActorType } from './actor.ts';
 import { CheckpointStore } from './checkpoints.ts';
+import { Doorbell } from './doorbell.ts';
 import { connectDatabase, type RuntimeTables } from './db.ts';
 import { PartitionExecutor, type ExecutorEvent } from './executor.ts';
 import { Keys } from './keys.ts';
 import { createLogger } from './log.ts';
-import { connectRedis } from './redis.ts';
+import { connectRedis, isClusterSpec } from './redis.ts';
 import type { FromWorker, ToWorker, WorkerConfig, WorkerReport } from './worker-protocol.ts';
 
 const config = workerData as WorkerConfig;
@@ -25,6 +27,11 @@ for (const url of config.actorModules) {
   for (const type of module.actorTypes) types.set(type.type, type);
 }
 const executors = new Map<number, PartitionExecutor>();
+// One XREAD over mailboxes of several partitions needs them on one server: on a Redis Cluster (their hash tags
+// spread them over slots) the executors poll instead.
+const doorbell = isClusterSpec(config.redisUrl) ? null
+  : new Doorbell(connectRedis(config.redisUrl, { blocking: true, name: `${config.executor.nodeId}:w${config.index}:doorbell` }), keys, executors, log);
+doorbell?.start();
 /** The counters each executor keeps and each report carries (since the previous report). */
 const COUNTERS = ['ticks', 'commits', 'reads', 'inputs', 'deadLetters', 'restarts'] as const;
 type Counts = Record<(typeof COUNTERS)[number], number>;
@@ -61,6 +68,7 @@ function emit(event: ExecutorEvent): void {
 async function assign(partition: number, epoch: number, lastSeq: number): Promise<void> {
   retire(partition)?.halt();
   const executor = new PartitionExecutor(partition, epoch, lastSeq, redis, keys, store, types, config.executor, emit, log);
+  if (doorbell) executor.listenedTo();
   executors.set(partition, executor);
   try {
     await executor.start();

@@ -102,6 +102,40 @@ describe('runtime on one node', function () {
     }
   });
 
+  it('waits for inputs to idle mailboxes on a blocking read instead of polling them every 20 ms; lobby inputs are all applied', async () => {
+    const h = await startHarness('doorbell');
+    const redis = connectRedis(REDIS_URL);
+    try {
+      // each worker (2 here) has a connection named for its doorbell, blocked in XREAD on the idle mailboxes
+      await waitFor('both doorbells to block', async () => {
+        const clients = String(await redis.client('LIST')).split('\n').filter((line) => line.includes(`name=${h.runtime.nodeId}:w`) && line.includes(':doorbell'));
+        return clients.length === 2 && clients.every((line) => / cmd=xread /.test(line) && / flags=b /.test(line));
+      });
+      // no actor anywhere: the executors read their mailboxes only when polled, which a 20 ms poll made 400 reads
+      const c = h.runtime.supervisor.counters;
+      const idleFrom = c.reads;
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      expect(c.reads - idleFrom, 'mailbox reads in 2 s of 4 idle partitions').to.be.at.most(PARTITIONS * (2000 / 250 + 3));
+
+      // lobbies (no tick scheduled) take joins and leaves, each one applied once, in order
+      const ids = Array.from({ length: PARTITIONS * 2 }, (_, i) => `lobby-${randomBytes(4).toString('hex')}-${i}`);
+      for (const id of ids) {
+        const init: CreateGame = { settings: SPEC_DUEL, seed: 7, players: [{ userId: 'host', name: 'host' }], host: 'host' };
+        await h.runtime.producer.create(GAME_ACTOR, id, init);
+      }
+      for (let round = 0; round < 5; round++) {
+        for (const id of ids) await h.runtime.producer.submit(id, round % 2 === 0 ? { k: 'join', userId: 'guest', name: 'guest' } : { k: 'leave', userId: 'guest' });
+      }
+      const lobbyOutputs = (id: string) => (h.collector.records.get(id) ?? []).flatMap((r) => (r.o ?? []) as Array<{ e: string; players?: unknown[] }>)
+        .filter((o) => o.e === 'lobby').map((o) => o.players!.length);
+      await waitFor('every join and leave to be applied', () => ids.every((id) => lobbyOutputs(id).length === 5));
+      for (const id of ids) expect(lobbyOutputs(id), id).to.deep.equal([2, 1, 2, 1, 2]);
+    } finally {
+      redis.disconnect();
+      await stopHarness(h);
+    }
+  });
+
   it('restarts only the actor whose tick throws; the other games on its worker keep their cadence', async () => {
     const h = await startHarness('throw-tick');
     try {
