@@ -29,8 +29,9 @@ for (const url of config.actorModules) {
 const executors = new Map<number, PartitionExecutor>();
 // One XREAD over mailboxes of several partitions needs them on one server: on a Redis Cluster (their hash tags
 // spread them over slots) the executors poll instead.
+const doorbellName = `${config.executor.nodeId}:w${config.index}:doorbell`;
 const doorbell = isClusterSpec(config.redisUrl) ? null
-  : new Doorbell(connectRedis(config.redisUrl, { blocking: true, name: `${config.executor.nodeId}:w${config.index}:doorbell` }), keys, executors, log);
+  : new Doorbell(connectRedis(config.redisUrl, { blocking: true, name: doorbellName }), keys, executors, log);
 doorbell?.start();
 /** The counters each executor keeps and each report carries (since the previous report). */
 const COUNTERS = ['ticks', 'commits', 'reads', 'inputs', 'deadLetters', 'restarts'] as const;

@@ -108,7 +108,8 @@ describe('runtime on one node', function () {
     try {
       // each worker (2 here) has a connection named for its doorbell, blocked in XREAD on the idle mailboxes
       await waitFor('both doorbells to block', async () => {
-        const clients = String(await redis.client('LIST')).split('\n').filter((line) => line.includes(`name=${h.runtime.nodeId}:w`) && line.includes(':doorbell'));
+        const clients = String(await redis.client('LIST')).split('\n')
+          .filter((line) => line.includes(`name=${h.runtime.nodeId}:w`) && line.includes(':doorbell'));
         return clients.length === 2 && clients.every((line) => / cmd=xread /.test(line) && / flags=b /.test(line));
       });
       // no actor anywhere: the executors read their mailboxes only when polled, which a 20 ms poll made 400 reads
@@ -124,9 +125,11 @@ describe('runtime on one node', function () {
         await h.runtime.producer.create(GAME_ACTOR, id, init);
       }
       for (let round = 0; round < 5; round++) {
-        for (const id of ids) await h.runtime.producer.submit(id, round % 2 === 0 ? { k: 'join', userId: 'guest', name: 'guest' } : { k: 'leave', userId: 'guest' });
+        const input = round % 2 === 0 ? { k: 'join', userId: 'guest', name: 'guest' } : { k: 'leave', userId: 'guest' };
+        for (const id of ids) await h.runtime.producer.submit(id, input);
       }
-      const lobbyOutputs = (id: string) => (h.collector.records.get(id) ?? []).flatMap((r) => (r.o ?? []) as Array<{ e: string; players?: unknown[] }>)
+      const lobbyOutputs = (id: string) => (h.collector.records.get(id) ?? [])
+        .flatMap((r) => (r.o ?? []) as Array<{ e: string; players?: unknown[] }>)
         .filter((o) => o.e === 'lobby').map((o) => o.players!.length);
       await waitFor('every join and leave to be applied', () => ids.every((id) => lobbyOutputs(id).length === 5));
       for (const id of ids) expect(lobbyOutputs(id), id).to.deep.equal([2, 1, 2, 1, 2]);
