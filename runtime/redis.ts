@@ -82,3 +82,29 @@ function invoke<T>(client: RedisClient, method: string, keys: readonly string[],
   const fn = (client as unknown as Record<string, (...a: Arg[]) => Promise<T>>)[method];
   return fn.call(client, ...keys, ...args);
 }
+
+/** An XREAD or XREADGROUP reply with binary entries: per stream read, its name and its entries. */
+export type StreamsReply = Array<[Buffer, Array<[Buffer, Buffer[]]>]>;
+
+/**
+ * XREAD (or XREADGROUP, when `head` starts with GROUP) of several streams, waiting up to `blockMs` for an entry.
+ * `head` holds the options before BLOCK (COUNT, GROUP). On one server this is one blocking call. On a Redis
+ * Cluster one call may only name streams of one hash slot, and each partition has a slot of its own: each stream
+ * is then read by a call of its own, side by side and without blocking, and an empty round waits a little before
+ * it returns, so a caller that loops polls instead of spinning.
+ */
+export async function readStreams(client: RedisClient, head: ReadonlyArray<string | number>, blockMs: number,
+  streams: readonly string[], ids: readonly string[]): Promise<StreamsReply | null> {
+  // ioredis types each option of these commands apart; the arguments here are built, so the call is untyped
+  const reader = client as unknown as Record<'xreadBuffer' | 'xreadgroupBuffer', (...args: Array<string | number>) => Promise<StreamsReply | null>>;
+  const read = (args: Array<string | number>) => (head[0] === 'GROUP' ? reader.xreadgroupBuffer(...args) : reader.xreadBuffer(...args));
+  if (!(client instanceof Cluster)) return read([...head, 'BLOCK', blockMs, 'STREAMS', ...streams, ...ids]);
+  const replies = await Promise.all(streams.map((stream, i) => read([...head, 'STREAMS', stream, ids[i]])));
+  const out = replies.flatMap((reply) => reply ?? []);
+  if (out.length > 0) return out;
+  await new Promise((resolve) => setTimeout(resolve, Math.min(blockMs, CLUSTER_POLL_MS)));
+  return null;
+}
+
+/** How long a Redis Cluster stream read waits after finding nothing (one server blocks instead). */
+const CLUSTER_POLL_MS = 10;

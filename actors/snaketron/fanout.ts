@@ -7,7 +7,7 @@ import type { ActorContext, ActorType } from '../../runtime/actor.ts';
 import { applyRecord, fieldValue, readOutbox, tickGrid } from '../../runtime/journal.ts';
 import type { Logger } from '../../runtime/log.ts';
 import { decodeBatch, type JournalRecord } from '../../runtime/records.ts';
-import type { RedisClient } from '../../runtime/redis.ts';
+import { readStreams, type RedisClient, type StreamsReply } from '../../runtime/redis.ts';
 import type { Runtime } from '../../runtime/runtime.ts';
 import { gameActor, type GameOutput, type GameState } from './game-actor.ts';
 
@@ -165,10 +165,9 @@ export class Fanout {
       }
       const partitions = [...this.positions.keys()];
       const streams = partitions.map((p) => this.runtime.keys.outbox(p));
-      let reply: Array<[Buffer, Array<[Buffer, Buffer[]]>]> | null;
+      let reply: StreamsReply | null;
       try {
-        reply = (await this.reader.xreadBuffer('COUNT', 1000, 'BLOCK', 50, 'STREAMS', ...streams,
-          ...partitions.map((p) => this.positions.get(p)!))) as typeof reply;
+        reply = await readStreams(this.reader, ['COUNT', 1000], 50, streams, partitions.map((p) => this.positions.get(p)!));
       } catch (err) {
         this.log.warn({ err: String(err) }, 'outbox read failed; retrying');
         await sleep(200);

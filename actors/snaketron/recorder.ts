@@ -3,13 +3,14 @@
 // its replay. While a game runs, its ticks collect in a Redis hash beside its partition (keyed by record number), so a recorder that dies
 // mid-game loses nothing: the next owner's recorder claims the entries it left pending and goes on.
 import { Packr } from 'msgpackr';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Worker } from 'node:worker_threads';
 import type { Keys } from '../../runtime/keys.ts';
 import type { Logger } from '../../runtime/log.ts';
 import { fieldValue } from '../../runtime/journal.ts';
 import { decodeBatch, type JournalRecord } from '../../runtime/records.ts';
-import type { RedisClient } from '../../runtime/redis.ts';
+import { readStreams, type RedisClient } from '../../runtime/redis.ts';
 import { siblingModule, startThread } from '../../runtime/thread.ts';
 import type { CreateGame, GameOutput } from './game-actor.ts';
 import { buildReplay, encodeReplay, type ReplayTick } from './replay.ts';
@@ -39,12 +40,10 @@ interface Collected {
 }
 
 const COLLECT_LUA = readFileSync(new URL('./commands/collect.lua', import.meta.url), 'utf8');
+const COLLECT_SHA = createHash('sha1').update(COLLECT_LUA).digest('hex');
 
 type Seat = { userId: string; name: string; snakeId: number };
 
-interface CollectCommand {
-  snaketronCollect(keyCount: number, ...args: Array<string | Buffer>): Promise<number>;
-}
 
 /** What the recorder uses of its node: Redis, the key names, and the partitions the node owns now. */
 export interface RecorderHost {
@@ -66,7 +65,6 @@ export class Recorder {
 
   constructor(private readonly host: RecorderHost, private readonly db: SnaketronDb, private readonly log: Logger) {
     this.reader = host.connectReader('recorder');
-    host.redis.defineCommand('snaketronCollect', { lua: COLLECT_LUA });
   }
 
   start(): void {
@@ -101,8 +99,7 @@ export class Recorder {
         }
         for (const p of [...this.claimed]) if (!owned.includes(p)) this.claimed.delete(p);
         const streams = owned.map((p) => this.host.keys.outbox(p));
-        const reply = (await this.reader.xreadgroupBuffer('GROUP', GROUP, this.host.nodeId, 'COUNT', 1000, 'BLOCK', 200,
-          'STREAMS', ...streams, ...owned.map(() => '>'))) as Array<[Buffer, Array<[Buffer, Buffer[]]>]> | null;
+        const reply = await readStreams(this.reader, ['GROUP', GROUP, this.host.nodeId, 'COUNT', 1000], 200, streams, owned.map(() => '>'));
         // partitions side by side (their writes go out together); each one's entries in order
         await Promise.all((reply ?? []).map(async ([streamBuf, entries]) => {
           const partition = owned[streams.indexOf(streamBuf.toString())];
@@ -146,10 +143,26 @@ export class Recorder {
         }
       }
     }
-    if (keys.length > 0) writes.push((this.host.redis as unknown as CollectCommand).snaketronCollect(keys.length, ...keys, ...args));
+    if (keys.length > 0) writes.push(this.collect(keys, args));
     await Promise.all(writes);
     for (const end of endings) await end();
     await this.host.redis.xack(this.host.keys.outbox(partition), GROUP, ...entries.map(([id]) => id.toString()));
+  }
+
+  /**
+   * Runs collect.lua over some games' collections. It takes as many keys as there are games, so it goes as EVALSHA
+   * by name rather than as a defined command: ioredis finds the keys of EVALSHA, and on a Redis Cluster it must, to
+   * send the call to the node of their slot (for a defined command with a key count of its own it takes the count
+   * for the first key).
+   */
+  private async collect(keys: string[], args: Array<string | Buffer>): Promise<unknown> {
+    const redis = this.host.redis;
+    try {
+      return await redis.call('EVALSHA', COLLECT_SHA, keys.length, ...keys, ...args);
+    } catch (err) {
+      if (!String(err).includes('NOSCRIPT')) throw err;
+      return redis.call('EVAL', COLLECT_LUA, keys.length, ...keys, ...args);
+    }
   }
 
   /** What a record adds to its game's collection, if anything; status changes and endings are queued. */

@@ -47,6 +47,8 @@ export interface ClusterOptions {
   partitions?: number;
   workers?: number;
   leaseMs?: number;
+  /** the nodes' --redis (default: the shared server); a Redis of the spec's own is the spec's to clear */
+  redis?: string;
 }
 
 export class SpecCluster {
@@ -66,7 +68,7 @@ export class SpecCluster {
     const child = spawn(NODE_BIN, [], {
       env: {
         ...process.env,
-        SNAKETRON_PORT: String(port), SNAKETRON_REDIS_URL: REDIS_URL, SNAKETRON_DATABASE_URL: this.db.url,
+        SNAKETRON_PORT: String(port), SNAKETRON_REDIS_URL: this.options.redis ?? REDIS_URL, SNAKETRON_DATABASE_URL: this.db.url,
         SNAKETRON_PREFIX: this.prefix, SNAKETRON_PARTITIONS: String(this.options.partitions ?? 8),
         SNAKETRON_WORKERS: String(this.options.workers ?? 1), SNAKETRON_NODE_ID: nodeId,
         SNAKETRON_LEASE_MS: String(this.options.leaseMs ?? 1500),
@@ -104,6 +106,6 @@ export class SpecCluster {
   async stop(): Promise<void> {
     await Promise.all(this.nodes.map((n) => n.stop()));
     await this.db.drop();
-    await dropKeys(this.prefix);
+    if (this.options.redis === undefined) await dropKeys(this.prefix);
   }
 }

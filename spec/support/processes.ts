@@ -278,3 +278,58 @@ export class CuttingProxy {
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
 }
+
+/** Whether a loopback TCP port can be listened on right now. */
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A Redis Cluster of the spec's own: three masters on loopback (no replicas, nothing kept on disk), their slots
+ * assigned by `redis-cli --cluster create`. `seeds` is what a node's --redis takes for a cluster.
+ */
+export class SpecRedisCluster {
+  private constructor(readonly ports: number[], readonly dir: string, private readonly children: ChildProcess[]) {}
+
+  static async start(masters = 3): Promise<SpecRedisCluster> {
+    const dir = mkdtempSync(join(tmpdir(), 'st-redis-cluster-'));
+    const ports: number[] = [];
+    // each server also listens on its port + 10000 for the cluster bus
+    while (ports.length < masters) {
+      const port = await freePort();
+      if (port + 10000 < 65536 && !ports.includes(port) && await portIsFree(port + 10000)) ports.push(port);
+    }
+    const children = ports.map((port) => spawn('redis-server', [
+      '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--cluster-enabled', 'yes',
+      '--cluster-config-file', `nodes-${port}.conf`, '--save', '', '--appendonly', 'no', '--loglevel', 'warning',
+    ], { stdio: 'ignore' }));
+    const cluster = new SpecRedisCluster(ports, dir, children);
+    for (const port of ports) {
+      await waitFor(`redis-server on port ${port} to answer`, () =>
+        spawnSync('redis-cli', ['-p', String(port), 'PING'], { encoding: 'utf8' }).stdout.trim() === 'PONG', 10000, 50);
+    }
+    const created = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`),
+      '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8' });
+    if (created.status !== 0) throw new Error(`redis-cli --cluster create failed: ${created.stdout}${created.stderr}`);
+    for (const port of ports) {
+      await waitFor(`the cluster to be ok at port ${port}`, () =>
+        spawnSync('redis-cli', ['-p', String(port), 'CLUSTER', 'INFO'], { encoding: 'utf8' }).stdout.includes('cluster_state:ok'), 20000, 100);
+    }
+    return cluster;
+  }
+
+  get seeds(): string { return this.ports.map((p) => `127.0.0.1:${p}`).join(','); }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.children.map((child) => new Promise((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) { resolve(null); return; }
+      child.once('exit', resolve);
+      child.kill('SIGKILL');
+    })));
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
