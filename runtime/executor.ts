@@ -24,6 +24,8 @@ export interface ExecutorConfig {
   readonly readCount: number;
   /** the cluster's partition count: each partition ticks at its own phase of the tick period */
   readonly partitions: number;
+  /** consumer groups created on the outbox at recovery (see RuntimeOptions.outboxGroups) */
+  readonly outboxGroups: readonly string[];
 }
 
 export type ExecutorEvent =
@@ -184,9 +186,12 @@ export class PartitionExecutor {
   private async recover(): Promise<void> {
     const started = Date.now();
     const inbox = this.keys.inbox(this.partition);
-    await this.redis.xgroup('CREATE', inbox, OWNER_GROUP, '0', 'MKSTREAM').catch((err: Error) => {
-      if (!err.message.includes('BUSYGROUP')) throw err;
-    });
+    const groups: Array<[string, string]> = [[inbox, OWNER_GROUP], ...this.config.outboxGroups.map((g): [string, string] => [this.keys.outbox(this.partition), g])];
+    for (const [stream, group] of groups) {
+      await this.redis.xgroup('CREATE', stream, group, '0', 'MKSTREAM').catch((err: Error) => {
+        if (!err.message.includes('BUSYGROUP')) throw err;
+      });
+    }
     for (const checkpoint of await this.writer.store.unfinished(this.partition)) {
       const type = this.types.get(checkpoint.actorType);
       if (!type) throw new Error(`checkpoint of ${checkpoint.actorId} has unknown actor type ${checkpoint.actorType}`);

@@ -25,6 +25,11 @@ export interface RuntimeOptions {
   leaseMs?: number;
   checkpointTicks?: number;
   pollMs?: number;
+  /**
+   * Consumer groups that follow every outbox (a replay writer, say). Each partition's owner creates them, from the
+   * start of the outbox, before it runs, so trimming waits for them even before their reader first comes.
+   */
+  outboxGroups?: readonly string[];
   /** how this node is reached by clients (shown in the cluster listing) */
   url?: string;
   heartbeatMs?: number;
@@ -122,6 +127,7 @@ export class Runtime {
           maxFailures: 3,
           readCount: 1000,
           partitions,
+          outboxGroups: options.outboxGroups ?? [],
         },
       },
     }, redis, keys, membership, log);

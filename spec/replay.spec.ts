@@ -7,7 +7,10 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
 import { startNode, type RunningNode } from '../actors/snaketron/node.ts';
+import { RECORDER_GROUP } from '../actors/snaketron/recorder.ts';
+import { Keys } from '../runtime/keys.ts';
 import { decodeReplay, verifyReplay, type Replay } from '../actors/snaketron/replay.ts';
 import { ReplayStore, loadReplay, replayToJson } from '../actors/snaketron/replay-tool.ts';
 import { SpecCluster, type SnakeNode } from './support/cluster.ts';
@@ -86,6 +89,20 @@ describe('replays of games played through nodes', function () {
     })();
     return duel;
   }
+
+  it('has the recorder\'s consumer group on every outbox once its partition has an owner, before any reader came', async () => {
+    // the owners create it, so a game created before the recorder thread first reads is not trimmed away from it
+    const redis = new Redis(REDIS_URL);
+    try {
+      const keys = new Keys(cluster.prefix);
+      for (let p = 0; p < 8; p++) {
+        const groups = (await redis.xinfo('GROUPS', keys.outbox(p))) as unknown[][];
+        expect(groups.map((g) => g[1]), `groups of outbox ${p}`).to.include(RECORDER_GROUP);
+      }
+    } finally {
+      redis.disconnect();
+    }
+  });
 
   it('stores a duel whose replay verifies (module and CLI) and ends at the hash the clients saw last', async () => {
     const { gameId, players } = await playDuel();

@@ -13,7 +13,7 @@ import { Fanout } from './fanout.ts';
 import { GameService } from './games.ts';
 import { Matchmaker, type Match } from './matchmaking.ts';
 import { createMetrics } from './metrics.ts';
-import { RecorderThread } from './recorder.ts';
+import { RECORDER_GROUP, RecorderThread } from './recorder.ts';
 import { decodeReplay } from './replay.ts';
 import { SNAKETRON_MIGRATIONS, type SnaketronDb, type SnaketronTables } from './schema.ts';
 import { queueSettings, Session, type SessionContext } from './sessions.ts';
@@ -63,7 +63,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
   const runtime = await Runtime.start({
     redisUrl: config.redisUrl, databaseUrl: config.databaseUrl, actorModules: [ACTOR_MODULE], nodeId: config.nodeId,
     prefix: config.prefix, partitions: config.partitions, workers: config.workers, leaseMs: config.leaseMs,
-    checkpointTicks: config.checkpointTicks, url: publicUrl, logger: log,
+    checkpointTicks: config.checkpointTicks, url: publicUrl, logger: log, outboxGroups: [RECORDER_GROUP],
   }).catch(async (err: unknown) => { await db.destroy(); throw err; });
   await migrate(db, 'snaketron_migrations', SNAKETRON_MIGRATIONS);
   const secret = config.secret ?? await clusterSecret(runtime);

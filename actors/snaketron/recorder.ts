@@ -16,7 +16,8 @@ import type { CreateGame, GameOutput } from './game-actor.ts';
 import { buildReplay, encodeReplay, type ReplayTick } from './replay.ts';
 import type { SnaketronDb } from './schema.ts';
 
-const GROUP = 'recorder';
+/** The recorder's consumer group on every outbox; the partition owners create it (RuntimeOptions.outboxGroups). */
+export const RECORDER_GROUP = 'recorder';
 /**
  * The recorder reads the outboxes at most this often. Replays and results are not latency-bound, and each read
  * takes every partition's new entries in one call, with one collecting write and one acknowledgement per partition,
@@ -93,13 +94,13 @@ export class Recorder {
       try {
         for (const p of owned) {
           if (this.claimed.has(p)) continue;
-          await redis.xgroup('CREATE', this.host.keys.outbox(p), GROUP, '0', 'MKSTREAM').catch(() => undefined);
+          await redis.xgroup('CREATE', this.host.keys.outbox(p), RECORDER_GROUP, '0', 'MKSTREAM').catch(() => undefined);
           await this.claimPending(p);
           this.claimed.add(p);
         }
         for (const p of [...this.claimed]) if (!owned.includes(p)) this.claimed.delete(p);
         const streams = owned.map((p) => this.host.keys.outbox(p));
-        const reply = await readStreams(this.reader, ['GROUP', GROUP, this.host.nodeId, 'COUNT', 1000], 200, streams, owned.map(() => '>'));
+        const reply = await readStreams(this.reader, ['GROUP', RECORDER_GROUP, this.host.nodeId, 'COUNT', 1000], 200, streams, owned.map(() => '>'));
         // partitions side by side (their writes go out together); each one's entries in order
         await Promise.all((reply ?? []).map(async ([streamBuf, entries]) => {
           const partition = owned[streams.indexOf(streamBuf.toString())];
@@ -116,7 +117,7 @@ export class Recorder {
   private async claimPending(partition: number): Promise<void> {
     let cursor = '0-0';
     do {
-      const [next, entries] = (await (this.host.redis as unknown as AutoClaim).xautoclaimBuffer(this.host.keys.outbox(partition), GROUP,
+      const [next, entries] = (await (this.host.redis as unknown as AutoClaim).xautoclaimBuffer(this.host.keys.outbox(partition), RECORDER_GROUP,
         this.host.nodeId, 0, cursor, 'COUNT', 200));
       const live = entries.filter((e): e is [Buffer, Buffer[]] => e !== null);
       for (let i = 0; i < live.length; i += ENTRIES_PER_CALL) await this.process(partition, live.slice(i, i + ENTRIES_PER_CALL));
@@ -146,7 +147,7 @@ export class Recorder {
     if (keys.length > 0) writes.push(this.collect(keys, args));
     await Promise.all(writes);
     for (const end of endings) await end();
-    await this.host.redis.xack(this.host.keys.outbox(partition), GROUP, ...entries.map(([id]) => id.toString()));
+    await this.host.redis.xack(this.host.keys.outbox(partition), RECORDER_GROUP, ...entries.map(([id]) => id.toString()));
   }
 
   /**
