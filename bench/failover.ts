@@ -98,8 +98,6 @@ async function handOffs(cluster: SpecCluster, collector: JournalCollector): Prom
     await cluster.settled();
     await sleep(2000);
     const leaveTo = Date.now();
-    abort.abort();
-    await fleet;
     let joinPauseMs = 0;
     let leavePauseMs = 0;
     let games = 0;
@@ -115,7 +113,7 @@ async function handOffs(cluster: SpecCluster, collector: JournalCollector): Prom
     return { joinPauseMs, leavePauseMs, games };
   } finally {
     abort.abort();
-    await fleet.catch(() => undefined);
+    await fleet;
   }
 }
 

@@ -2,9 +2,10 @@
 // executors wait for inputs (no actor of theirs has a tick scheduled: empty partitions, lobbies). An input that
 // arrives in one of them wakes its executor at once, so those executors need not poll their mailbox often; the
 // executors still read through their fenced command, and poll now and then in case a ring is missed.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Keys } from './keys.ts';
 import type { Logger } from './log.ts';
-import type { RedisClient } from './redis.ts';
+import { readStreams, type RedisClient } from './redis.ts';
 
 /** What the doorbell needs of an executor. */
 export interface Listener {
@@ -42,14 +43,12 @@ export class Doorbell {
         continue;
       }
       try {
-        for (const p of waiting) {
-          // from the newest entry there now: an older one is the executor's to find, not a reason to ring
-          if (!this.seen.has(p)) this.seen.set(p, (await this.redis.xrevrange(this.keys.inbox(p), '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0');
-        }
+        // a partition that starts waiting is read from its newest entry: an older one is the executor's to find
+        await Promise.all(waiting.filter((p) => !this.seen.has(p)).map(async (p) => {
+          this.seen.set(p, (await this.redis.xrevrange(this.keys.inbox(p), '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0');
+        }));
         const streams = waiting.map((p) => this.keys.inbox(p));
-        // binary replies: the entries are msgpack, and only their ids are read here
-        const reply = (await this.redis.xreadBuffer('COUNT', 100, 'BLOCK', BLOCK_MS, 'STREAMS', ...streams,
-          ...waiting.map((p) => this.seen.get(p)!))) as Array<[Buffer, Array<[Buffer, Buffer[]]>]> | null;
+        const reply = await readStreams(this.redis, ['COUNT', 100], BLOCK_MS, streams, waiting.map((p) => this.seen.get(p)!));
         for (const [stream, entries] of reply ?? []) {
           const p = waiting[streams.indexOf(stream.toString())];
           if (entries.length > 0) this.seen.set(p, entries[entries.length - 1][0].toString());
@@ -61,8 +60,4 @@ export class Doorbell {
       }
     }
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -1,6 +1,7 @@
 // A partition executor: the owner of one partition's actors. Runs in a worker thread. Each cycle reads the
 // mailbox (fenced), hands inputs to actors, ticks the actors that are due, and commits the batch of journal
 // records with one Lua script that also acknowledges the inputs it consumed. Checkpoints follow the commits.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { ActorContext, ActorType } from './actor.ts';
 import { CheckpointWriter } from './checkpoint-writer.ts';
@@ -186,12 +187,10 @@ export class PartitionExecutor {
   private async recover(): Promise<void> {
     const started = Date.now();
     const inbox = this.keys.inbox(this.partition);
-    const groups: Array<[string, string]> = [[inbox, OWNER_GROUP], ...this.config.outboxGroups.map((g): [string, string] => [this.keys.outbox(this.partition), g])];
-    for (const [stream, group] of groups) {
-      await this.redis.xgroup('CREATE', stream, group, '0', 'MKSTREAM').catch((err: Error) => {
-        if (!err.message.includes('BUSYGROUP')) throw err;
-      });
-    }
+    const createGroup = (stream: string, group: string) => this.redis.xgroup('CREATE', stream, group, '0', 'MKSTREAM')
+      .catch((err: Error) => { if (!err.message.includes('BUSYGROUP')) throw err; });
+    await createGroup(inbox, OWNER_GROUP);
+    for (const group of this.config.outboxGroups) await createGroup(this.keys.outbox(this.partition), group);
     for (const checkpoint of await this.writer.store.unfinished(this.partition)) {
       const type = this.types.get(checkpoint.actorType);
       if (!type) throw new Error(`checkpoint of ${checkpoint.actorId} has unknown actor type ${checkpoint.actorType}`);
@@ -691,8 +690,4 @@ export class FencedError extends Error {
 
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

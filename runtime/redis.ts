@@ -1,5 +1,6 @@
 // Redis connections and the runtime's Lua commands. A URL (`redis://…`) connects to one server; a
 // comma-separated list of `host:port` seeds connects to a Redis Cluster.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Cluster, Redis } from 'ioredis';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -102,7 +103,7 @@ export async function readStreams(client: RedisClient, head: ReadonlyArray<strin
   const replies = await Promise.all(streams.map((stream, i) => read([...head, 'STREAMS', stream, ids[i]])));
   const out = replies.flatMap((reply) => reply ?? []);
   if (out.length > 0) return out;
-  await new Promise((resolve) => setTimeout(resolve, Math.min(blockMs, CLUSTER_POLL_MS)));
+  await sleep(Math.min(blockMs, CLUSTER_POLL_MS));
   return null;
 }
 

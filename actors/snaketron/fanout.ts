@@ -2,6 +2,7 @@
 // and keeps an exact replica of each watched game (checkpoint + journal, stepped with the same actor code), so a
 // client that joins or rejoins gets a snapshot consistent with the ticks that follow. Each client gets only its
 // games' messages.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { encodeServerMessage, type ServerMessage, type SnapshotMessage, type SnapshotState } from '../../protocol/messages.ts';
 import type { ActorContext, ActorType } from '../../runtime/actor.ts';
 import { applyRecord, fieldValue, readOutbox, tickGrid } from '../../runtime/journal.ts';
@@ -329,8 +330,4 @@ export class Fanout {
     }
     for (const p of this.positions.keys()) if (!usedPartitions.has(p)) this.positions.delete(p);
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

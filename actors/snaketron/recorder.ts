@@ -2,6 +2,7 @@
 // writes what the game's journal says to Postgres: a game's start (StatusUpdated), its end (status, results) and
 // its replay. While a game runs, its ticks collect in a Redis hash beside its partition (keyed by record number), so a recorder that dies
 // mid-game loses nothing: the next owner's recorder claims the entries it left pending and goes on.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Packr } from 'msgpackr';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -94,6 +95,7 @@ export class Recorder {
       try {
         for (const p of owned) {
           if (this.claimed.has(p)) continue;
+          // the partition's owner creates the group before it runs; one still recovering may not have yet
           await redis.xgroup('CREATE', this.host.keys.outbox(p), RECORDER_GROUP, '0', 'MKSTREAM').catch(() => undefined);
           await this.claimPending(p);
           this.claimed.add(p);
@@ -326,8 +328,4 @@ export class RecorderThread {
     await exited;
     clearTimeout(kill);
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
