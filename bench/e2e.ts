@@ -36,9 +36,12 @@ export interface Step {
   redisCpuPct: number;
   postgresCpuPct: number;
   nodeRssMiB: number;
+  /** the node's own part of delivery, from its tick delivery histogram over the window: commit → sockets (bucket bound, ms) */
+  nodeDeliveryP50: number | null;
+  nodeDeliveryP99: number | null;
 }
 
-type DriverResult = Omit<Step, 'nodeCpuPct' | 'redisCpuPct' | 'postgresCpuPct' | 'nodeRssMiB'>;
+type DriverResult = Omit<Step, 'nodeCpuPct' | 'redisCpuPct' | 'postgresCpuPct' | 'nodeRssMiB' | 'nodeDeliveryP50' | 'nodeDeliveryP99'>;
 
 /**
  * A load driver process. `onPhase` hears when its measured window starts and ends (after its bots' warm-up), so
@@ -117,6 +120,25 @@ function combine(parts: DriverResult[]): DriverResult {
   };
 }
 
+/** The cumulative buckets (le in seconds → count) of a histogram in a Prometheus text page. */
+function buckets(text: string, name: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const m of text.matchAll(new RegExp(`^${name}_bucket\\{([^}]*)\\} (\\S+)$`, 'gm'))) {
+    const le = /le="([^"]+)"/.exec(m[1]);
+    if (le) out.set(le[1], Number(m[2]));
+  }
+  return out;
+}
+
+/** The bound (ms) of the bucket holding quantile `q` of the observations made between two readings of a histogram. */
+function windowQuantile(from: Map<string, number>, to: Map<string, number>, q: number): number | null {
+  const les = [...to.keys()];
+  const total = (to.get('+Inf') ?? 0) - (from.get('+Inf') ?? 0);
+  if (total <= 0) return null;
+  const le = les.find((l) => (to.get(l)! - (from.get(l) ?? 0)) >= q * total)!;
+  return le === '+Inf' ? Infinity : Number(le) * 1000;
+}
+
 /** Resident memory of a process, from /proc. */
 function rssMiB(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
@@ -135,16 +157,23 @@ export async function measureSnakeTron(steps: number[], seconds: number): Promis
       const sample = () => ({ at: Date.now(), node: cpuOf([pid]), redis: cpuOf(redis === null ? [] : [redis]), postgres: cpuOf(postgresPids()) });
       let from: ReturnType<typeof sample> | null = null;
       let to: ReturnType<typeof sample> | null = null;
+      const delivery = () => node.get('/metrics').then((r) => buckets(r.body, 'snaketron_tick_delivery_seconds'));
+      let deliveryFrom: Promise<Map<string, number>> | null = null;
+      let deliveryTo: Promise<Map<string, number>> | null = null;
       const onPhase = (phase: string) => {
-        if (phase === 'measuring') from ??= sample();
-        if (phase === 'measured') to ??= sample();
+        if (phase === 'measuring') { from ??= sample(); deliveryFrom ??= delivery(); }
+        if (phase === 'measured') { to ??= sample(); deliveryTo ??= delivery(); }
       };
       // two driver processes (as the baseline has), so the drivers are not what saturates first
       const parts = await Promise.all([0, 1].map((i) => driver(node.ws, Math.floor(bots / 2) + (i === 0 ? bots % 2 : 0), seconds, cluster.prefix, onPhase)));
       const a = from ?? sample();
       const b = to ?? sample();
       const pct = (key: 'node' | 'redis' | 'postgres') => (spent(a[key], b[key]) / Math.max(0.001, (b.at - a.at) / 1000)) * 100;
-      return { ...combine(parts), nodeCpuPct: pct('node'), redisCpuPct: pct('redis'), postgresCpuPct: pct('postgres'), nodeRssMiB: rssMiB(pid) };
+      const [d0, d1] = await Promise.all([deliveryFrom ?? delivery(), deliveryTo ?? delivery()]);
+      return {
+        ...combine(parts), nodeCpuPct: pct('node'), redisCpuPct: pct('redis'), postgresCpuPct: pct('postgres'), nodeRssMiB: rssMiB(pid),
+        nodeDeliveryP50: windowQuantile(d0, d1, 0.5), nodeDeliveryP99: windowQuantile(d0, d1, 0.99),
+      };
     };
     for (const bots of steps) {
       let result = await measure(bots);
@@ -154,7 +183,7 @@ export async function measureSnakeTron(steps: number[], seconds: number): Promis
         result = await measure(bots);
       }
       out.push(result);
-      process.stderr.write(`e2e ${bots} players: ack p99 ${result.ackP99?.toFixed(1)} ms, delivery p99 ${result.deliveryP99?.toFixed(1)} ms, drivers' loop delay p99 ${result.driverLoopDelayP99.toFixed(1)} ms, cpu: node ${result.nodeCpuPct.toFixed(0)}% redis ${result.redisCpuPct.toFixed(0)}% postgres ${result.postgresCpuPct.toFixed(0)}%, rss ${result.nodeRssMiB.toFixed(0)} MiB\n`);
+      process.stderr.write(`e2e ${bots} players: ack p99 ${result.ackP99?.toFixed(1)} ms, delivery p99 ${result.deliveryP99?.toFixed(1)} ms (in the node ≤ ${result.nodeDeliveryP99} ms), drivers' loop delay p99 ${result.driverLoopDelayP99.toFixed(1)} ms, cpu: node ${result.nodeCpuPct.toFixed(0)}% redis ${result.redisCpuPct.toFixed(0)}% postgres ${result.postgresCpuPct.toFixed(0)}%, rss ${result.nodeRssMiB.toFixed(0)} MiB\n`);
       if (!withinLimits(result)) break;
       await new Promise((r) => setTimeout(r, 3000));
     }
@@ -175,7 +204,7 @@ export const run: Bench = async () => {
   const best = [...results].reverse().find(withinLimits);
   const rows: BenchResult[] = results.map((s) => ({
     group: 'e2e', name: `${s.bots} duel players: tick delivery p99`, value: s.deliveryP99 ?? 0, unit: 'ms', target: `< ${LIMIT_MS}`,
-    notes: `delivery after commit p50 ${s.deliveryP50?.toFixed(1)} p99 ${s.deliveryP99?.toFixed(1)}; after the step p50 ${s.stepDeliveryP50?.toFixed(1)} p99 ${s.stepDeliveryP99?.toFixed(1)}; turn→ack p50 ${s.ackP50?.toFixed(1)} p99 ${s.ackP99?.toFixed(1)}; cpu (of one core, in the measured window): node ${s.nodeCpuPct.toFixed(0)}%, Redis ${s.redisCpuPct.toFixed(0)}%, Postgres ${s.postgresCpuPct.toFixed(0)}%, drivers ${s.driverCpuPct.toFixed(0)}%; drivers' event loop delay p99 ${s.driverLoopDelayP99.toFixed(1)} ms; node rss ${s.nodeRssMiB.toFixed(0)} MiB; ${s.games} games; ${s.mismatches} hash mismatches`,
+    notes: `delivery after commit p50 ${s.deliveryP50?.toFixed(1)} p99 ${s.deliveryP99?.toFixed(1)}, of which in the node (commit → sockets, bucket bounds) p50 ≤ ${s.nodeDeliveryP50} p99 ≤ ${s.nodeDeliveryP99}; after the step p50 ${s.stepDeliveryP50?.toFixed(1)} p99 ${s.stepDeliveryP99?.toFixed(1)}; turn→ack p50 ${s.ackP50?.toFixed(1)} p99 ${s.ackP99?.toFixed(1)}; cpu (of one core, in the measured window): node ${s.nodeCpuPct.toFixed(0)}%, Redis ${s.redisCpuPct.toFixed(0)}%, Postgres ${s.postgresCpuPct.toFixed(0)}%, drivers ${s.driverCpuPct.toFixed(0)}%; drivers' event loop delay p99 ${s.driverLoopDelayP99.toFixed(1)} ms; node rss ${s.nodeRssMiB.toFixed(0)} MiB; ${s.games} games; ${s.mismatches} hash mismatches`,
   }));
   rows.push({ group: 'e2e', name: `most concurrent duel players with tick delivery p99 < ${LIMIT_MS} ms`, value: best?.bots ?? 0, unit: 'players',
     notes: best ? `per game: node cpu ${(best.nodeCpuPct / (best.bots / 2)).toFixed(3)}% of a core, ${((best.nodeRssMiB * 1024) / (best.bots / 2)).toFixed(0)} KiB node rss` : 'no step met the limits' });

@@ -49,6 +49,8 @@ describe('operator views', function () {
     const front = (await nodes[0].get('/metrics')).body;
     expect(metric(front, 'snaketron_clients')).to.equal(1);
     expect(metric(front, 'snaketron_messages_out_total')).to.be.greaterThan(1);
+    // the ticks this client got were measured from their commit to its socket
+    expect(metric(front, 'snaketron_tick_delivery_seconds_count')).to.be.greaterThan(0);
     client.close();
   });
 

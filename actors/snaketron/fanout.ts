@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { encodeServerMessage, type ServerMessage, type SnapshotMessage, type SnapshotState } from '../../protocol/messages.ts';
 import type { ActorContext, ActorType } from '../../runtime/actor.ts';
 import { applyRecord, fieldValue, readOutbox, tickGrid } from '../../runtime/journal.ts';
+import { LatencyHistogram } from '../../runtime/histogram.ts';
 import type { Logger } from '../../runtime/log.ts';
 import { decodeBatch, type JournalRecord } from '../../runtime/records.ts';
 import { readStreams, type RedisClient, type StreamsReply } from '../../runtime/redis.ts';
@@ -51,6 +52,8 @@ const KEEP_UNWATCHED_MS = 30_000;
 
 export interface FanoutCounters {
   resyncs: number;
+  /** from a tick's commit (its outbox entry's id) to when its message was handed to its watchers' sockets */
+  deliveryMs: LatencyHistogram;
 }
 
 export class Fanout {
@@ -61,7 +64,9 @@ export class Fanout {
   private running = true;
   private loop: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
-  readonly counters: FanoutCounters = { resyncs: 0 };
+  readonly counters: FanoutCounters = { resyncs: 0, deliveryMs: new LatencyHistogram() };
+  /** ticks handed to sockets while the entry being read is applied */
+  private ticksSent = 0;
 
   constructor(private readonly runtime: Runtime, private readonly log: Logger) {
     this.reader = runtime.connectReader('fanout');
@@ -177,7 +182,9 @@ export class Fanout {
       for (const [streamBuf, entries] of reply ?? []) {
         const partition = partitions[streams.indexOf(streamBuf.toString())];
         for (const [idBuf, fields] of entries) {
-          this.positions.set(partition, idBuf.toString());
+          const id = idBuf.toString();
+          this.positions.set(partition, id);
+          this.ticksSent = 0;
           let records: JournalRecord[];
           try {
             records = decodeBatch(fieldValue(fields, 'd')).records;
@@ -191,6 +198,7 @@ export class Fanout {
             if (!game.loaded) game.buffered.push(record);
             else this.apply(game, record);
           }
+          if (this.ticksSent > 0) this.counters.deliveryMs.observe(Date.now() - Number(id.slice(0, id.indexOf('-'))));
         }
       }
       if (Date.now() - lastRegister > 5000) {
@@ -245,6 +253,7 @@ export class Fanout {
           break;
         case 'tick':
           this.broadcast(game, { type: 'tick', gameId: game.gameId, t: output.t, turns: output.turns, died: output.died, food: output.food, hash: output.hash });
+          this.ticksSent++;
           if (output.over) this.broadcast(game, this.overMessage(state, output.t, output.over));
           break;
       }

@@ -65,6 +65,7 @@ export function createMetrics(runtime: Runtime, fanout: Fanout, stats: NodeStats
   histogram('snaketron_commit_seconds', 'journal commit latency', () => counters.commitMs);
   histogram('snaketron_checkpoint_seconds', 'checkpoint batch write latency', () => counters.checkpointMs);
   histogram('snaketron_recovery_seconds', 'partition recovery duration', () => counters.recoveryMs);
+  histogram('snaketron_tick_delivery_seconds', 'from a tick\'s commit to its message handed to the sockets of this node\'s clients (per outbox entry holding ticks)', () => fanout.counters.deliveryMs);
   const lag = new client.Gauge({
     name: 'snaketron_inbox_lag', help: 'mailbox entries not yet read by the owner, per partition', labelNames: ['partition'], registers: [registry],
     async collect() {
