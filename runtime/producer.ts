@@ -4,13 +4,17 @@ import { randomBytes } from 'node:crypto';
 import type { Keys } from './keys.ts';
 import { partitionOf } from './partition.ts';
 import { encodeRecord, RECORD_VERSION, type InputEnvelope } from './records.ts';
-import { runCommand, type RedisClient } from './redis.ts';
+import { SUBMIT, type RedisClient } from './redis.ts';
 
 /** How long a submission id is remembered, so that a retried submit is stored once. */
 const SUBMISSION_TTL_MS = 10 * 60_000;
+/** The most inputs one script call stores, so that a burst does not hold Redis in one long script. */
+const MAX_PER_CALL = 256;
 
 interface Pending {
-  envelope: InputEnvelope;
+  actorId: string;
+  submissionId: string;
+  bytes: Buffer;
   resolve: (id: string) => void;
   reject: (err: unknown) => void;
 }
@@ -49,25 +53,40 @@ export class Producer {
 
   private store(envelope: InputEnvelope): Promise<string> {
     return new Promise<string>((resolve, reject) => {
-      this.pending.push({ envelope, resolve, reject });
+      this.pending.push({ actorId: envelope.a, submissionId: envelope.id, bytes: encodeRecord(envelope), resolve, reject });
       this.flushing ??= this.coalesceMs > 0 ? setTimeout(() => this.flush(), this.coalesceMs) : setImmediate(() => this.flush());
     });
   }
 
-  /** Sends every pending submit at once: the client pipelines commands issued together into one write. */
+  /**
+   * Sends every pending submit at once: one script call per partition stores that partition's inputs in order, and
+   * the client pipelines the calls into one write.
+   */
   private flush(): void {
     const batch = this.pending;
     this.pending = [];
     this.flushing = null;
-    for (const { envelope, resolve, reject } of batch) {
-      const partition = this.partitionOf(envelope.a);
-      try {
-        runCommand<string>(this.redis, 'submit',
-          [this.keys.inbox(partition), this.keys.submission(partition, envelope.id)],
-          [encodeRecord(envelope), SUBMISSION_TTL_MS]).then(resolve, reject);
-      } catch (err) {
-        reject(err);
-      }
+    const byPartition = new Map<number, Pending[]>();
+    for (const pending of batch) {
+      const partition = this.partitionOf(pending.actorId);
+      const group = byPartition.get(partition);
+      if (group) group.push(pending);
+      else byPartition.set(partition, [pending]);
     }
+    for (const [partition, group] of byPartition) {
+      for (let from = 0; from < group.length; from += MAX_PER_CALL) this.send(partition, group.slice(from, from + MAX_PER_CALL));
+    }
+  }
+
+  private send(partition: number, group: Pending[]): void {
+    const keys = [this.keys.inbox(partition)];
+    const args: Array<Buffer | number> = [SUBMISSION_TTL_MS];
+    for (const { submissionId, bytes } of group) {
+      keys.push(this.keys.submission(partition, submissionId));
+      args.push(bytes);
+    }
+    SUBMIT.run<string[]>(this.redis, keys, args).then(
+      (ids) => group.forEach(({ resolve }, i) => resolve(ids[i])),
+      (err: unknown) => group.forEach(({ reject }) => reject(err)));
   }
 }

@@ -1,5 +1,6 @@
 // Redis connections and the runtime's Lua commands. A URL (`redis://…`) connects to one server; a
 // comma-separated list of `host:port` seeds connects to a Redis Cluster.
+import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Cluster, Redis } from 'ioredis';
 import { readFileSync } from 'node:fs';
@@ -10,9 +11,11 @@ export type RedisClient = Redis | Cluster;
 
 const COMMANDS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'commands');
 
-/** Each command is `commands/<name>-<number of keys>.lua`; `--@include x` pulls in `commands/includes/x.lua`. */
+/**
+ * The runtime's defined commands, each `commands/<name>-<number of keys>.lua`; `--@include x` pulls in
+ * `commands/includes/x.lua`.
+ */
 const COMMANDS = {
-  submit: 2,
   acquire: 3,
   renew: 2,
   release: 2,
@@ -83,6 +86,30 @@ function invoke<T>(client: RedisClient, method: string, keys: readonly string[],
   const fn = (client as unknown as Record<string, (...a: Arg[]) => Promise<T>>)[method];
   return fn.call(client, ...keys, ...args);
 }
+
+/** A Lua script that takes any number of keys (a defined command has a fixed count). */
+export class Script {
+  readonly sha: string;
+  constructor(readonly source: string) {
+    this.sha = createHash('sha1').update(source).digest('hex');
+  }
+
+  /**
+   * Runs it (EVALSHA, loading it on NOSCRIPT). It goes by name, not as a defined command, so that ioredis finds
+   * its keys and, on a Redis Cluster, sends it to the node of their slot.
+   */
+  async run<T>(client: RedisClient, keys: readonly string[], args: readonly Arg[]): Promise<T> {
+    try {
+      return await (client.call('EVALSHA', this.sha, keys.length, ...keys, ...args) as Promise<T>);
+    } catch (err) {
+      if (!String(err).includes('NOSCRIPT')) throw err;
+      return client.call('EVAL', this.source, keys.length, ...keys, ...args) as Promise<T>;
+    }
+  }
+}
+
+/** The runtime's scripts that take any number of keys: `commands/<name>.lua`. */
+export const SUBMIT = new Script(readFileSync(join(COMMANDS_DIR, 'submit.lua'), 'utf8'));
 
 /** An XREAD or XREADGROUP reply with binary entries: per stream read, its name and its entries. */
 export type StreamsReply = Array<[Buffer, Array<[Buffer, Buffer[]]>]>;

@@ -343,6 +343,36 @@ describe('producer', function () {
   }
 });
 
+describe('producer retries', function () {
+  this.timeout(30000);
+
+  it('stores a submit retried under its submission id once and acks every retry with the first id', async () => {
+    const prefix = freshPrefix('producer-retry');
+    const keys = new Keys(prefix);
+    const redis = connectRedis(REDIS_URL);
+    try {
+      const producer = new Producer(redis, keys, 4);
+      const retried = producer.newSubmissionId();
+      // the first try and a retry in one flush, beside other inputs to the same actor, then a retry in a later one
+      const together = await Promise.all([
+        producer.submit('actor-r', { k: 'n', i: 1 }),
+        producer.submit('actor-r', { k: 'n', i: 2 }, retried),
+        producer.submit('actor-r', { k: 'n', i: 2 }, retried),
+        producer.submit('actor-r', { k: 'n', i: 3 }),
+      ]);
+      const later = await producer.submit('actor-r', { k: 'n', i: 2 }, retried);
+      expect(together[2]).to.equal(together[1]);
+      expect(later).to.equal(together[1]);
+      const entries = await redis.xrangeBuffer(keys.inbox(partitionOf('actor-r', 4)), '-', '+');
+      const stored = entries.map(([id, fields]) => ({ id: id.toString(), i: (decodeInput(fieldValue(fields, 'd')).b as { i: number }).i }));
+      expect(stored).to.deep.equal([{ id: together[0], i: 1 }, { id: together[1], i: 2 }, { id: together[3], i: 3 }]);
+    } finally {
+      redis.disconnect();
+      await dropKeys(prefix);
+    }
+  });
+});
+
 describe('tick grid', () => {
   it('puts partitions of one phase on the same instants and spreads the phases evenly over the period', () => {
     const partitions = 32;

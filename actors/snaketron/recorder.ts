@@ -4,14 +4,13 @@
 // mid-game loses nothing: the next owner's recorder claims the entries it left pending and goes on.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Packr } from 'msgpackr';
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Worker } from 'node:worker_threads';
 import type { Keys } from '../../runtime/keys.ts';
 import type { Logger } from '../../runtime/log.ts';
 import { fieldValue } from '../../runtime/journal.ts';
 import { decodeBatch, type JournalRecord } from '../../runtime/records.ts';
-import { readStreams, type RedisClient } from '../../runtime/redis.ts';
+import { readStreams, Script, type RedisClient } from '../../runtime/redis.ts';
 import { siblingModule, startThread } from '../../runtime/thread.ts';
 import type { CreateGame, GameOutput } from './game-actor.ts';
 import { buildReplay, encodeReplay, type ReplayTick } from './replay.ts';
@@ -41,8 +40,7 @@ interface Collected {
   tick?: ReplayTick;
 }
 
-const COLLECT_LUA = readFileSync(new URL('./commands/collect.lua', import.meta.url), 'utf8');
-const COLLECT_SHA = createHash('sha1').update(COLLECT_LUA).digest('hex');
+const COLLECT = new Script(readFileSync(new URL('./commands/collect.lua', import.meta.url), 'utf8'));
 
 type Seat = { userId: string; name: string; snakeId: number };
 
@@ -146,26 +144,11 @@ export class Recorder {
         }
       }
     }
-    if (keys.length > 0) writes.push(this.collect(keys, args));
+    // as many keys as there are games with something to collect
+    if (keys.length > 0) writes.push(COLLECT.run(this.host.redis, keys, args));
     await Promise.all(writes);
     for (const end of endings) await end();
     await this.host.redis.xack(this.host.keys.outbox(partition), RECORDER_GROUP, ...entries.map(([id]) => id.toString()));
-  }
-
-  /**
-   * Runs collect.lua over some games' collections. It takes as many keys as there are games, so it goes as EVALSHA
-   * by name rather than as a defined command: ioredis finds the keys of EVALSHA, and on a Redis Cluster it must, to
-   * send the call to the node of their slot (for a defined command with a key count of its own it takes the count
-   * for the first key).
-   */
-  private async collect(keys: string[], args: Array<string | Buffer>): Promise<unknown> {
-    const redis = this.host.redis;
-    try {
-      return await redis.call('EVALSHA', COLLECT_SHA, keys.length, ...keys, ...args);
-    } catch (err) {
-      if (!String(err).includes('NOSCRIPT')) throw err;
-      return redis.call('EVAL', COLLECT_LUA, keys.length, ...keys, ...args);
-    }
   }
 
   /** What a record adds to its game's collection, if anything; status changes and endings are queued. */
