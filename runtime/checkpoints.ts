@@ -15,18 +15,63 @@ export interface Checkpoint {
   finished: boolean;
 }
 
+/** Saves waiting to go to Postgres together, and who waits for each. */
+interface Gathering {
+  rows: Map<string, Checkpoint>;
+  waiters: Array<{ batch: readonly Checkpoint[]; resolve: (written: Set<string>) => void; reject: (err: unknown) => void }>;
+}
+
 export class CheckpointStore {
-  constructor(private readonly db: Kysely<RuntimeTables>) {}
+  private gathering: Gathering | null = null;
+
+  /**
+   * `coalesceMs`: saves made within this long of the first one go to Postgres as one statement. A worker's
+   * partitions each have a checkpoint writer, and they save at their own phases of the tick period: gathered,
+   * their rows cost Postgres one statement instead of one each.
+   */
+  constructor(private readonly db: Kysely<RuntimeTables>, private readonly coalesceMs = 0) {}
 
   /**
    * Writes a batch; a row whose stored epoch is newer than the writer's (a stale owner), or whose stored journal
    * position is ahead, is left as it is. Returns the ids of the actors whose rows were written.
-   *
+   */
+  save(batch: readonly Checkpoint[]): Promise<Set<string>> {
+    if (batch.length === 0) return Promise.resolve(new Set());
+    if (this.coalesceMs <= 0) return this.write(batch);
+    return new Promise((resolve, reject) => {
+      if (!this.gathering) {
+        this.gathering = { rows: new Map(), waiters: [] };
+        setTimeout(() => this.writeGathered(), this.coalesceMs);
+      }
+      const { rows, waiters } = this.gathering;
+      for (const row of batch) {
+        // one statement may write an actor's row once: of two saves of it (an old owner's writer still saving as
+        // the new one starts), the newer wins here as it would in the table
+        const other = rows.get(row.actorId);
+        if (!other || other.epoch < row.epoch || (other.epoch === row.epoch && other.seq <= row.seq)) rows.set(row.actorId, row);
+      }
+      waiters.push({ batch, resolve, reject });
+    });
+  }
+
+  private async writeGathered(): Promise<void> {
+    const { rows, waiters } = this.gathering!;
+    this.gathering = null;
+    try {
+      const written = await this.write([...rows.values()]);
+      for (const { batch, resolve } of waiters) {
+        resolve(new Set(batch.filter((row) => written.has(row.actorId) && rows.get(row.actorId) === row).map((row) => row.actorId)));
+      }
+    } catch (err) {
+      for (const { reject } of waiters) reject(err);
+    }
+  }
+
+  /**
    * The rows travel as one array per column (unnest), so the statement has nine parameters whatever the batch size:
    * building and sending a VALUES list of hundreds of rows cost the node more than the rest of a tick.
    */
-  async save(batch: readonly Checkpoint[]): Promise<Set<string>> {
-    if (batch.length === 0) return new Set();
+  private async write(batch: readonly Checkpoint[]): Promise<Set<string>> {
     const { rows } = await sql<{ actor_id: string }>`
       INSERT INTO checkpoints (actor_id, actor_type, partition, seq, tick, state, outbox_id, epoch, finished, updated_at)
       SELECT actor_id, actor_type, partition, seq, tick, state, outbox_id, epoch, finished, now()

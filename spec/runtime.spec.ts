@@ -17,6 +17,8 @@ import { GAME_ACTOR, type CreateGame } from '../actors/snaketron/game-actor.ts';
 import { fieldValue, TICK_PHASES, tickGrid } from '../runtime/journal.ts';
 import { compareStreamIds, decodeBatch, decodeInput } from '../runtime/records.ts';
 import { Producer } from '../runtime/producer.ts';
+import { CheckpointStore, type Checkpoint } from '../runtime/checkpoints.ts';
+import { connectDatabase, migrate, RUNTIME_MIGRATIONS, type RuntimeTables } from '../runtime/db.ts';
 import { partitionOf } from '../runtime/partition.ts';
 
 const FIXTURES = new URL('./fixtures/faulty-game.ts', import.meta.url).href;
@@ -74,8 +76,12 @@ describe('runtime on one node', function () {
       h.driver.startTurning();
       const ticks = await verifyAll(h);
       expect(ticks).to.be.greaterThan(20 * 10);
-      const rows = await h.runtime.db.selectFrom('checkpoints').select(['actor_id', 'finished', 'tick']).execute();
-      expect(rows.filter((r) => r.finished)).to.have.length(20);
+      // each game's last checkpoint follows its last commit (the worker gathers checkpoints for up to 50 ms)
+      const finished = await waitFor('every game\'s final checkpoint', async () => {
+        const rows = await h.runtime.db.selectFrom('checkpoints').select(['actor_id', 'finished']).where('finished', '=', true).execute();
+        return rows.length >= 20 ? rows : null;
+      });
+      expect(finished.map((r) => r.actor_id).sort()).to.deep.equal([...h.driver.games].sort());
     } finally {
       await stopHarness(h);
     }
@@ -341,6 +347,40 @@ describe('producer', function () {
       }
     });
   }
+});
+
+describe('checkpoint store', function () {
+  this.timeout(30000);
+
+  it('writes saves gathered into one statement as each would alone: every caller learns which of its rows were written', async () => {
+    const spec = await freshDatabase('checkpoint-store');
+    const db = connectDatabase<RuntimeTables>(spec.url, 2);
+    try {
+      await migrate(db, 'runtime_migrations', RUNTIME_MIGRATIONS);
+      const store = new CheckpointStore(db, 50);
+      const row = (actorId: string, partition: number, epoch: number, seq: number): Checkpoint => ({
+        actorId, actorType: 'game', partition, seq, tick: seq, state: new Uint8Array([seq]), outboxId: `${seq}-0`, epoch, finished: false,
+      });
+      // a row that a newer owner already wrote
+      await new CheckpointStore(db).save([row('taken', 1, 5, 10)]);
+      // three writers save at once: two partitions, and the old owner of partition 1 still saving as the new one does
+      const [first, second, stale] = await Promise.all([
+        store.save([row('a', 0, 1, 3), row('b', 0, 1, 4)]),
+        store.save([row('c', 1, 5, 7), row('d', 1, 5, 2)]),
+        store.save([row('c', 1, 4, 9), row('taken', 1, 4, 12)]),
+      ]);
+      expect([...first].sort()).to.deep.equal(['a', 'b']);
+      expect([...second].sort()).to.deep.equal(['c', 'd']);
+      expect([...stale]).to.deep.equal([]);
+      const stored = await db.selectFrom('checkpoints').select(['actor_id', 'epoch', 'seq']).orderBy('actor_id').execute();
+      expect(stored.map((r) => [r.actor_id, Number(r.epoch), r.seq])).to.deep.equal([
+        ['a', 1, 3], ['b', 1, 4], ['c', 5, 7], ['d', 5, 2], ['taken', 5, 10],
+      ]);
+    } finally {
+      await db.destroy();
+      await spec.drop();
+    }
+  });
 });
 
 describe('producer retries', function () {
