@@ -12,8 +12,8 @@ export type RedisClient = Redis | Cluster;
 const COMMANDS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'commands');
 
 /**
- * The runtime's defined commands, each `commands/<name>-<number of keys>.lua`; `--@include x` pulls in
- * `commands/includes/x.lua`.
+ * The runtime's fenced commands and their key counts, each `commands/<name>-<number of keys>.lua`; `--@include x`
+ * pulls in `commands/includes/x.lua`.
  */
 const COMMANDS = {
   acquire: 3,
@@ -30,15 +30,6 @@ function loadCommand(name: CommandName): string {
   const source = readFileSync(join(COMMANDS_DIR, `${name}-${COMMANDS[name]}.lua`), 'utf8');
   return source.replace(/^--@include (\w+)$/gm, (_, include: string) =>
     readFileSync(join(COMMANDS_DIR, 'includes', `${include}.lua`), 'utf8'));
-}
-
-const sources = new Map<CommandName, string>();
-
-function define(client: RedisClient): void {
-  for (const name of Object.keys(COMMANDS) as CommandName[]) {
-    if (!sources.has(name)) sources.set(name, loadCommand(name));
-    client.defineCommand(name, { numberOfKeys: COMMANDS[name], lua: sources.get(name)! });
-  }
 }
 
 export interface ConnectOptions {
@@ -65,47 +56,65 @@ export function connectRedis(spec: string, options: ConnectOptions = {}): RedisC
     }), { redisOptions: common, enableAutoPipelining: common.enableAutoPipelining })
     : new Redis(spec, common);
   client.on('error', () => { /* reconnects by itself; callers see failed commands */ });
-  define(client);
   return client;
 }
 
 type Arg = string | number | Buffer;
 
-/** Runs one of the runtime's Lua commands (EVALSHA, falling back to loading it). Replies come as strings. */
-export function runCommand<T>(client: RedisClient, name: CommandName, keys: readonly string[], args: readonly Arg[]): Promise<T> {
-  return invoke<T>(client, name, keys, args);
-}
+type Eval = (...args: Arg[]) => Promise<unknown>;
 
-/** The same, with bulk replies as Buffers (for binary stream entries). */
-export function runCommandBuffer<T>(client: RedisClient, name: CommandName, keys: readonly string[], args: readonly Arg[]): Promise<T> {
-  return invoke<T>(client, `${name}Buffer`, keys, args, name);
-}
-
-function invoke<T>(client: RedisClient, method: string, keys: readonly string[], args: readonly Arg[], name = method as CommandName): Promise<T> {
-  if (keys.length !== COMMANDS[name]) throw new Error(`${name} takes ${COMMANDS[name]} keys, got ${keys.length}`);
-  const fn = (client as unknown as Record<string, (...a: Arg[]) => Promise<T>>)[method];
-  return fn.call(client, ...keys, ...args);
-}
-
-/** A Lua script that takes any number of keys (a defined command has a fixed count). */
+/**
+ * A Lua script, run by EVALSHA (EVAL when Redis answers NOSCRIPT, which also loads it). It goes as those commands,
+ * not as a command defined on the client: ioredis then finds its keys and, on a Redis Cluster, sends it to the
+ * node of their slot; and a client with defined commands copies every one of them into each of its pipelines,
+ * which autopipelining makes at every turn of the event loop. (Not by `callBuffer`: ioredis 6's autopipelining
+ * drops the command name of that one.)
+ */
 export class Script {
   readonly sha: string;
   constructor(readonly source: string) {
     this.sha = createHash('sha1').update(source).digest('hex');
   }
 
-  /**
-   * Runs it (EVALSHA, loading it on NOSCRIPT). It goes by name, not as a defined command, so that ioredis finds
-   * its keys and, on a Redis Cluster, sends it to the node of their slot.
-   */
-  async run<T>(client: RedisClient, keys: readonly string[], args: readonly Arg[]): Promise<T> {
+  /** Runs it; replies come as strings. */
+  run<T>(client: RedisClient, keys: readonly string[], args: readonly Arg[]): Promise<T> {
+    return this.exec<T>(client.evalsha as Eval, client.eval as Eval, client, keys, args);
+  }
+
+  /** Runs it; bulk replies come as Buffers (for binary stream entries). */
+  runBuffer<T>(client: RedisClient, keys: readonly string[], args: readonly Arg[]): Promise<T> {
+    // ioredis has a Buffer variant of every command but does not type these two
+    const untyped = client as unknown as Record<'evalshaBuffer' | 'evalBuffer', Eval>;
+    return this.exec<T>(untyped.evalshaBuffer, untyped.evalBuffer, client, keys, args);
+  }
+
+  private async exec<T>(evalsha: Eval, evalSource: Eval, client: RedisClient, keys: readonly string[], args: readonly Arg[]): Promise<T> {
     try {
-      return await (client.call('EVALSHA', this.sha, keys.length, ...keys, ...args) as Promise<T>);
+      return await (evalsha.call(client, this.sha, keys.length, ...keys, ...args) as Promise<T>);
     } catch (err) {
       if (!String(err).includes('NOSCRIPT')) throw err;
-      return client.call('EVAL', this.source, keys.length, ...keys, ...args) as Promise<T>;
+      return evalSource.call(client, this.source, keys.length, ...keys, ...args) as Promise<T>;
     }
   }
+}
+
+const commands = new Map<CommandName, Script>();
+
+function command(name: CommandName, keys: readonly string[]): Script {
+  if (keys.length !== COMMANDS[name]) throw new Error(`${name} takes ${COMMANDS[name]} keys, got ${keys.length}`);
+  let script = commands.get(name);
+  if (!script) commands.set(name, script = new Script(loadCommand(name)));
+  return script;
+}
+
+/** Runs one of the runtime's fenced commands. Replies come as strings. */
+export function runCommand<T>(client: RedisClient, name: CommandName, keys: readonly string[], args: readonly Arg[]): Promise<T> {
+  return command(name, keys).run<T>(client, keys, args);
+}
+
+/** The same, with bulk replies as Buffers (for binary stream entries). */
+export function runCommandBuffer<T>(client: RedisClient, name: CommandName, keys: readonly string[], args: readonly Arg[]): Promise<T> {
+  return command(name, keys).runBuffer<T>(client, keys, args);
 }
 
 /** The runtime's scripts that take any number of keys: `commands/<name>.lua`. */

@@ -6,9 +6,9 @@ import { readFileSync } from 'node:fs';
 import type { QueueMode } from '../../protocol/messages.ts';
 import type { Keys } from '../../runtime/keys.ts';
 import type { Logger } from '../../runtime/log.ts';
-import type { RedisClient } from '../../runtime/redis.ts';
+import { Script, type RedisClient } from '../../runtime/redis.ts';
 
-const MATCH_LUA = readFileSync(new URL('./commands/match-3.lua', import.meta.url), 'utf8');
+const MATCH = new Script(readFileSync(new URL('./commands/match-3.lua', import.meta.url), 'utf8'));
 /** A pending match older than this has lost its maker. */
 const STALE_MATCH_MS = 10_000;
 
@@ -33,9 +33,7 @@ export class Matchmaker {
     private readonly redis: RedisClient,
     private readonly keys: Keys,
     private readonly log: Logger,
-  ) {
-    redis.defineCommand('snaketronMatch', { numberOfKeys: 3, lua: MATCH_LUA });
-  }
+  ) {}
 
   // one hash tag for every matchmaking key, so the claim script may touch them together on a Redis Cluster
   private key(name: string): string { return this.keys.app(`{mm}:${name}`); }
@@ -62,8 +60,7 @@ export class Matchmaker {
     const matches: Match[] = [];
     for (;;) {
       const gameId = newGameId();
-      const flat = await (this.redis as unknown as { snaketronMatch(...args: Array<string | number>): Promise<string[] | null> })
-        .snaketronMatch(this.queueKey(mode, size), this.tickets, this.pending, size, gameId, Date.now());
+      const flat = await MATCH.run<string[] | null>(this.redis, [this.queueKey(mode, size), this.tickets, this.pending], [size, gameId, Date.now()]);
       if (!flat) return matches;
       const players: Ticket[] = [];
       for (let i = 0; i < flat.length; i += 3) {
