@@ -117,9 +117,6 @@ export function runCommandBuffer<T>(client: RedisClient, name: CommandName, keys
   return command(name, keys).runBuffer<T>(client, keys, args);
 }
 
-/** The runtime's scripts that take any number of keys: `commands/<name>.lua`. */
-export const SUBMIT = new Script(readFileSync(join(COMMANDS_DIR, 'submit.lua'), 'utf8'));
-
 /** An XREAD or XREADGROUP reply with binary entries: per stream read, its name and its entries. */
 export type StreamsReply = Array<[Buffer, Array<[Buffer, Buffer[]]>]>;
 

@@ -12,7 +12,11 @@ import { createLogger } from './log.ts';
 import { connectRedis, isClusterSpec } from './redis.ts';
 import type { FromWorker, ToWorker, WorkerConfig, WorkerReport } from './worker-protocol.ts';
 
-/** Checkpoint saves of the worker's partitions made within this long of each other share one statement. */
+/**
+ * Checkpoint saves of the worker's partitions made within this long of each other share one statement: each
+ * partition saves at its own phase of the tick period, so gathered they cost Postgres a statement per 50 ms at
+ * most instead of one per partition and phase.
+ */
 const CHECKPOINT_COALESCE_MS = 50;
 
 const config = workerData as WorkerConfig;
@@ -22,8 +26,6 @@ if (!port) throw new Error('runtime/worker.ts runs only as a worker thread');
 const log = createLogger({ worker: config.index, node: config.executor.nodeId }, config.logLevel);
 const redis = connectRedis(config.redisUrl, { name: `${config.executor.nodeId}:w${config.index}` });
 const db = connectDatabase<RuntimeTables>(config.databaseUrl, 2);
-// the worker's partitions save at their own phases of the tick period; gathered, they cost Postgres one statement
-// per 50 ms at most instead of one per partition and phase
 const store = new CheckpointStore(db, CHECKPOINT_COALESCE_MS);
 const keys = new Keys(config.prefix);
 const types = new Map<string, ActorType<unknown, unknown>>();

@@ -65,8 +65,6 @@ export class Fanout {
   private loop: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
   readonly counters: FanoutCounters = { resyncs: 0, deliveryMs: new LatencyHistogram() };
-  /** ticks handed to sockets while the entry being read is applied */
-  private ticksSent = 0;
 
   constructor(private readonly runtime: Runtime, private readonly log: Logger) {
     this.reader = runtime.connectReader('fanout');
@@ -184,7 +182,6 @@ export class Fanout {
         for (const [idBuf, fields] of entries) {
           const id = idBuf.toString();
           this.positions.set(partition, id);
-          this.ticksSent = 0;
           let records: JournalRecord[];
           try {
             records = decodeBatch(fieldValue(fields, 'd')).records;
@@ -192,13 +189,14 @@ export class Fanout {
             this.log.error({ err: String(err), partition }, 'undecodable outbox entry');
             continue;
           }
+          let sentTicks = false;
           for (const record of records) {
             const game = this.games.get(record.a);
             if (!game) continue;
             if (!game.loaded) game.buffered.push(record);
-            else this.apply(game, record);
+            else if (this.apply(game, record)) sentTicks = true;
           }
-          if (this.ticksSent > 0) this.counters.deliveryMs.observe(Date.now() - Number(id.slice(0, id.indexOf('-'))));
+          if (sentTicks) this.counters.deliveryMs.observe(Date.now() - Number(id.slice(0, id.indexOf('-'))));
         }
       }
       if (Date.now() - lastRegister > 5000) {
@@ -215,8 +213,9 @@ export class Fanout {
       this.runtime.redis.hset(this.runtime.keys.readers(p), this.runtime.nodeId, `${id} ${now}`)));
   }
 
-  private apply(game: WatchedGame, record: JournalRecord): void {
-    if (record.n <= game.seq) return;
+  /** Steps the replica by a record and sends its outputs; true when it sent a tick. */
+  private apply(game: WatchedGame, record: JournalRecord): boolean {
+    if (record.n <= game.seq) return false;
     if (record.n !== game.seq + 1) {
       // a gap (the reader fell behind a trim): rebuild the replica from storage and resync every watcher
       this.log.warn({ game: game.gameId, have: game.seq, got: record.n }, 'replica gap; reloading');
@@ -225,13 +224,14 @@ export class Fanout {
       void this.ensure(game.gameId).then(() => {
         for (const watch of game.watchers.values()) this.greet(game, watch);
       }).catch((err: unknown) => this.log.error({ err, game: game.gameId }, 'replica reload failed'));
-      return;
+      return false;
     }
     const before = game.state?.phase;
     game.state = applyRecord(actor, game.state, record, game.align);
     game.seq = record.n;
     game.lastRecordAt = Date.now();
     const state = game.state;
+    let sentTick = false;
     if (game.recovering && record.t !== undefined) {
       game.recovering = false;
       this.broadcast(game, { type: 'status', gameId: game.gameId, status: 'running' });
@@ -253,11 +253,12 @@ export class Fanout {
           break;
         case 'tick':
           this.broadcast(game, { type: 'tick', gameId: game.gameId, t: output.t, turns: output.turns, died: output.died, food: output.food, hash: output.hash });
-          this.ticksSent++;
+          sentTick = true;
           if (output.over) this.broadcast(game, this.overMessage(state, output.t, output.over));
           break;
       }
     }
+    return sentTick;
   }
 
   private broadcast(game: WatchedGame, message: ServerMessage): void {

@@ -44,7 +44,6 @@ const COLLECT = new Script(readFileSync(new URL('./commands/collect.lua', import
 
 type Seat = { userId: string; name: string; snakeId: number };
 
-
 /** What the recorder uses of its node: Redis, the key names, and the partitions the node owns now. */
 export interface RecorderHost {
   readonly redis: RedisClient;
