@@ -120,9 +120,35 @@ describe('engine', () => {
     it('throws RangeError for settings out of range', () => {
       expect(() => Game.create({ ...defaultSettings('duel'), width: 5 }, 1, 2)).to.throw(RangeError, /settings\.width/);
     });
-    it('throws RangeError when the start bodies cannot fit side by side', () => {
-      expect(() => Game.create({ ...defaultSettings('duel'), width: 10, startLength: 5 }, 1, 2)).to.throw(RangeError, /startLength/);
-      expect(() => Game.create({ ...defaultSettings('duel'), width: 10, startLength: 4 }, 1, 2)).not.to.throw();
+    it('throws RangeError when a snake would start outside the grid (startLength not below the width)', () => {
+      expect(() => Game.create({ ...defaultSettings('duel'), width: 10, startLength: 10 }, 1, 2)).to.throw(RangeError, /settings\.startLength must be less than settings\.width/);
+      expect(() => Game.create({ ...defaultSettings('solo'), width: 12, startLength: 20 }, 1, 1)).to.throw(RangeError, /startLength/);
+    });
+    it('places start bodies that overlap on a narrow grid as GAME.md says, each an obstacle to the other', () => {
+      // 10 wide, L = 5: snake 0 from x = 5 leftwards, snake 1 from x = 4 rightwards, on row 5
+      const game = Game.create({ ...defaultSettings('custom'), width: 10, height: 10, startLength: 5, players: 2 }, 1, 2);
+      expect(game.snapshot().snakes.map((s) => s.body)).to.deep.equal([
+        [[5, 5], [4, 5], [3, 5], [2, 5], [1, 5]],
+        [[4, 5], [5, 5], [6, 5], [7, 5], [8, 5]],
+      ]);
+      for (const [x, y] of game.snapshot().food) expect(y !== 5 || x < 1 || x > 8, `food at ${x},${y} on a snake`).to.equal(true);
+      // step 1: each head moves onto the other's body; both die with their bodies as they were, a draw
+      expect(game.step().died).to.deep.equal([0, 1]);
+      const after = game.snapshot();
+      expect(after.status).to.equal('complete');
+      expect(after.winner).to.equal(null);
+      expect(after.snakes.map((s) => s.body[0])).to.deep.equal([[5, 5], [4, 5]]);
+    });
+    it('lets overlapping start bodies part when each head moves onto a cell the other\'s tail left', () => {
+      // 13 wide, L = 10: snake 0 covers x 1..10 heading right, snake 1 x 2..11 heading left; each new head is
+      // the cell the other's tail leaves in the same step, so both live on, still overlapping
+      const game = Game.create({ ...defaultSettings('custom'), width: 13, height: 10, startLength: 10, players: 2, foodTarget: 1 }, 1, 2);
+      expect(game.step().died).to.deep.equal([]);
+      const snakes = game.snapshot().snakes;
+      expect(snakes.map((s) => [s.alive, s.body[0], s.body.at(-1)])).to.deep.equal([[true, [11, 5], [2, 5]], [true, [1, 5], [10, 5]]]);
+      // they stay obstacles to each other: the next heads (12,5) and (0,5) are free, and after that the walls
+      expect(game.step().died).to.deep.equal([]);
+      expect(game.step().died).to.deep.equal([0, 1]);
     });
   });
 
@@ -285,12 +311,11 @@ describe('engine', () => {
       ['players out of the mode range', { ...base, players: 3 }, 'players'],
       ['turns not a list', { ...base, turns: {} }, 'turns'],
       ['a turn of the wrong shape', { ...base, turns: [[1, 0]] }, 'turns[0]'],
-      ['a turn tick below 1', { ...base, turns: [[0, 0, 'up']] }, 'turns[0][0]'],
+      ['a turn tick that is not an integer', { ...base, turns: [[1.5, 0, 'up']] }, 'turns[0][0]'],
       ['a turn for a missing snake', { ...base, turns: [[1, 2, 'up']] }, 'turns[0][1]'],
       ['an unknown direction', { ...base, turns: [[1, 0, 'north']] }, 'turns[0][2]'],
       ['a missing maxTicks', { ...base, maxTicks: undefined }, 'maxTicks'],
-      ['an unknown field', { ...base, extra: 1 }, 'extra'],
-      ['start bodies that do not fit', { ...base, settings: { mode: 'duel', width: 10, startLength: 8 } }, 'settings.startLength'],
+      ['start bodies that would leave the grid', { ...base, settings: { mode: 'duel', width: 10, startLength: 10 } }, 'settings.startLength'],
     ];
     for (const [what, scenario, path] of cases) {
       it(`rejects ${what}, naming ${path}`, () => {
@@ -304,6 +329,10 @@ describe('engine', () => {
         }
       });
     }
+    it('never queues a turn whose tick is below 1, and leaves fields it does not know alone', () => {
+      const plain = runScenario({ ...base, maxTicks: 5 });
+      expect(runScenario({ ...base, maxTicks: 5, name: 'early turns', turns: [[0, 0, 'up'], [-3, 1, 'down']] })).to.deep.equal(plain);
+    });
     it('stops at maxTicks while running', () => {
       const expected = runScenario({ ...base, maxTicks: 3 });
       expect(expected.tick).to.equal(3);
