@@ -25,6 +25,7 @@ describe('snaketron-node configuration', function () {
       expect(stdout).to.contain(flag).and.contain(env);
     }
     expect(stdout).to.contain('(default 8080)').and.contain('(default 32)').and.contain('(default 1500)');
+    expect(stdout).to.contain('host name, port and a random suffix');
   });
 
   it('takes flags over the environment over the defaults', () => {

@@ -7,6 +7,7 @@ import { SpecClient } from './support/client.ts';
 import { ClientReplica } from './support/replica.ts';
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
+import pg from 'pg';
 import { REDIS_URL, sleep, waitFor } from './support/env.ts';
 
 describe('a SnakeTron node over WebSockets', function () {
@@ -118,10 +119,11 @@ describe('a SnakeTron node over WebSockets', function () {
     await c.next('unqueued');
   });
 
-  it('leaves a queue, a lobby or a game with left, and refuses leave in the lobby state', async () => {
+  it('leaves a queue, a lobby or a game with left, and answers leave in the lobby state with left too', async () => {
     const a = await connect('a', 'leaver-a');
     a.send({ type: 'leave', rid: 1 });
-    expect(await a.next('error')).to.include({ code: 'bad_state', rid: 1 });
+    const stay = await a.next('left');
+    expect(stay).to.include({ rid: 1 }).and.not.have.property('gameId');
     a.send({ type: 'queue', mode: 'teams' });
     await a.next('queued');
     a.send({ type: 'leave' });
@@ -216,6 +218,109 @@ describe('a SnakeTron node over WebSockets', function () {
     expect([sh.snakeId, sg.snakeId]).to.deep.equal([0, 1]);
     expect(sh.state.settings.tickMs).to.equal(100);
     await Promise.all([host.next('tick'), guest.next('tick')]);
+  });
+
+  it('names in welcome the unfinished game a player plays in, however long ago it was made', async () => {
+    const host = await connect('old-host', 'oldhost');
+    host.send({ type: 'create' });
+    const lobby = await host.next('lobby');
+    const db = new pg.Client({ connectionString: cluster.db.url });
+    await db.connect();
+    try {
+      const aged = await db.query(`UPDATE games SET created_at = now() - interval '30 days' WHERE id = $1`, [lobby.gameId]);
+      expect(aged.rowCount).to.equal(1);
+    } finally {
+      await db.end();
+    }
+    const again = await connect('old-host-again');
+    const welcome = await again.hello(undefined, host.received.find((m) => m.type === 'welcome')!.token as string);
+    expect(welcome.game).to.equal(lobby.gameId);
+  });
+
+  it('puts the rid of solo, create, join, start, watch and rejoin on the lobby or snapshot that answers them', async () => {
+    const host = await connect('rid-host', 'ridhost');
+    const guest = await connect('rid-guest', 'ridguest');
+    host.send({ type: 'create', settings: { players: 2, tickMs: 100 }, rid: 11 });
+    const lobby = await host.next('lobby');
+    expect(lobby.rid).to.equal(11);
+    // join is answered by the first lobby that seats the joiner (one that does not yet carries no rid)
+    guest.send({ type: 'join', code: lobby.code, rid: 12 });
+    const joined = await guest.next('lobby', (l) => l.rid === 12);
+    expect(joined.players.map((p) => p.name)).to.deep.equal(['ridhost', 'ridguest']);
+    expect(guest.all('lobby').filter((l) => l.rid !== undefined)).to.have.length(1);
+    expect((await host.next('lobby', (l) => l.players.length === 2)).rid).to.equal(undefined);
+    // start: the host's snapshot answers it, the guest's is only news
+    host.send({ type: 'start', rid: 13 });
+    const [sh, sg] = await Promise.all([host.next('snapshot'), guest.next('snapshot')]);
+    expect(sh.rid).to.equal(13);
+    expect(sg.rid).to.equal(undefined);
+    const watcher = await connect('rid-watcher', 'ridwatcher');
+    watcher.send({ type: 'watch', gameId: lobby.gameId, rid: 14 });
+    expect(await watcher.next('snapshot')).to.include({ rid: 14, role: 'spectator' });
+    const back = await connect('rid-back');
+    await back.hello(undefined, guest.received.find((m) => m.type === 'welcome')!.token as string);
+    back.send({ type: 'rejoin', gameId: lobby.gameId, rid: 15 });
+    expect(await back.next('snapshot')).to.include({ rid: 15, role: 'player', snakeId: 1 });
+    const solo = await connect('rid-solo', 'ridsolo');
+    solo.send({ type: 'solo', rid: 16 });
+    expect((await solo.next('snapshot')).rid).to.equal(16);
+    // the ticks that follow are news, not answers
+    expect((await solo.next('tick')).rid).to.equal(undefined);
+  });
+
+  it('counts for queue_full every turn waiting for the snake: those past their tick, and those sent on another connection', async () => {
+    const player = await connect('queue-full', 'queuer');
+    const token = player.received.find((m) => m.type === 'welcome')!.token as string;
+    // one: eight turns for tick 3; the snake heads left, and up and left alternate, so each step from tick 3 on
+    // takes exactly one of them and the others wait, their tick past
+    player.send({ type: 'solo', settings: { tickMs: 1000 } });
+    const first = await player.next('snapshot');
+    for (let i = 0; i < 8; i++) player.send({ type: 'turn', dir: i % 2 === 0 ? 'up' : 'left', seq: i, t: 3 });
+    for (let i = 0; i < 8; i++) expect(await player.next('ack', (a) => a.seq === i)).to.include({ t: 3 });
+    await player.next('tick', (t) => t.gameId === first.gameId && t.t === 3);
+    player.send({ type: 'turn', dir: 'up', seq: 8 });
+    player.send({ type: 'turn', dir: 'up', seq: 9, rid: 9 });
+    await player.next('ack', (a) => a.seq === 8);
+    expect(await player.next('error')).to.include({ code: 'queue_full', rid: 9 });
+    player.send({ type: 'leave' });
+    await player.next('left');
+
+    // two: eight turns far ahead, stored and applied; another connection of the same player may add none
+    player.send({ type: 'solo', settings: { tickMs: 1000 } });
+    const second = await player.next('snapshot', (s) => s.gameId !== first.gameId);
+    for (let i = 0; i < 8; i++) player.send({ type: 'turn', dir: i % 2 === 0 ? 'up' : 'down', seq: 100 + i, t: 40 });
+    for (let i = 0; i < 8; i++) await player.next('ack', (a) => a.seq === 100 + i);
+    const reached = (await player.next('tick', (t) => t.gameId === second.gameId)).t;
+    await player.next('tick', (t) => t.gameId === second.gameId && t.t === reached + 2);
+    const other = await connect('queue-full-2');
+    await other.hello(undefined, token);
+    other.send({ type: 'rejoin', gameId: second.gameId });
+    await other.next('snapshot');
+    other.send({ type: 'turn', dir: 'left', seq: 1, rid: 1 });
+    expect(await other.next('error')).to.include({ code: 'queue_full', rid: 1 });
+    expect(other.all('ack')).to.have.length(0);
+  });
+
+  it('refuses an unqueue that a match got to first, keeping the player for its match; asked again, it lets go', async () => {
+    const a = await connect('raced', 'raced');
+    a.send({ type: 'queue', mode: 'ffa', size: 7 });
+    await a.next('queued');
+    // a node claims the ticket into a match (the claim script, as a node runs it) just before the unqueue
+    const redis = new Redis(REDIS_URL);
+    const tag = `${cluster.prefix}:app:{mm}`;
+    const claimed = await redis.eval(readFileSync(new URL('../actors/snaketron/commands/match-3.lua', import.meta.url), 'utf8'),
+      3, `${tag}:queue:ffa:7`, `${tag}:tickets`, `${tag}:pending`, 1, 'g-raced', Date.now()) as string[];
+    redis.disconnect();
+    expect(claimed[0]).to.equal(a.received.find((m) => m.type === 'welcome')!.userId);
+    a.send({ type: 'unqueue', rid: 1 });
+    expect(await a.next('error')).to.include({ code: 'bad_state', rid: 1 });
+    // still queued: solo is refused; a second unqueue gives up on the match that did not come
+    a.send({ type: 'solo', rid: 2 });
+    expect(await a.next('error', (e) => e.rid === 2)).to.include({ code: 'bad_state' });
+    a.send({ type: 'unqueue', rid: 3 });
+    expect(await a.next('unqueued')).to.include({ rid: 3 });
+    a.send({ type: 'solo', rid: 4 });
+    expect(await a.next('snapshot')).to.include({ rid: 4 });
   });
 
   it('answers hostile input with PROTOCOL.md errors and closes, while other games never notice', async () => {

@@ -6,6 +6,7 @@ import { SpecCluster, type SnakeNode } from './support/cluster.ts';
 import { SpecClient } from './support/client.ts';
 import { waitFor } from './support/env.ts';
 import { ARTIFACTS, launchBrowser } from './support/browser.ts';
+import { SpecRedis } from './support/processes.ts';
 
 function metric(text: string, name: string): number {
   const line = text.split('\n').find((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
@@ -78,6 +79,27 @@ describe('operator views', function () {
       void third;
     } finally {
       await browser.close();
+    }
+  });
+});
+
+describe('readiness', function () {
+  this.timeout(90_000);
+
+  it('answers /readyz 503 while its Redis is down and 200 again once it is back', async () => {
+    const redis = await SpecRedis.start();
+    const cluster = await SpecCluster.create('readyz', { partitions: 4, redis: redis.url });
+    try {
+      const node = await cluster.start();
+      expect((await node.get('/readyz')).status).to.equal(200);
+      await redis.shutdown();
+      await waitFor('/readyz to say not ready', async () => (await node.get('/readyz')).status === 503, 10_000, 100);
+      expect((await node.get('/healthz')).status, 'the process itself is fine').to.equal(200);
+      await redis.startAgain();
+      await waitFor('/readyz to say ready again', async () => (await node.get('/readyz')).status === 200, 30_000, 100);
+    } finally {
+      await cluster.stop();
+      await redis.destroy();
     }
   });
 });

@@ -8,7 +8,7 @@ import type { ActorContext, ActorType } from '../../runtime/actor.ts';
 import { applyRecord, fieldValue, readOutbox, tickGrid } from '../../runtime/journal.ts';
 import { LatencyHistogram } from '../../runtime/histogram.ts';
 import type { Logger } from '../../runtime/log.ts';
-import { decodeBatch, type JournalRecord } from '../../runtime/records.ts';
+import { compareStreamIds, decodeBatch, type JournalRecord } from '../../runtime/records.ts';
 import { readStreams, type RedisClient, type StreamsReply } from '../../runtime/redis.ts';
 import type { Runtime } from '../../runtime/runtime.ts';
 import { gameActor, type GameOutput, type GameState } from './game-actor.ts';
@@ -31,11 +31,24 @@ interface Watch {
   userId: string | null;
   /** false after a send was refused: the client is sent a fresh snapshot instead of the backlog once it drains */
   synced: boolean;
+  /** a request this client is owed an answer to: the first message that answers it carries its `rid` */
+  pending: PendingReply | null;
+}
+
+/**
+ * A request answered by what the game sends (PROTOCOL.md: solo, create, join, start, watch, rejoin). `snapshot`
+ * answers any of them; a `lobby` answers all but start, and a player's only once the lobby seats it.
+ */
+export interface PendingReply {
+  rid: number;
+  lobbyAnswers: boolean;
 }
 
 class WatchedGame {
   state: GameState | undefined = undefined;
   seq = 0;
+  /** the mailbox id of the last input the replica applied ('' before it saw one) */
+  lastInput = '';
   loaded = false;
   loading: Promise<void> | null = null;
   buffered: JournalRecord[] = [];
@@ -92,13 +105,31 @@ export class Fanout {
     return game.state;
   }
 
-  /** Starts sending a game's messages to a client; sends it what it needs to join in (lobby or snapshot). */
-  async watch(gameId: string, sub: Subscriber, role: Role, userId: string | null, createdId?: string): Promise<GameState | undefined> {
+  /**
+   * Whether the replica has applied the input stored at this mailbox id: an input it has not is still on its way
+   * to the game (a game's inputs reach it in mailbox order).
+   */
+  applied(gameId: string, inputId: string): boolean {
+    const last = this.games.get(gameId)?.lastInput;
+    return last !== undefined && last !== '' && compareStreamIds(inputId, last) <= 0;
+  }
+
+  /**
+   * Starts sending a game's messages to a client; sends it what it needs to join in (lobby or snapshot).
+   * `reply`: the request this answers, whose `rid` the answer carries.
+   */
+  async watch(gameId: string, sub: Subscriber, role: Role, userId: string | null, createdId?: string, reply?: PendingReply): Promise<GameState | undefined> {
     const game = await this.ensure(gameId, createdId);
-    const watch: Watch = { sub, role, userId: role === 'player' ? userId : null, synced: true };
+    const watch: Watch = { sub, role, userId: role === 'player' ? userId : null, synced: true, pending: reply ?? null };
     game.watchers.set(sub.id, watch);
     if (game.state) this.greet(game, watch);
     return game.state;
+  }
+
+  /** The next message of the game that answers `reply` (a request the client already watching sent) carries its rid. */
+  expectReply(gameId: string, sub: Subscriber, reply: PendingReply | null): void {
+    const watch = this.games.get(gameId)?.watchers.get(sub.id);
+    if (watch) watch.pending = reply;
   }
 
   unwatch(gameId: string, sub: Subscriber): void {
@@ -150,6 +181,7 @@ export class Fanout {
         if (record.n !== seq + 1) throw new Error(`journal of ${game.gameId} jumps from ${seq} to ${record.n}`);
         state = applyRecord(actor, state, record, game.align);
         seq = record.n;
+        if (record.i?.length) game.lastInput = record.i[record.i.length - 1].s;
       }
     }
     game.state = state;
@@ -230,6 +262,7 @@ export class Fanout {
     game.state = applyRecord(actor, game.state, record, game.align);
     game.seq = record.n;
     game.lastRecordAt = Date.now();
+    if (record.i?.length) game.lastInput = record.i[record.i.length - 1].s;
     const state = game.state;
     let sentTick = false;
     if (game.recovering && record.t !== undefined) {
@@ -265,21 +298,43 @@ export class Fanout {
     let encoded: Uint8Array | undefined;
     for (const watch of game.watchers.values()) {
       if (!watch.synced) continue;
+      if (watch.pending !== null && this.answers(watch, message)) {
+        if (!this.deliver(watch, message)) watch.synced = false;
+        continue;
+      }
       encoded ??= encodeServerMessage(message);
       if (!watch.sub.send(message, encoded)) watch.synced = false;
     }
+  }
+
+  /** Whether a message answers the request a watcher is owed an answer to. */
+  private answers(watch: Watch, message: ServerMessage): boolean {
+    if (message.type === 'snapshot') return true;
+    if (message.type !== 'lobby' || !watch.pending?.lobbyAnswers) return false;
+    return watch.userId === null || message.players.some((p) => p.userId === watch.userId);
+  }
+
+  /** Sends one watcher a message, with the rid of its pending request when the message answers it. */
+  private deliver(watch: Watch, message: ServerMessage): boolean {
+    if (watch.pending !== null && this.answers(watch, message)) {
+      // kept when refused: the snapshot a client that fell behind gets later answers it instead
+      const sent = watch.sub.send({ ...message, rid: watch.pending.rid });
+      if (sent) watch.pending = null;
+      return sent;
+    }
+    return watch.sub.send(message);
   }
 
   /** What a client gets when it joins a game's stream: the lobby, or a snapshot (and the result if it is over). */
   private greet(game: WatchedGame, watch: Watch): void {
     const state = game.state!;
     if (state.phase === 'lobby') {
-      watch.sub.send(this.lobbyMessage(state));
+      this.deliver(watch, this.lobbyMessage(state));
       return;
     }
     if (!state.game) return;
     const snakeId = state.seats.find((s) => s.userId === watch.userId)?.snakeId ?? null;
-    if (!watch.sub.send(this.snapshot(state, watch.role, snakeId))) { watch.synced = false; return; }
+    if (!this.deliver(watch, this.snapshot(state, watch.role, snakeId))) { watch.synced = false; return; }
     if (state.phase === 'complete') {
       watch.sub.send(this.overMessage(state, state.game.tick, { winner: state.game.winner, winningTeam: state.game.winningTeam, results: state.game.results() }));
     }

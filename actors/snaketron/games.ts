@@ -1,7 +1,6 @@
 // Games in storage: a game is created straight in Postgres (its row and players) and on its partition's
 // mailbox (the create input, recorded as GameCreated); lookups for the HTTP API and for `welcome`.
 import { randomBytes } from 'node:crypto';
-import { sql } from 'kysely';
 import { Game } from '../../protocol/engine.ts';
 import type { Settings } from '../../protocol/settings.ts';
 import type { Producer } from '../../runtime/producer.ts';
@@ -66,7 +65,6 @@ export class GameService {
   async unfinishedGameOf(userId: string): Promise<string | null> {
     const row = await this.db.selectFrom('game_players').innerJoin('games', 'games.id', 'game_players.game_id')
       .select('games.id').where('game_players.user_id', '=', userId).where('games.status', 'in', ['lobby', 'running'])
-      .where('games.created_at', '>', sql<Date>`now() - interval '1 day'`)
       .orderBy('games.created_at', 'desc').executeTakeFirst();
     return row?.id ?? null;
   }

@@ -39,6 +39,8 @@ const WEB_DIST = new URL('../../web/dist/', import.meta.url);
 /** A client with this much unsent data is behind: it gets a fresh snapshot once it drains. */
 const SLOW_CLIENT_BYTES = 256 * 1024;
 const UWS_FRAME_LIMIT = 1024 * 1024;
+/** A readiness probe of Redis and Postgres that has not answered in this long counts as failed. */
+const READY_PROBE_MS = 1000;
 
 interface SocketData { session: Session | null }
 /** uWS's LIBUS_LISTEN_EXCLUSIVE_PORT (the typings declare the enum, the module exports the number) */
@@ -164,9 +166,9 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
       let open = true;
       const data = ws.getUserData();
       data.session = new Session(ctx, {
-        send: (bytes) => {
+        send: (bytes, always) => {
           if (!open) return false;
-          if (ws.getBufferedAmount() > SLOW_CLIENT_BYTES) return false;
+          if (!always && ws.getBufferedAmount() > SLOW_CLIENT_BYTES) return false;
           ws.send(bytes, true);
           return true;
         },
@@ -205,13 +207,21 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     });
   };
 
+  // ready: Redis and Postgres answered the last probe and the node holds its share. A probe that has not
+  // answered within READY_PROBE_MS counts as a failure (a command to a Redis that is down waits for it to return).
   let ready = false;
+  let probeStarted: number | null = null;
   const readyTimer = setInterval(() => {
+    if (probeStarted !== null) {
+      if (Date.now() - probeStarted > READY_PROBE_MS) ready = false;
+      return;
+    }
+    probeStarted = Date.now();
     void (async () => {
       await runtime.redis.ping();
       await db.selectFrom('games').select('id').limit(1).execute();
       ready = runtime.isSettled();
-    })().catch(() => { ready = false; });
+    })().catch(() => { ready = false; }).finally(() => { probeStarted = null; });
   }, 500);
 
   app.get('/healthz', (res) => { res.writeHeader('Content-Type', 'text/plain').end('ok'); });

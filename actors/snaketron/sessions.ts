@@ -7,7 +7,7 @@ import {
 } from '../../protocol/messages.ts';
 import { defaultSettings, SettingsError, type Settings } from '../../protocol/settings.ts';
 import type { Logger } from '../../runtime/log.ts';
-import type { Fanout, Role, Subscriber } from './fanout.ts';
+import type { Fanout, PendingReply, Role, Subscriber } from './fanout.ts';
 import type { GameState } from './game-actor.ts';
 import type { GameService } from './games.ts';
 import { newGameId, newLobbyCode, type Matchmaker } from './matchmaking.ts';
@@ -33,8 +33,11 @@ export interface SessionContext {
 
 /** The socket side of a session, so the state machine does not depend on the server library. */
 export interface Transport {
-  /** false when the client is too far behind (its buffer is full): it gets a fresh snapshot later */
-  send(bytes: Uint8Array): boolean;
+  /**
+   * false when the client is too far behind (its buffer is full): it gets a fresh snapshot later. `always`: a
+   * reply to the client's own request, sent however far behind it is (it is not part of a game's backlog).
+   */
+  send(bytes: Uint8Array, always?: boolean): boolean;
   close(code: number, reason: string): void;
 }
 
@@ -47,7 +50,8 @@ export class ProtocolError extends Error {
 type SessionState =
   | { kind: 'new' }
   | { kind: 'lobby' }
-  | { kind: 'queued'; mode: QueueMode; size: number }
+  /** `claimed`: an unqueue found the ticket already taken by a match, whose match message is on its way */
+  | { kind: 'queued'; mode: QueueMode; size: number; claimed?: boolean }
   | { kind: 'game'; gameId: string; role: Role };
 
 const RATE_WINDOW_MS = 1000;
@@ -63,8 +67,11 @@ export class Session implements Subscriber {
   private tokens = RATE_LIMIT_PER_S * 2;
   private lastRefill = Date.now();
   private badTimes: number[] = [];
-  /** ticks of acked turns not yet reached, to refuse more than MAX_QUEUED_TURNS waiting */
-  private waitingTurns: number[] = [];
+  /**
+   * Mailbox ids of this client's acked turns that its game's replica has not applied yet: with the turns queued
+   * in the replica, what waits for the snake (more than MAX_QUEUED_TURNS get queue_full).
+   */
+  private turnsOnTheirWay: string[] = [];
   private busy: Promise<void> = Promise.resolve();
   messagesIn = 0;
   bytesIn = 0;
@@ -73,21 +80,28 @@ export class Session implements Subscriber {
 
   constructor(private readonly ctx: SessionContext, private readonly transport: Transport) {}
 
+  /** A message of the game this client follows (refused while the client is too far behind). */
   send(message: ServerMessage, encoded?: Uint8Array): boolean {
+    return this.transmit(message, encoded, false);
+  }
+
+  private transmit(message: ServerMessage, encoded: Uint8Array | undefined, always: boolean): boolean {
     if (this.closed) return false;
+    const bytes = encoded ?? encodeServerMessage(message);
+    if (!this.transport.send(bytes, always)) return false;
+    this.messagesOut++;
+    this.bytesOut += bytes.length;
     if (message.type === 'over' && this.state.kind === 'game' && this.state.gameId === message.gameId) {
-      // the game is over: back to the lobby state, free to play again
+      // the game is over: back to the lobby state, free to play again (an over refused to a client that fell
+      // behind comes again after the snapshot it gets when it catches up)
       this.ctx.fanout.unwatch(message.gameId, this);
       this.state = { kind: 'lobby' };
     }
-    const bytes = encoded ?? encodeServerMessage(message);
-    this.messagesOut++;
-    this.bytesOut += bytes.length;
-    return this.transport.send(bytes);
+    return true;
   }
 
   private reply(message: ServerMessage, rid: number | undefined): void {
-    this.send(rid === undefined ? message : { ...message, rid });
+    this.transmit(rid === undefined ? message : { ...message, rid }, undefined, true);
   }
 
   private error(code: ErrorCode, message: string, rid?: number): void {
@@ -163,12 +177,12 @@ export class Session implements Subscriber {
       case 'hello': throw new ProtocolError('bad_state', 'hello was already received');
       case 'queue': return this.queue(m.mode, m.size, m.rid);
       case 'unqueue': return this.unqueue(m.rid);
-      case 'solo': return this.solo(requestedSettings(m));
-      case 'create': return this.createLobby(requestedSettings(m));
-      case 'join': return this.join(m.code);
-      case 'start': return this.start();
-      case 'watch': return this.enter(m.gameId, 'spectator');
-      case 'rejoin': return this.enter(m.gameId, 'player');
+      case 'solo': return this.solo(requestedSettings(m), m.rid);
+      case 'create': return this.createLobby(requestedSettings(m), m.rid);
+      case 'join': return this.join(m.code, m.rid);
+      case 'start': return this.start(m.rid);
+      case 'watch': return this.enter(m.gameId, 'spectator', m.rid);
+      case 'rejoin': return this.enter(m.gameId, 'player', m.rid);
       case 'turn': return this.turn(m.dir, m.seq, m.t, m.rid);
       case 'leave': return this.leave(m.rid);
       case 'ping': return;
@@ -205,50 +219,66 @@ export class Session implements Subscriber {
   private async queue(mode: QueueMode, size: number, rid?: number): Promise<void> {
     this.requireLobby('queue');
     const user = this.user!;
-    this.state = { kind: 'queued', mode, size };
     await this.ctx.matchmaker.enqueue({ userId: user.userId, name: user.name, node: this.ctx.nodeId, mode, size });
+    this.state = { kind: 'queued', mode, size };
     this.reply({ type: 'queued', mode, size }, rid);
     await this.ctx.matchQueue(mode, size);
   }
 
   private async unqueue(rid?: number): Promise<void> {
     if (this.state.kind !== 'queued') throw new ProtocolError('bad_state', `unqueue needs a queued session (you are ${describe(this.state)})`);
-    const { mode, size } = this.state;
-    this.state = { kind: 'lobby' };
-    await this.ctx.matchmaker.dequeue({ userId: this.user!.userId, mode, size });
+    await this.leaveQueue();
     this.reply({ type: 'unqueued' }, rid);
+  }
+
+  /**
+   * Takes this session's ticket out of its queue and goes back to the lobby state. When a match has just taken
+   * the ticket, the session stays queued for the match message on its way, and the request gets bad_state; asked
+   * again, it gives up on that match (a match that never came must not hold the session).
+   */
+  private async leaveQueue(): Promise<void> {
+    if (this.state.kind !== 'queued') return;
+    const state = this.state;
+    const removed = await this.ctx.matchmaker.dequeue({ userId: this.user!.userId, mode: state.mode, size: state.size });
+    if (this.state !== state) throw new ProtocolError('bad_state', `a ${state.mode} match took you from the queue first`);
+    if (!removed && !state.claimed) {
+      state.claimed = true;
+      throw new ProtocolError('bad_state', `a ${state.mode} match already took you from the queue; its match and snapshot follow`);
+    }
+    this.state = { kind: 'lobby' };
   }
 
   /** Told by matchmaking (on this node or through Redis) that this queued player is in a game. */
   matched(gameId: string, mode: QueueMode, players: Array<{ userId: string; name: string; snakeId: number }>, createdId?: string): boolean {
     if (this.state.kind !== 'queued' || this.state.mode !== mode) return false;
     this.state = { kind: 'game', gameId, role: 'player' };
-    this.waitingTurns = [];
-    this.send({ type: 'match', gameId, mode, players });
+    this.turnsOnTheirWay = [];
+    this.transmit({ type: 'match', gameId, mode, players }, undefined, true);
     void this.ctx.fanout.watch(gameId, this, 'player', this.user!.userId, createdId).catch((err: unknown) => {
       this.ctx.log.error({ err, gameId }, 'could not follow a matched game');
     });
     return true;
   }
 
-  // solo, create, join, start, watch and rejoin are answered by what the game sends (snapshot or lobby)
-  private async solo(settings: Settings): Promise<void> {
+  // solo, create, join, start, watch and rejoin are answered by what the game sends (snapshot or lobby), which
+  // then carries the request's rid
+  private async solo(settings: Settings, rid?: number): Promise<void> {
     this.requireLobby('solo');
     const gameId = newGameId();
     const user = this.user!;
     const createdId = await this.ctx.games.create({ gameId, settings, players: [user], countdownMs: COUNTDOWN_MS.solo });
-    await this.follow(gameId, createdId);
+    await this.follow(gameId, createdId, rid);
   }
 
-  private async createLobby(settings: Settings): Promise<void> {
+  private async createLobby(settings: Settings, rid?: number): Promise<void> {
     this.requireLobby('create');
     const gameId = newGameId();
     const user = this.user!;
     const createdId = await this.ctx.games.create({ gameId, settings, players: [user], host: user.userId, code: newLobbyCode() });
-    await this.follow(gameId, createdId);
+    await this.follow(gameId, createdId, rid);
   }
 
-  private async join(code: string): Promise<void> {
+  private async join(code: string, rid?: number): Promise<void> {
     this.requireLobby('join');
     const gameId = await this.ctx.games.byCode(code);
     const state = gameId ? await this.ctx.fanout.replica(gameId) : undefined;
@@ -260,27 +290,33 @@ export class Session implements Subscriber {
       await this.ctx.producer.submit(gameId, { k: 'join', userId: user.userId, name: user.name });
     }
     this.state = { kind: 'game', gameId, role: 'player' };
-    await this.ctx.fanout.watch(gameId, this, 'player', user.userId);
+    await this.ctx.fanout.watch(gameId, this, 'player', user.userId, undefined, pending(rid, true));
   }
 
-  private async start(): Promise<void> {
+  private async start(rid?: number): Promise<void> {
     const state = await this.currentGame();
     if (!state || this.state.kind !== 'game' || state.phase !== 'lobby') {
       throw new ProtocolError('bad_state', 'start needs a private game that has not started');
     }
     if (state.host !== this.user!.userId) throw new ProtocolError('forbidden', 'only the host of the game can start it');
-    await this.ctx.producer.submit(state.gameId, { k: 'start', userId: this.user!.userId, countdownMs: COUNTDOWN_MS.multiplayer });
+    this.ctx.fanout.expectReply(state.gameId, this, pending(rid, false) ?? null);
+    try {
+      await this.ctx.producer.submit(state.gameId, { k: 'start', userId: this.user!.userId, countdownMs: COUNTDOWN_MS.multiplayer });
+    } catch (err) {
+      this.ctx.fanout.expectReply(state.gameId, this, null); // answered by the error instead
+      throw err;
+    }
   }
 
   /** Plays a game this session just created. */
-  private async follow(gameId: string, createdId: string): Promise<void> {
+  private async follow(gameId: string, createdId: string, rid?: number): Promise<void> {
     this.state = { kind: 'game', gameId, role: 'player' };
-    this.waitingTurns = [];
-    await this.ctx.fanout.watch(gameId, this, 'player', this.user!.userId, createdId);
+    this.turnsOnTheirWay = [];
+    await this.ctx.fanout.watch(gameId, this, 'player', this.user!.userId, createdId, pending(rid, true));
   }
 
   /** watch (spectator) or rejoin (player) a game that exists. */
-  private async enter(gameId: string, role: Role): Promise<void> {
+  private async enter(gameId: string, role: Role, rid?: number): Promise<void> {
     this.requireLobby(role === 'player' ? 'rejoin' : 'watch');
     const state = await this.ctx.fanout.replica(gameId);
     if (!state) throw new ProtocolError('not_found', `no game ${gameId}`);
@@ -288,8 +324,8 @@ export class Session implements Subscriber {
       throw new ProtocolError('forbidden', `you are not a player of game ${gameId}; watch it instead`);
     }
     this.state = { kind: 'game', gameId, role };
-    this.waitingTurns = [];
-    await this.ctx.fanout.watch(gameId, this, role, this.user!.userId);
+    this.turnsOnTheirWay = [];
+    await this.ctx.fanout.watch(gameId, this, role, this.user!.userId, undefined, pending(rid, true));
   }
 
   private snakeIdIn(state: GameState | undefined): number | null {
@@ -315,12 +351,14 @@ export class Session implements Subscriber {
     const now = game.tick;
     const wanted = t === undefined || t <= now ? now + 1 : t;
     if (wanted - now > MAX_TURN_AHEAD) throw new ProtocolError('too_far', `turn.t ${wanted} is more than ${MAX_TURN_AHEAD} ticks ahead of tick ${now}`);
-    this.waitingTurns = this.waitingTurns.filter((w) => w > now);
-    if (this.waitingTurns.length >= MAX_QUEUED_TURNS) {
+    // waiting: the turns queued in the game (those past their tick too, until one takes effect) and this client's
+    // turns still on their way to it
+    this.turnsOnTheirWay = this.turnsOnTheirWay.filter((id) => !this.ctx.fanout.applied(state.gameId, id));
+    if (game.queuedTurns(snakeId) + this.turnsOnTheirWay.length >= MAX_QUEUED_TURNS) {
       throw new ProtocolError('queue_full', `${MAX_QUEUED_TURNS} turns already wait for your snake`);
     }
-    await this.ctx.producer.submit(state.gameId, { k: 'turn', snakeId, dir: directionCode(dir), t: wanted });
-    this.waitingTurns.push(wanted);
+    const id = await this.ctx.producer.submit(state.gameId, { k: 'turn', snakeId, dir: directionCode(dir), t: wanted });
+    this.turnsOnTheirWay.push(id);
     this.reply({ type: 'ack', seq, t: wanted }, rid);
   }
 
@@ -328,8 +366,7 @@ export class Session implements Subscriber {
     const state = this.state;
     switch (state.kind) {
       case 'queued':
-        await this.unqueueQuietly();
-        this.state = { kind: 'lobby' };
+        await this.leaveQueue();
         this.reply({ type: 'left' }, rid);
         return;
       case 'game': {
@@ -343,7 +380,8 @@ export class Session implements Subscriber {
         return;
       }
       default:
-        throw new ProtocolError('bad_state', `nothing to leave (you are ${describe(state)})`);
+        // PROTOCOL.md allows leave in the lobby state too: the client is where leave takes it already
+        this.reply({ type: 'left' }, rid);
     }
   }
 
@@ -370,9 +408,14 @@ export class Session implements Subscriber {
   /** The node is stopping: tell the client, then close. */
   shutdown(reason: string): void {
     if (this.closed) return;
-    this.send({ type: 'error', code: 'unavailable', message: reason });
+    this.transmit({ type: 'error', code: 'unavailable', message: reason }, undefined, true);
     this.close(1001, 'node stopping');
   }
+}
+
+/** The answer a request with this rid is owed (none without a rid); `lobbyAnswers`: a lobby message answers it. */
+function pending(rid: number | undefined, lobbyAnswers: boolean): PendingReply | undefined {
+  return rid === undefined ? undefined : { rid, lobbyAnswers };
 }
 
 function describe(state: SessionState): string {
