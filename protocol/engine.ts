@@ -111,6 +111,12 @@ export class Game {
   private readonly rings: Uint16Array[];
   private readonly ringStart: Int32Array;
   private readonly ringLen: Int32Array;
+  /**
+   * Cells of a start body outside the grid, head first (GAME.md places a snake at least as long as the grid is
+   * wide partly outside it): they lie at the head end, before the ring's cells. Such a snake's head is outside too,
+   * so it dies in step 1 and its body never moves; for any other snake this is empty.
+   */
+  private readonly outside: Cell[][];
   private readonly queues: QueuedTurn[][];
 
   // Scratch of one step, kept to avoid allocating in step().
@@ -139,9 +145,11 @@ export class Game {
     this.rings = [];
     this.ringStart = new Int32Array(players);
     this.ringLen = new Int32Array(players);
+    this.outside = [];
     this.queues = [];
     for (let i = 0; i < players; i++) {
       this.rings.push(new Uint16Array(ringCapacity(settings.startLength)));
+      this.outside.push(NO_CELLS);
       this.queues.push([]);
     }
     this.moveMarks = new Uint8Array(players);
@@ -179,11 +187,16 @@ export class Game {
       game.dir[id] = dir;
       game.alive[id] = 1;
       // Laid tail first, so the head ends up last in the ring. Start bodies may overlap (a narrow grid): a cell
-      // counts every snake on it, so each is an obstacle to the others as GAME.md says. They stay inside the grid,
-      // since the settings keep startLength below the width.
+      // counts every snake on it, so each is an obstacle to the others as GAME.md says. The tail always lies in
+      // the grid; cells past its edge (a snake at least as long as the grid is wide) are kept apart, head first.
       for (let back = length - 1; back >= 0; back--) {
         const cx = x - DX[dir] * back;
         const cy = y - DY[dir] * back;
+        if (cx < 0 || cx >= width) {
+          if (game.outside[id] === NO_CELLS) game.outside[id] = [];
+          game.outside[id].unshift([cx, cy]);
+          continue;
+        }
         game.pushHead(id, cy * width + cx);
         game.occupancy[cy * width + cx]++;
       }
@@ -224,7 +237,20 @@ export class Game {
       game.score[id] = snake.score;
       game.diedAt[id] = snake.diedAt ?? NO_TICK;
       game.rings[id] = new Uint16Array(ringCapacity(snake.body.length));
-      for (let k = snake.body.length - 1; k >= 0; k--) {
+      // cells outside the grid only as a start body has them: at the head end of a snake that never moved
+      let inside = 0;
+      while (inside < snake.body.length && !within(snake.body[inside], game.width, game.height)) inside++;
+      if (inside > 0) {
+        // (alive at tick 0, dead from step 1 on, when such a game is complete)
+        if (inside === snake.body.length || (snake.alive ? s.tick > 0 : s.status !== 'complete')) {
+          throw new RangeError(`snapshot snake ${id} body cell [${snake.body[0][0]}, ${snake.body[0][1]}] is outside the ${game.width}x${game.height} grid`);
+        }
+        game.outside[id] = snake.body.slice(0, inside).map(([x, y]) => [x, y]);
+        for (const [x, y] of game.outside[id]) {
+          if (!Number.isInteger(x) || !Number.isInteger(y)) throw new RangeError(`snapshot snake ${id} body cell [${x}, ${y}] is not a cell`);
+        }
+      }
+      for (let k = snake.body.length - 1; k >= inside; k--) {
         const cell = cellOf(snake.body[k], `snake ${id} body`);
         game.pushHead(id, cell);
         if (snake.alive) game.occupancy[cell]++;
@@ -355,7 +381,11 @@ export class Game {
       h = fnv1aWord(h, this.dir[i]);
       h = fnv1aWord(h, this.grow[i]);
       h = fnv1aWord(h, this.score[i]);
-      h = fnv1aWord(h, len);
+      h = fnv1aWord(h, len + this.outside[i].length);
+      for (const [x, y] of this.outside[i]) {
+        h = fnv1aWord(h, x >>> 0);
+        h = fnv1aWord(h, y);
+      }
       for (let k = this.ringStart[i] + len - 1; k >= this.ringStart[i]; k--) {
         const cell = ring[k & mask];
         h = fnv1aWord(h, cell % width);
@@ -412,7 +442,7 @@ export class Game {
       snakeId: i,
       team: i % 2,
       score: this.score[i],
-      length: this.ringLen[i],
+      length: this.ringLen[i] + this.outside[i].length,
       alive: this.alive[i] === 1,
       place: 1 + standings.filter((other) => other > mine).length,
     }));
@@ -454,6 +484,13 @@ export class Game {
       const len = this.ringLen[i];
       out.u32(len);
       for (let k = this.ringStart[i] + len - 1; k >= this.ringStart[i]; k--) out.u16(ring[k & mask]);
+      if (this.hasOutsideCells) {
+        out.u8(this.outside[i].length);
+        for (const [x, y] of this.outside[i]) {
+          out.u32(x >>> 0);
+          out.u16(y);
+        }
+      }
       out.u16(this.queues[i].length);
       for (const turn of this.queues[i]) {
         out.u32(turn.t);
@@ -481,6 +518,7 @@ export class Game {
     this.headY.set(from.headY);
     for (let i = 0; i < this.count; i++) {
       this.rings[i] = from.rings[i].slice();
+      this.outside[i] = from.outside[i] === NO_CELLS ? NO_CELLS : from.outside[i].map(([x, y]) => [x, y]);
       this.queues[i] = from.queues[i].map((turn) => ({ t: turn.t, dir: turn.dir }));
     }
     this.ringStart.set(from.ringStart);
@@ -614,10 +652,15 @@ export class Game {
     this.ringStart[i] = 0;
   }
 
+  /** Whether a start body lies partly outside the grid (encodeGame then writes those cells too). */
+  get hasOutsideCells(): boolean {
+    return this.outside.some((cells) => cells.length > 0);
+  }
+
   private body(i: number): Cell[] {
     const ring = this.rings[i];
     const mask = ring.length - 1;
-    const body: Cell[] = [];
+    const body: Cell[] = this.outside[i].map(([x, y]) => [x, y]);
     for (let k = this.ringStart[i] + this.ringLen[i] - 1; k >= this.ringStart[i]; k--) body.push(this.cellAt(ring[k & mask]));
     return body;
   }
@@ -625,6 +668,13 @@ export class Game {
   private cellAt(cell: number): Cell {
     return [cell % this.width, (cell / this.width) | 0];
   }
+}
+
+/** The shared empty list of cells outside the grid (almost every snake's). */
+const NO_CELLS: Cell[] = [];
+
+function within([x, y]: Cell, width: number, height: number): boolean {
+  return x >= 0 && y >= 0 && x < width && y < height;
 }
 
 /** The smallest power of two that holds `length` cells with a slot to spare (see widenRing). */
@@ -636,9 +686,11 @@ function ringCapacity(length: number): number {
 
 // ---------------------------------------------------------------------------------------------------------------
 // Binary checkpoints: a version byte, then little-endian fields. Cells are one u16 index (y·width + x): a grid
-// holds at most 200×200 cells.
+// holds at most 200×200 cells. Version 2, written only for a game whose start bodies lie partly outside the grid,
+// adds after each snake's cells its cells outside the grid (u8 count, then u32 x as two's complement and u16 y).
 
 const ENCODING_VERSION = 1;
+const ENCODING_VERSION_OUTSIDE = 2;
 const NONE_U8 = 0xff;
 const NONE_U32 = 0xffffffff;
 
@@ -682,7 +734,7 @@ class GameReader {
 /** The whole game, queues included, as compact bytes (for checkpoints). */
 export function encodeGame(g: Game): Uint8Array {
   const out = new GameWriter();
-  out.u8(ENCODING_VERSION);
+  out.u8(g.hasOutsideCells ? ENCODING_VERSION_OUTSIDE : ENCODING_VERSION);
   g.encodeInto(out);
   return out.finish();
 }
@@ -693,8 +745,8 @@ export function decodeGame(bytes: Uint8Array): Game {
   if (bytes.byteLength === 0) throw new Error('decodeGame: input is empty');
   const input = new GameReader(bytes);
   const version = input.u8();
-  if (version !== ENCODING_VERSION) {
-    throw new Error(`decodeGame: unknown encoding version ${version} (this engine reads version ${ENCODING_VERSION})`);
+  if (version !== ENCODING_VERSION && version !== ENCODING_VERSION_OUTSIDE) {
+    throw new Error(`decodeGame: unknown encoding version ${version} (this engine reads versions ${ENCODING_VERSION} and ${ENCODING_VERSION_OUTSIDE})`);
   }
   const seed = input.u32();
   const rng = input.u32();
@@ -731,6 +783,11 @@ export function decodeGame(bytes: Uint8Array): Game {
     if (length > input.rest / 2) throw new Error(`decodeGame: snake ${id} claims ${length} cells, more than the input holds`);
     const body: Cell[] = [];
     for (let k = 0; k < length; k++) body.push(cellAt(input.u16()));
+    if (version === ENCODING_VERSION_OUTSIDE) {
+      const outside: Cell[] = [];
+      for (let k = input.u8(); k > 0; k--) outside.push([input.u32() | 0, input.u16()]);
+      body.unshift(...outside);
+    }
     const queue: QueuedTurn[] = [];
     for (let k = input.u16(); k > 0; k--) {
       const t = input.u32();

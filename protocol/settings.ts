@@ -84,10 +84,5 @@ export function validateSettings(input: unknown, path = 'settings'): SettingsRes
     }
     settings[field as keyof typeof RANGES] = value;
   }
-  // GAME.md "Start positions" would put a snake at least as long as the grid is wide partly outside it; the engine
-  // keeps cells inside the grid only, so such settings are refused (start bodies that overlap are played)
-  if (settings.startLength >= settings.width) {
-    return fail('startLength', `must be less than ${path}.width (${settings.width}): a longer snake would start outside the grid`);
-  }
   return { ok: true, settings };
 }

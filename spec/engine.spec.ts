@@ -17,6 +17,7 @@ import {
   type Cell,
   type Dir,
   type Expected,
+  type GameSnapshot,
 } from '../protocol/engine.ts';
 import { defaultSettings, type Mode, type Settings } from '../protocol/settings.ts';
 
@@ -28,6 +29,19 @@ const vectors: Vector[] = readdirSync(vectorDir)
   .filter((file) => file.endsWith('.json'))
   .sort()
   .map((file) => ({ name: file, ...(JSON.parse(readFileSync(join(vectorDir, file), 'utf8')) as Omit<Vector, 'name'>) }));
+
+/** GAME.md "State hash" written out from its words: FNV-1a over the little-endian bytes of unsigned 32-bit words. */
+function referenceHash(state: GameSnapshot): number {
+  const words = [state.tick, state.rng, state.status === 'complete' ? 1 : 0, state.food.length, ...state.food.flat(), state.snakes.length];
+  for (const snake of state.snakes) {
+    words.push(snake.alive ? 1 : 0, snake.dir, snake.grow, snake.score, snake.body.length, ...snake.body.flat());
+  }
+  const bytes = new DataView(new ArrayBuffer(words.length * 4));
+  words.forEach((word, k) => bytes.setUint32(k * 4, word, true));
+  let h = 0x811c9dc5;
+  for (let k = 0; k < bytes.byteLength; k++) h = Math.imul(h ^ bytes.getUint8(k), 0x01000193) >>> 0;
+  return h;
+}
 
 function draws(seed: number, count: number): number[] {
   const values: number[] = [];
@@ -120,9 +134,29 @@ describe('engine', () => {
     it('throws RangeError for settings out of range', () => {
       expect(() => Game.create({ ...defaultSettings('duel'), width: 5 }, 1, 2)).to.throw(RangeError, /settings\.width/);
     });
-    it('throws RangeError when a snake would start outside the grid (startLength not below the width)', () => {
-      expect(() => Game.create({ ...defaultSettings('duel'), width: 10, startLength: 10 }, 1, 2)).to.throw(RangeError, /settings\.startLength must be less than settings\.width/);
-      expect(() => Game.create({ ...defaultSettings('solo'), width: 12, startLength: 20 }, 1, 1)).to.throw(RangeError, /startLength/);
+    it('places a snake at least as long as the grid is wide partly outside it, hashed as unsigned words; it dies in step 1', () => {
+      // solo, 10 wide, L = 12: head (10 - 12 - 1, 5) = (-3, 5) facing left, the body up to x = 8
+      const game = Game.create({ ...defaultSettings('solo'), width: 10, height: 10, startLength: 12 }, 5, 1);
+      const start = game.snapshot();
+      expect(start.snakes[0].body).to.deep.equal(Array.from({ length: 12 }, (_, k) => [-3 + k, 5]));
+      expect(game.hash()).to.equal(referenceHash(start));
+      for (const [x, y] of start.food) expect(y !== 5 || x > 8, `food at ${x},${y} on the snake`).to.equal(true);
+      for (const copy of [decodeGame(encodeGame(game)), Game.fromSnapshot(game.snapshot(true)), game.clone()]) {
+        expect(copy.snapshot()).to.deep.equal(start);
+      }
+      expect(game.step().died).to.deep.equal([0]);
+      const after = game.snapshot();
+      expect(after.status).to.equal('complete');
+      expect(after.snakes[0].body).to.deep.equal(start.snakes[0].body);
+      expect(game.hash()).to.equal(referenceHash(after));
+      expect(game.results()[0]).to.include({ length: 12, alive: false });
+      expect(decodeGame(encodeGame(game)).hash()).to.equal(game.hash());
+      // two columns, 10 wide, L = 14: heads at x = 14 and x = -5, both outside; both die in step 1, a draw
+      const duel = Game.create({ ...defaultSettings('duel'), width: 10, startLength: 14 }, 5, 2);
+      expect(duel.snapshot().snakes.map((s) => s.body[0])).to.deep.equal([[14, 20], [-5, 20]]);
+      expect(duel.step().died).to.deep.equal([0, 1]);
+      expect(duel.snapshot()).to.include({ status: 'complete', winner: null });
+      expect(duel.hash()).to.equal(referenceHash(duel.snapshot()));
     });
     it('places start bodies that overlap on a narrow grid as GAME.md says, each an obstacle to the other', () => {
       // 10 wide, L = 5: snake 0 from x = 5 leftwards, snake 1 from x = 4 rightwards, on row 5
@@ -132,6 +166,7 @@ describe('engine', () => {
         [[4, 5], [5, 5], [6, 5], [7, 5], [8, 5]],
       ]);
       for (const [x, y] of game.snapshot().food) expect(y !== 5 || x < 1 || x > 8, `food at ${x},${y} on a snake`).to.equal(true);
+      expect(game.hash()).to.equal(referenceHash(game.snapshot()));
       // step 1: each head moves onto the other's body; both die with their bodies as they were, a draw
       expect(game.step().died).to.deep.equal([0, 1]);
       const after = game.snapshot();
@@ -315,7 +350,6 @@ describe('engine', () => {
       ['a turn for a missing snake', { ...base, turns: [[1, 2, 'up']] }, 'turns[0][1]'],
       ['an unknown direction', { ...base, turns: [[1, 0, 'north']] }, 'turns[0][2]'],
       ['a missing maxTicks', { ...base, maxTicks: undefined }, 'maxTicks'],
-      ['start bodies that would leave the grid', { ...base, settings: { mode: 'duel', width: 10, startLength: 10 } }, 'settings.startLength'],
     ];
     for (const [what, scenario, path] of cases) {
       it(`rejects ${what}, naming ${path}`, () => {

@@ -93,6 +93,19 @@ describe('a SnakeTron node over WebSockets', function () {
     }
   });
 
+  it('plays settings whose snake starts partly outside the grid, as GAME.md places it: it dies in step 1', async () => {
+    const solo = await connect('outside', 'outsider');
+    solo.send({ type: 'solo', settings: { width: 10, height: 10, startLength: 15, tickMs: 50 } });
+    const snap = await solo.next('snapshot');
+    expect(snap.state.snakes[0].body[0]).to.deep.equal([-6, 5]);
+    const replica = new ClientReplica(snap);
+    replica.apply(await solo.next('tick'));
+    const over = await solo.next('over');
+    expect(over).to.include({ t: 1, winner: null });
+    expect(over.results[0]).to.include({ length: 15, alive: false });
+    expect(replica.game.status).to.equal('complete');
+  });
+
   it('answers ping; unqueue and disconnect take players out of the queue, so they are never matched', async () => {
     const a = await connect('a', 'pinger');
     a.send({ type: 'ping', c: 1234, rid: 5 });

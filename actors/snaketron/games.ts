@@ -27,7 +27,7 @@ export class GameService {
   /** Returns the mailbox id of the create input (the game's journal starts after it). */
   async create(game: NewGame): Promise<string> {
     const seed = randomBytes(4).readUInt32LE(0);
-    // the engine refuses settings in which the snakes do not fit; find out before anything is stored
+    // the engine refuses settings or a player count out of range; find out before anything is stored
     Game.create({ ...game.settings, players: game.settings.players }, seed, game.settings.players);
     await this.db.transaction().execute(async (tx) => {
       const inserted = await tx.insertInto('games').values({
