@@ -4,6 +4,7 @@ import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseNodeConfig } from '../actors/snaketron/config.ts';
+import { SpecCluster } from './support/cluster.ts';
 
 const NODE_BIN = fileURLToPath(new URL('../bin/snaketron-node', import.meta.url));
 
@@ -40,6 +41,19 @@ describe('snaketron-node configuration', function () {
       expect(stderr, args.join(' ')).to.match(/^snaketron-node: /);
     }
     expect(run(['--port', 'abc']).stderr).to.contain('--port (SNAKETRON_PORT) must be a whole number');
+  });
+
+  it('refuses to join a cluster whose partition count differs from its own, saying so, with exit code 1', async () => {
+    const cluster = await SpecCluster.create('partitions', { partitions: 8 });
+    try {
+      await cluster.start();
+      const other = run(['--port', '0', '--prefix', cluster.prefix, '--database', cluster.db.url, '--partitions', '4']);
+      expect(other.code).to.equal(1);
+      expect(other.stderr).to.contain(`this cluster (prefix ${cluster.prefix}) has 8 partitions; this node was configured with 4`);
+      expect(cluster.live(), 'the running node goes on').to.have.length(1);
+    } finally {
+      await cluster.stop();
+    }
   });
 
   it('says so and exits 1 when Redis or Postgres cannot be reached', () => {
