@@ -473,6 +473,7 @@ export class Game {
     out.u16(this.foodCount);
     for (let k = 0; k < this.foodCount; k++) out.u16(this.food[k]);
     out.u8(this.count);
+    const withOutside = this.hasOutsideCells; // encodeGame's version 2
     for (let i = 0; i < this.count; i++) {
       out.u8(this.alive[i]);
       out.u8(this.dir[i]);
@@ -484,7 +485,7 @@ export class Game {
       const len = this.ringLen[i];
       out.u32(len);
       for (let k = this.ringStart[i] + len - 1; k >= this.ringStart[i]; k--) out.u16(ring[k & mask]);
-      if (this.hasOutsideCells) {
+      if (withOutside) {
         out.u8(this.outside[i].length);
         for (const [x, y] of this.outside[i]) {
           out.u32(x >>> 0);

@@ -118,7 +118,7 @@ function requestResync(inGame: boolean): void {
   }, RESYNC_RETRY_MS);
 }
 
-/** Sends `leave`, then `next` once `left` (or an error: nothing to leave) arrives. */
+/** Sends `leave`, then `next` once `left` (or an error) arrives. */
 function afterLeave(next: Pending): void {
   request({ type: 'leave' }, 'leave-then', { then: next });
 }
