@@ -23,6 +23,18 @@ describe('a SnakeTron node over WebSockets', function () {
     return client;
   }
 
+  /** Claims `players` from the ffa queue of `size` into a match, with the claim script as a node runs it. */
+  async function claimFfa(size: number, players: number, gameId: string): Promise<string[]> {
+    const redis = new Redis(REDIS_URL);
+    try {
+      const tag = `${cluster.prefix}:app:{mm}`;
+      return await redis.eval(readFileSync(new URL('../actors/snaketron/commands/match-3.lua', import.meta.url), 'utf8'),
+        3, `${tag}:queue:ffa:${size}`, `${tag}:tickets`, `${tag}:pending`, players, gameId, Date.now()) as string[];
+    } finally {
+      redis.disconnect();
+    }
+  }
+
   before(async () => {
     cluster = await SpecCluster.create('node');
     node = await cluster.start();
@@ -185,12 +197,8 @@ describe('a SnakeTron node over WebSockets', function () {
     await sleep(5);
     b.send({ type: 'queue', mode: 'ffa', size: 3 });
     await b.next('queued');
-    // a node claims these two as a match (the claim script, as a node runs it) and dies before the game exists
-    const redis = new Redis(REDIS_URL);
-    const tag = `${cluster.prefix}:app:{mm}`;
-    const claimed = await redis.eval(readFileSync(new URL('../actors/snaketron/commands/match-3.lua', import.meta.url), 'utf8'),
-      3, `${tag}:queue:ffa:3`, `${tag}:tickets`, `${tag}:pending`, 2, 'g-never-made', Date.now()) as string[];
-    redis.disconnect();
+    // a node claims these two as a match and dies before the game exists
+    const claimed = await claimFfa(3, 2, 'g-never-made');
     expect(claimed).to.have.length(6);
     // the sweeper gives them back their places; a third player completes the match
     await sleep(11_000);
@@ -318,12 +326,8 @@ describe('a SnakeTron node over WebSockets', function () {
     const a = await connect('raced', 'raced');
     a.send({ type: 'queue', mode: 'ffa', size: 7 });
     await a.next('queued');
-    // a node claims the ticket into a match (the claim script, as a node runs it) just before the unqueue
-    const redis = new Redis(REDIS_URL);
-    const tag = `${cluster.prefix}:app:{mm}`;
-    const claimed = await redis.eval(readFileSync(new URL('../actors/snaketron/commands/match-3.lua', import.meta.url), 'utf8'),
-      3, `${tag}:queue:ffa:7`, `${tag}:tickets`, `${tag}:pending`, 1, 'g-raced', Date.now()) as string[];
-    redis.disconnect();
+    // a node claims the ticket into a match just before the unqueue
+    const claimed = await claimFfa(7, 1, 'g-raced');
     expect(claimed[0]).to.equal(a.received.find((m) => m.type === 'welcome')!.userId);
     a.send({ type: 'unqueue', rid: 1 });
     expect(await a.next('error')).to.include({ code: 'bad_state', rid: 1 });
