@@ -322,7 +322,7 @@ describe('a SnakeTron node over WebSockets', function () {
     expect(other.all('ack')).to.have.length(0);
   });
 
-  it('refuses an unqueue that a match got to first, keeping the player for its match; asked again, it lets go', async () => {
+  it('refuses an unqueue that a match got to first, keeping the player for its match; asked again, it lets go for good', async () => {
     const a = await connect('raced', 'raced');
     a.send({ type: 'queue', mode: 'ffa', size: 7 });
     await a.next('queued');
@@ -338,6 +338,16 @@ describe('a SnakeTron node over WebSockets', function () {
     expect(await a.next('unqueued')).to.include({ rid: 3 });
     a.send({ type: 'solo', rid: 4 });
     expect(await a.next('snapshot')).to.include({ rid: 4 });
+    // the match never comes: the sweeper undoes it (after 10 s), and does not queue again the player who gave up
+    const redis = new Redis(REDIS_URL);
+    try {
+      const tag = `${cluster.prefix}:app:{mm}`;
+      await waitFor('the sweeper to undo the match', async () => (await redis.hexists(`${tag}:pending`, 'g-raced')) === 0, 20_000, 200);
+      expect(await redis.zscore(`${tag}:queue:ffa:7`, claimed[0])).to.equal(null);
+      expect(await redis.hexists(`${tag}:tickets`, claimed[0])).to.equal(0);
+    } finally {
+      redis.disconnect();
+    }
   });
 
   it('answers hostile input with PROTOCOL.md errors and closes, while other games never notice', async () => {

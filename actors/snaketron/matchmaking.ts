@@ -40,9 +40,12 @@ export class Matchmaker {
   private queueKey(mode: QueueMode, size: number): string { return this.key(`queue:${mode}:${size}`); }
   private get tickets(): string { return this.key('tickets'); }
   private get pending(): string { return this.key('pending'); }
+  /** players who stopped waiting for a match that had claimed them: undoing that match does not queue them again */
+  private get gaveUp(): string { return this.key('gave-up'); }
 
   /** Queues a player; the queue is first come, first served (a counter, not the clock, orders it). */
   async enqueue(ticket: Ticket): Promise<void> {
+    await this.redis.hdel(this.gaveUp, ticket.userId);
     await this.redis.hset(this.tickets, ticket.userId, JSON.stringify(ticket));
     const order = await this.redis.incr(this.key('order'));
     await this.redis.zadd(this.queueKey(ticket.mode, ticket.size), order, ticket.userId);
@@ -53,6 +56,11 @@ export class Matchmaker {
     const removed = await this.redis.zrem(this.queueKey(ticket.mode, ticket.size), ticket.userId);
     await this.redis.hdel(this.tickets, ticket.userId);
     return removed === 1;
+  }
+
+  /** The player stopped waiting for the match that claimed it (its match message never came). */
+  async giveUp(userId: string): Promise<void> {
+    await this.redis.hset(this.gaveUp, userId, Date.now());
   }
 
   /** Claims every full match waiting in a queue. */
@@ -93,16 +101,24 @@ export class Matchmaker {
         const ticket = parseTicket(String(pending.players[i + 1]));
         if (ticket) players.push(ticket);
       }
+      // whoever gave up on this match is no longer waiting for it, whichever way it goes
+      const gaveUp = new Set<string>();
+      for (let i = 0; i < pending.players.length; i += 3) {
+        if ((await this.redis.hdel(this.gaveUp, String(pending.players[i]))) === 1) gaveUp.add(String(pending.players[i]));
+      }
       const [, , mode, size] = pending.queue.split(':').slice(-4);
       if (await exists(gameId)) {
         await finish({ gameId, mode: mode as QueueMode, size: Number(size), players });
         continue;
       }
-      this.log.warn({ gameId, players: players.length }, 'half-made match undone; players queued again');
+      this.log.warn({ gameId, players: players.length, gaveUp: gaveUp.size }, 'half-made match undone; players queued again');
       for (let i = 0; i < pending.players.length; i += 3) {
+        const userId = String(pending.players[i]);
+        // not one who gave up on it, nor one queued again meanwhile
+        if (gaveUp.has(userId) || (await this.redis.hexists(this.tickets, userId)) === 1) continue;
         const ticket = String(pending.players[i + 1]);
-        if (ticket) await this.redis.hset(this.tickets, String(pending.players[i]), ticket);
-        await this.redis.zadd(pending.queue, Number(pending.players[i + 2]), String(pending.players[i]));
+        if (ticket) await this.redis.hset(this.tickets, userId, ticket);
+        await this.redis.zadd(pending.queue, Number(pending.players[i + 2]), userId);
       }
     }
     return swept;

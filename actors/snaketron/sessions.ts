@@ -245,6 +245,7 @@ export class Session implements Subscriber {
       state.claimed = true;
       throw new ProtocolError('bad_state', `a ${state.mode} match already took you from the queue; its match and snapshot follow`);
     }
+    if (!removed) await this.ctx.matchmaker.giveUp(this.user!.userId); // undoing that match leaves this player out
     this.state = { kind: 'lobby' };
   }
 
