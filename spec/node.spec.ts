@@ -324,11 +324,17 @@ describe('a SnakeTron node over WebSockets', function () {
 
   it('refuses an unqueue that a match got to first, keeping the player for its match; asked again, it lets go for good', async () => {
     const a = await connect('raced', 'raced');
+    const gone = await connect('gone', 'gone');
     a.send({ type: 'queue', mode: 'ffa', size: 7 });
     await a.next('queued');
-    // a node claims the ticket into a match just before the unqueue
-    const claimed = await claimFfa(7, 1, 'g-raced');
-    expect(claimed[0]).to.equal(a.received.find((m) => m.type === 'welcome')!.userId);
+    await sleep(5);
+    gone.send({ type: 'queue', mode: 'ffa', size: 7 });
+    await gone.next('queued');
+    // a node claims both tickets into a match just before the unqueue (and before the other one disconnects)
+    const claimed = await claimFfa(7, 2, 'g-raced');
+    const userIds = [a, gone].map((c) => c.received.find((m) => m.type === 'welcome')!.userId as string);
+    expect([claimed[0], claimed[3]]).to.deep.equal(userIds);
+    gone.close();
     a.send({ type: 'unqueue', rid: 1 });
     expect(await a.next('error')).to.include({ code: 'bad_state', rid: 1 });
     // still queued: solo is refused; a second unqueue gives up on the match that did not come
@@ -338,13 +344,16 @@ describe('a SnakeTron node over WebSockets', function () {
     expect(await a.next('unqueued')).to.include({ rid: 3 });
     a.send({ type: 'solo', rid: 4 });
     expect(await a.next('snapshot')).to.include({ rid: 4 });
-    // the match never comes: the sweeper undoes it (after 10 s), and does not queue again the player who gave up
+    // the match never comes: the sweeper undoes it (after 10 s), and queues again neither the player who gave up
+    // on it nor the one who disconnected
     const redis = new Redis(REDIS_URL);
     try {
       const tag = `${cluster.prefix}:app:{mm}`;
       await waitFor('the sweeper to undo the match', async () => (await redis.hexists(`${tag}:pending`, 'g-raced')) === 0, 20_000, 200);
-      expect(await redis.zscore(`${tag}:queue:ffa:7`, claimed[0])).to.equal(null);
-      expect(await redis.hexists(`${tag}:tickets`, claimed[0])).to.equal(0);
+      for (const userId of userIds) {
+        expect(await redis.zscore(`${tag}:queue:ffa:7`, userId), userId).to.equal(null);
+        expect(await redis.hexists(`${tag}:tickets`, userId), userId).to.equal(0);
+      }
     } finally {
       redis.disconnect();
     }

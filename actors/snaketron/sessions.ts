@@ -386,9 +386,11 @@ export class Session implements Subscriber {
     }
   }
 
+  /** Leaves the queue as the connection closes; a match that had already claimed the player is given up on. */
   private async unqueueQuietly(): Promise<void> {
     if (this.state.kind === 'queued') {
-      await this.ctx.matchmaker.dequeue({ userId: this.user!.userId, mode: this.state.mode, size: this.state.size });
+      const removed = await this.ctx.matchmaker.dequeue({ userId: this.user!.userId, mode: this.state.mode, size: this.state.size });
+      if (!removed) await this.ctx.matchmaker.giveUp(this.user!.userId);
     }
   }
 
