@@ -73,9 +73,10 @@ class HostedActor {
   seq = 0;
   nextDue: number | null = null;
   base: Base | null = null;
-  /** the outbox id covered by the newest checkpoint Postgres confirmed; trimming never passes it */
-  confirmedOutboxId: string | null = null;
-  /** the outbox id of the first record not covered by a confirmed checkpoint */
+  /**
+   * Trimming never passes this: the outbox id of the first record not covered by a confirmed checkpoint, or one
+   * before it (null when the confirmed checkpoint covers every record: the actor needs nothing of the journal)
+   */
   firstUncoveredId: string | null = null;
   /** the outbox id of the actor's last committed record */
   lastRecordId: string | null = null;
@@ -139,6 +140,8 @@ export class PartitionExecutor {
   private timer: NodeJS.Timeout | null = null;
   private running = false;
   private halted = false;
+  /** a hand-off stopped a commit that kept failing: the actors' states hold what was never committed */
+  private uncommitted = false;
   private cycling: Promise<void> | null = null;
   private lastTrim = 0;
   /** the newest inbox entry this executor has taken in; delivered entries after it were lost on the way */
@@ -198,7 +201,6 @@ export class PartitionExecutor {
       actor.state = type.decode(checkpoint.state);
       actor.seq = checkpoint.seq;
       actor.base = { bytes: checkpoint.state, seq: checkpoint.seq, tick: checkpoint.tick, outboxId: checkpoint.outboxId, at: started };
-      actor.confirmedOutboxId = checkpoint.outboxId;
       this.actors.set(actor.id, actor);
     }
     for await (const entry of readOutbox(this.redis, this.keys, this.partition)) {
@@ -539,7 +541,10 @@ export class PartitionExecutor {
         outboxId = String(reply[1]);
         break;
       } catch (err) {
-        if (err instanceof FencedError || !this.running) throw err;
+        if (err instanceof FencedError || !this.running) {
+          this.uncommitted = true;
+          throw err;
+        }
         // Redis is away: time stops for this partition; the same batch is retried and applied once.
         if (attempt % 20 === 0) this.log.warn({ err: errorText(err), partition: this.partition, attempt }, 'commit failed; retrying');
         await sleep(Math.min(50 * (attempt + 1), 500));
@@ -586,8 +591,9 @@ export class PartitionExecutor {
     for (const c of confirmed) {
       const actor = this.actors.get(c.actorId);
       if (!actor) continue;
-      actor.confirmedOutboxId = c.outboxId;
-      if (actor.seq === c.seq) actor.firstUncoveredId = null;
+      // covered up to c.seq: what it still needs follows the entry holding that record (a confirmation that comes
+      // after the actor's next record must not leave the floor at an older record for good)
+      actor.firstUncoveredId = actor.seq === c.seq ? null : c.outboxId;
       if (c.finished && actor.finished && actor.seq === c.seq) {
         this.actors.delete(actor.id);
         this.finished.add(actor.id);
@@ -613,7 +619,9 @@ export class PartitionExecutor {
     try {
       let floor: string | null = null;
       const lower = (id: string | null) => { if (id && (floor === null || compareStreamIds(id, floor) < 0)) floor = id; };
-      for (const actor of this.actors.values()) lower(actor.firstUncoveredId ?? actor.confirmedOutboxId);
+      // an actor its confirmed checkpoint covers holds nothing back (a lobby nobody starts must not keep its
+      // partition's journal for good)
+      for (const actor of this.actors.values()) lower(actor.firstUncoveredId);
       for (const id of await groupFloors(this.redis, outbox)) lower(id);
       const readers = await this.redis.hgetall(this.keys.readers(this.partition));
       for (const value of Object.values(readers)) {
@@ -643,7 +651,10 @@ export class PartitionExecutor {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await this.cycling?.catch(() => undefined);
-    for (const actor of this.actors.values()) {
+    // after a commit that never went through, the states are ahead of the journal: the next owner rebuilds them
+    // from the last checkpoints and the journal instead
+    const actors = this.uncommitted ? [] : [...this.actors.values()];
+    for (const actor of actors) {
       if (actor.state !== undefined && actor.restarting === null && actor.base?.seq !== actor.seq) this.takeCheckpoint(actor);
     }
     await this.writer.drain(timeoutMs);

@@ -191,6 +191,46 @@ describe('runtime through store outages', function () {
     }
   });
 
+  it('hands partitions off while Redis refuses every commit without checkpointing what was never committed', async () => {
+    const server = await SpecRedis.start();
+    const db = await freshDatabase('refused-hand-off');
+    const prefix = freshPrefix('refused-hand-off');
+    const keys = new Keys(prefix);
+    const collector = new JournalCollector(server.url, keys, PARTITIONS);
+    await collector.start();
+    const admin = connectRedis(server.url);
+    let runtime: Runtime | null = null;
+    let driver: GameDriver | null = null;
+    try {
+      runtime = await startRuntime({ redisUrl: server.url, databaseUrl: db.url, prefix }, 'refused-hand-off-1');
+      await waitFor('the node to own its partitions', () => runtime!.isSettled());
+      driver = new GameDriver(runtime.producer, collector);
+      const games = await driver.createDuels(20, { settings: LONG_DUEL });
+      driver.startTurning(60);
+      await waitFor('games to be running', () => games.every((g) => collector.lastTick(g) >= 10));
+      await driver.stopTurning();
+      // Redis answers every script that writes with an OOM error: commits fail and are retried while the games
+      // stand still, with inputs handled and ticks stepped in memory only; then the node hands everything off
+      await admin.config('SET', 'maxmemory', '1');
+      await sleep(500);
+      const stopping = runtime.stop(true);
+      await sleep(1000);
+      await admin.config('SET', 'maxmemory', '0');
+      await stopping;
+      runtime = await startRuntime({ redisUrl: server.url, databaseUrl: db.url, prefix }, 'refused-hand-off-2');
+      await waitFor('every game to finish on the next owner', () => games.every((g) => collector.isOver(g)), 90000);
+      const dead = await readDeadLetters(server.url, keys, PARTITIONS);
+      for (const g of games) verifyGame(collector.records.get(g) ?? [], driver.acked.get(g)!, dead.of(g));
+    } finally {
+      await driver?.stopTurning();
+      await runtime?.stop(false);
+      admin.disconnect();
+      await collector.stop();
+      await server.destroy();
+      await db.drop();
+    }
+  });
+
   it('applies every acknowledged input once when its connection to Redis is cut with replies in flight', async () => {
     const proxy = await CuttingProxy.start(new URL(REDIS_URL).port ? Number(new URL(REDIS_URL).port) : 6379);
     const db = await freshDatabase('redis-cut');

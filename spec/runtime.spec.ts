@@ -245,7 +245,7 @@ describe('runtime on one node', function () {
     }
   });
 
-  it('keeps trimming the journal while a lobby waits: records of inputs alone are checkpointed too', async () => {
+  it('keeps trimming the journal while a lobby waits: records of inputs alone are checkpointed too, and a covered lobby holds nothing back', async () => {
     const h = await startHarness('lobby');
     const redis = connectRedis(REDIS_URL);
     try {
@@ -274,6 +274,18 @@ describe('runtime on one node', function () {
       }, 30000);
       const row = await h.runtime.checkpoints.load(lobby);
       expect(row?.seq, 'the lobby\'s checkpoint covers its joins').to.equal(3);
+      // a duel in the lobby's partition goes on: the journal is trimmed past the lobby's last record as well, which
+      // its checkpoint covers (a lobby nobody starts must not keep its partition's journal)
+      const lastJoin = row!.outboxId;
+      let duel: string;
+      do duel = `duel-${randomBytes(4).toString('hex')}`; while (h.runtime.partitionOf(duel) !== p);
+      await h.runtime.create(GAME_ACTOR, duel, { ...init, seed: 9, host: undefined, countdownMs: 100 });
+      h.driver.games.push(duel);
+      h.driver.acked.set(duel, []);
+      await waitFor('the journal to be trimmed past the waiting lobby\'s last record', async () => {
+        const [first] = await redis.xrange(h.keys.outbox(p), '-', '+', 'COUNT', 1);
+        return first !== undefined && compareStreamIds(first[0], lastJoin) > 0;
+      }, 30000);
       await h.driver.send(lobby, { k: 'start', userId: 'host', countdownMs: 100 });
       await verifyAll(h);
     } finally {
