@@ -170,6 +170,25 @@ export class Fanout {
       const last = await this.runtime.redis.xrevrange(this.runtime.keys.outbox(game.partition), '+', '-', 'COUNT', 1);
       if (!this.positions.has(game.partition)) this.positions.set(game.partition, last[0]?.[0] ?? '0-0');
     }
+    // a checkpoint read just before its owner confirmed a newer one and trimmed the journal up to that shows a
+    // jump in the journal after it: the newer checkpoint is read then
+    for (let attempt = 1; ; attempt++) {
+      const rebuilt = await this.rebuild(game, createdId);
+      if (rebuilt) {
+        game.state = rebuilt.state;
+        game.seq = rebuilt.seq;
+        break;
+      }
+      if (attempt === 3) throw new Error(`journal of ${game.gameId} has a gap after its checkpoint`);
+    }
+    game.loaded = true;
+    const buffered = game.buffered;
+    game.buffered = [];
+    for (const record of buffered) this.apply(game, record);
+  }
+
+  /** A game's state from its checkpoint and the journal after it; null when the journal jumps past it. */
+  private async rebuild(game: WatchedGame, createdId?: string): Promise<{ state: GameState | undefined; seq: number } | null> {
     const checkpoint = await this.runtime.checkpoints.load(game.gameId);
     let state = checkpoint ? actor.decode(checkpoint.state) : undefined;
     let seq = checkpoint?.seq ?? 0;
@@ -178,18 +197,13 @@ export class Fanout {
     for await (const entry of readOutbox(this.runtime.redis, this.runtime.keys, game.partition, checkpoint?.outboxId ?? '-', 200, fromMs)) {
       for (const record of entry.batch.records) {
         if (record.a !== game.gameId || record.n <= seq) continue;
-        if (record.n !== seq + 1) throw new Error(`journal of ${game.gameId} jumps from ${seq} to ${record.n}`);
+        if (record.n !== seq + 1) return null;
         state = applyRecord(actor, state, record, game.align);
         seq = record.n;
         if (record.i?.length) game.lastInput = record.i[record.i.length - 1].s;
       }
     }
-    game.state = state;
-    game.seq = seq;
-    game.loaded = true;
-    const buffered = game.buffered;
-    game.buffered = [];
-    for (const record of buffered) this.apply(game, record);
+    return { state, seq };
   }
 
   private async follow(): Promise<void> {
