@@ -50,6 +50,9 @@ interface Pending {
 }
 
 const RESYNC_RETRY_MS = 4000;
+/** Errors that say the node could not answer now, not that the request was wrong: it is asked again after RETRY_MS. */
+const TRANSIENT = new Set<string>(['unavailable', 'internal', 'rate_limited']);
+const RETRY_MS = 2000;
 const REPLAY_FETCH_TRIES = 6;
 
 const storage = (() => { try { return window.localStorage; } catch { return null; } })();
@@ -275,11 +278,15 @@ function onOver(message: OverMessage): void {
 
 function onError(message: ErrorMessage, replyTo: Pending | undefined): void {
   if (replyTo?.kind === 'hello') {
-    if (helloWithToken) {
+    if (helloWithToken && message.code === 'unauthenticated') {
       // The token expired or came from another cluster: be a new guest with the same name.
       profile = { ...profile, token: null, userId: null };
       saveProfile(storage, profile);
       connection.restart();
+    } else if (helloWithToken || TRANSIENT.has(message.code)) {
+      // The node could not answer now (its storage is away): the same hello again shortly, keeping the player.
+      screens.toast(`The server could not let you in yet (${message.message}); trying again…`);
+      setTimeout(() => connection.restart(), RETRY_MS);
     } else {
       screens.show('name');
       screens.nameError(message.message);
@@ -306,12 +313,19 @@ function onError(message: ErrorMessage, replyTo: Pending | undefined): void {
       return;
     case 'resync':
     case 'rejoin':
-      if (message.code === 'unavailable' || message.code === 'internal' || message.code === 'rate_limited') return; // the retry timer asks again
+      if (TRANSIENT.has(message.code)) {
+        // a game being resynced has its retry timer; the rejoin of welcome.game asks again here
+        const gameId = replyTo.gameId;
+        if (replyTo.kind === 'rejoin' && sync === null && gameId !== undefined) {
+          setTimeout(() => { if (sync === null && welcomed) request({ type: 'rejoin', gameId }, 'rejoin', { gameId }); }, RETRY_MS);
+        }
+        return;
+      }
       if (sync !== null && sync.gameId === replyTo.gameId) {
         sync = null;
         screens.show('lobby');
-        screens.toast(`Could not get back into the game: ${message.message}`);
       }
+      if (sync === null) screens.toast(`Could not get back into the game: ${message.message}`);
       return;
     case 'join':
       if (screens.current === 'private') {
