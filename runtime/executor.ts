@@ -632,10 +632,13 @@ export class PartitionExecutor {
         const last = await this.redis.xrevrange(outbox, '+', '-', 'COUNT', 1);
         floor = last[0]?.[0] ?? null;
       }
-      if (floor !== null) await this.redis.xtrim(outbox, 'MINID', floor);
       const [inboxFloor] = await groupFloors(this.redis, inbox, OWNER_GROUP);
-      if (inboxFloor) await this.redis.xtrim(inbox, 'MINID', inboxFloor);
+      // fenced: an owner that lost the partition meanwhile must not cut off records its successor still needs
+      const trimmed = await runCommand<number>(this.redis, 'trim', [...this.fenceKeys, outbox, inbox],
+        [...this.fenceArgs, floor ?? '', inboxFloor ?? '']);
+      if (trimmed === 0) throw new FencedError('trimming the streams');
     } catch (err) {
+      if (err instanceof FencedError) throw err; // the partition is lost: the cycle stops
       this.log.warn({ err: errorText(err), partition: this.partition }, 'trimming failed; will try again');
     }
   }

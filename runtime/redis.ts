@@ -23,6 +23,7 @@ const COMMANDS = {
   claim: 3,
   commit: 5,
   deadletter: 4,
+  trim: 4,
 } as const;
 export type CommandName = keyof typeof COMMANDS;
 

@@ -294,7 +294,7 @@ describe('runtime on one node', function () {
     }
   });
 
-  it('refuses commits and checkpoints from a stale owner holding an old epoch', async () => {
+  it('refuses commits, trims and checkpoints from a stale owner holding an old epoch', async () => {
     const h = await startHarness('stale', { workers: 1 });
     const redis = connectRedis(REDIS_URL);
     try {
@@ -311,6 +311,13 @@ describe('runtime on one node', function () {
         [h.keys.lease(p), h.keys.epoch(p), h.keys.commitSeq(p), h.keys.outbox(p), h.keys.inbox(p)],
         [h.runtime.nodeId, oldEpoch, 1500, 999999, 'owner', Buffer.from('x')]);
       expect(commit[0]).to.equal(-1);
+      // nor may it trim the streams: a floor of its own could cut off records the new owner needs
+      const kept = await redis.xlen(h.keys.outbox(p));
+      expect(kept).to.be.greaterThan(0);
+      const trim = await runCommand<number>(redis, 'trim', [h.keys.lease(p), h.keys.epoch(p), h.keys.outbox(p), h.keys.inbox(p)],
+        [h.runtime.nodeId, oldEpoch, 1500, `${Date.now() + 1e9}-0`, `${Date.now() + 1e9}-0`]);
+      expect(trim).to.equal(0);
+      expect(await redis.xlen(h.keys.outbox(p))).to.equal(kept);
       await waitFor('the old owner to notice it lost the partition', () => !h.runtime.supervisor.owned.has(p) || h.runtime.supervisor.owned.get(p)!.epoch !== oldEpoch);
       const ticksAtLoss = h.collector.lastTick(gameId);
       // the stale owner's checkpoint is refused once the new epoch wrote one
