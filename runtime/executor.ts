@@ -66,6 +66,10 @@ const TICKING_POLL_MS = 250;
 const RUNG_POLL_MS = 250;
 /** How long a hand-off waits for its final checkpoints to reach Postgres before it releases the partition anyway. */
 const HAND_OFF_CHECKPOINT_WAIT_MS = 100;
+/** A reader of the outbox (a node's fan-out) that said where it is within this long holds trimming back. */
+const READER_TTL_MS = 30_000;
+/** A reader silent for this long is forgotten. */
+const READER_FORGET_MS = 3_600_000;
 
 class HostedActor {
   state: unknown = undefined;
@@ -624,10 +628,14 @@ export class PartitionExecutor {
       for (const actor of this.actors.values()) lower(actor.firstUncoveredId);
       for (const id of await groupFloors(this.redis, outbox)) lower(id);
       const readers = await this.redis.hgetall(this.keys.readers(this.partition));
-      for (const value of Object.values(readers)) {
+      const gone: string[] = [];
+      for (const [reader, value] of Object.entries(readers)) {
         const [id, seen] = value.split(' ');
-        if (now - Number(seen) < 30_000) lower(id);
+        if (now - Number(seen) < READER_TTL_MS) lower(id);
+        else if (now - Number(seen) > READER_FORGET_MS) gone.push(reader);
       }
+      // a node that stopped reading long ago (gone for good, its id never used again) is forgotten
+      if (gone.length > 0) await this.redis.hdel(this.keys.readers(this.partition), ...gone);
       if (floor === null) {
         const last = await this.redis.xrevrange(outbox, '+', '-', 'COUNT', 1);
         floor = last[0]?.[0] ?? null;

@@ -294,6 +294,27 @@ describe('runtime on one node', function () {
     }
   });
 
+  it('forgets outbox readers silent for an hour; one silent for a minute holds trimming back no more but is kept', async () => {
+    const h = await startHarness('readers', { workers: 1 });
+    const redis = connectRedis(REDIS_URL);
+    try {
+      const [gameId] = await h.driver.createDuels(1);
+      const p = h.runtime.partitionOf(gameId);
+      await redis.hset(h.keys.readers(p), 'long-gone', `0-1 ${Date.now() - 2 * 3_600_000}`, 'quiet', `0-1 ${Date.now() - 60_000}`);
+      await waitFor('the long-gone reader to be forgotten', async () => (await redis.hexists(h.keys.readers(p), 'long-gone')) === 0, 10_000);
+      expect(await redis.hexists(h.keys.readers(p), 'quiet')).to.equal(1);
+      await waitFor('the game to finish', () => h.collector.isOver(gameId), 30_000);
+      const checkpoint = await h.runtime.checkpoints.load(gameId);
+      await waitFor('the journal to be trimmed past the quiet reader\'s position', async () => {
+        const [first] = await redis.xrange(h.keys.outbox(p), '-', '+', 'COUNT', 1);
+        return first === undefined || compareStreamIds(first[0], checkpoint!.outboxId) >= 0;
+      }, 10_000);
+    } finally {
+      redis.disconnect();
+      await stopHarness(h);
+    }
+  });
+
   it('refuses commits, trims and checkpoints from a stale owner holding an old epoch', async () => {
     const h = await startHarness('stale', { workers: 1 });
     const redis = connectRedis(REDIS_URL);
