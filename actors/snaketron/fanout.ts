@@ -118,9 +118,9 @@ export class Fanout {
    * Starts sending a game's messages to a client; sends it what it needs to join in (lobby or snapshot).
    * `reply`: the request this answers, whose `rid` the answer carries.
    */
-  async watch(gameId: string, sub: Subscriber, role: Role, userId: string | null, createdId?: string, reply?: PendingReply): Promise<GameState | undefined> {
+  async watch(gameId: string, sub: Subscriber, role: Role, userId: string | null, createdId?: string, reply: PendingReply | null = null): Promise<GameState | undefined> {
     const game = await this.ensure(gameId, createdId);
-    const watch: Watch = { sub, role, userId: role === 'player' ? userId : null, synced: true, pending: reply ?? null };
+    const watch: Watch = { sub, role, userId: role === 'player' ? userId : null, synced: true, pending: reply };
     game.watchers.set(sub.id, watch);
     if (game.state) this.greet(game, watch);
     return game.state;

@@ -300,7 +300,7 @@ export class Session implements Subscriber {
       throw new ProtocolError('bad_state', 'start needs a private game that has not started');
     }
     if (state.host !== this.user!.userId) throw new ProtocolError('forbidden', 'only the host of the game can start it');
-    this.ctx.fanout.expectReply(state.gameId, this, pending(rid, false) ?? null);
+    this.ctx.fanout.expectReply(state.gameId, this, pending(rid, false));
     try {
       await this.ctx.producer.submit(state.gameId, { k: 'start', userId: this.user!.userId, countdownMs: COUNTDOWN_MS.multiplayer });
     } catch (err) {
@@ -417,8 +417,8 @@ export class Session implements Subscriber {
 }
 
 /** The answer a request with this rid is owed (none without a rid); `lobbyAnswers`: a lobby message answers it. */
-function pending(rid: number | undefined, lobbyAnswers: boolean): PendingReply | undefined {
-  return rid === undefined ? undefined : { rid, lobbyAnswers };
+function pending(rid: number | undefined, lobbyAnswers: boolean): PendingReply | null {
+  return rid === undefined ? null : { rid, lobbyAnswers };
 }
 
 function describe(state: SessionState): string {
