@@ -23,8 +23,17 @@ describe('a SnakeTron node over WebSockets', function () {
     return client;
   }
 
-  /** Claims `players` from the ffa queue of `size` into a match, with the claim script as a node runs it. */
-  async function claimFfa(size: number, players: number, gameId: string): Promise<string[]> {
+  /**
+   * Queues these clients for an ffa of `size`, in this order, then claims them into a match as a node's claim script
+   * does (a node that will not make the game, or not yet): {userId, ticket, score} of each, flat.
+   */
+  async function queueAndClaim(clients: SpecClient[], size: number, gameId: string): Promise<string[]> {
+    for (const client of clients) {
+      client.send({ type: 'queue', mode: 'ffa', size });
+      await client.next('queued');
+      await sleep(5);
+    }
+    const players = clients.length;
     const redis = new Redis(REDIS_URL);
     try {
       const tag = `${cluster.prefix}:app:{mm}`;
@@ -192,13 +201,8 @@ describe('a SnakeTron node over WebSockets', function () {
   it('queues players again when the node that claimed their match died before making the game', async () => {
     const a = await connect('a', 'stranded1');
     const b = await connect('b', 'stranded2');
-    a.send({ type: 'queue', mode: 'ffa', size: 3 });
-    await a.next('queued');
-    await sleep(5);
-    b.send({ type: 'queue', mode: 'ffa', size: 3 });
-    await b.next('queued');
     // a node claims these two as a match and dies before the game exists
-    const claimed = await claimFfa(3, 2, 'g-never-made');
+    const claimed = await queueAndClaim([a, b], 3, 'g-never-made');
     expect(claimed).to.have.length(6);
     // the sweeper gives them back their places; a third player completes the match
     await sleep(11_000);
@@ -325,13 +329,8 @@ describe('a SnakeTron node over WebSockets', function () {
   it('refuses an unqueue that a match got to first, keeping the player for its match; asked again, it lets go for good', async () => {
     const a = await connect('raced', 'raced');
     const gone = await connect('gone', 'gone');
-    a.send({ type: 'queue', mode: 'ffa', size: 7 });
-    await a.next('queued');
-    await sleep(5);
-    gone.send({ type: 'queue', mode: 'ffa', size: 7 });
-    await gone.next('queued');
     // a node claims both tickets into a match just before the unqueue (and before the other one disconnects)
-    const claimed = await claimFfa(7, 2, 'g-raced');
+    const claimed = await queueAndClaim([a, gone], 7, 'g-raced');
     const userIds = [a, gone].map((c) => c.received.find((m) => m.type === 'welcome')!.userId as string);
     expect([claimed[0], claimed[3]]).to.deep.equal(userIds);
     gone.close();

@@ -59,6 +59,55 @@ function startRuntime(options: Pick<RuntimeOptions, 'redisUrl' | 'databaseUrl' |
   });
 }
 
+interface OwnRedisRun {
+  server: SpecRedis;
+  options: Pick<RuntimeOptions, 'redisUrl' | 'databaseUrl' | 'prefix'>;
+  collector: JournalCollector;
+  /** the node running the games; a spec that replaces it sets the new one here, to be stopped at the end */
+  runtime: Runtime;
+  driver: GameDriver;
+  games: string[];
+  /** every game's journal against its acked inputs and dead letters */
+  verify(): Promise<void>;
+}
+
+/**
+ * Runs `body` against a node on a Redis server of the spec's own, with `count` long duels running and turning
+ * (10 ticks in); stops and removes everything after it.
+ */
+async function onOwnRedis(label: string, count: number, body: (run: OwnRedisRun) => Promise<void>): Promise<void> {
+  const server = await SpecRedis.start();
+  const db = await freshDatabase(label);
+  const options = { redisUrl: server.url, databaseUrl: db.url, prefix: freshPrefix(label) };
+  const keys = new Keys(options.prefix);
+  const collector = new JournalCollector(server.url, keys, PARTITIONS);
+  await collector.start();
+  let run: OwnRedisRun | null = null;
+  let runtime: Runtime | null = null;
+  try {
+    runtime = await startRuntime(options, label);
+    await waitFor('the node to own its partitions', () => runtime!.isSettled());
+    const driver = new GameDriver(runtime.producer, collector);
+    const games = await driver.createDuels(count, { settings: LONG_DUEL });
+    driver.startTurning(60);
+    await waitFor('games to be running', () => games.every((g) => collector.lastTick(g) >= 10));
+    run = {
+      server, options, collector, runtime, driver, games,
+      async verify() {
+        const dead = await readDeadLetters(server.url, keys, PARTITIONS);
+        for (const g of games) verifyGame(collector.records.get(g) ?? [], driver.acked.get(g)!, dead.of(g));
+      },
+    };
+    await body(run);
+  } finally {
+    await run?.driver.stopTurning();
+    await (run?.runtime ?? runtime)?.stop(false);
+    await collector.stop();
+    await server.destroy();
+    await db.drop();
+  }
+}
+
 describe('runtime through store outages', function () {
   this.timeout(120000);
 
@@ -151,22 +200,8 @@ describe('runtime through store outages', function () {
   });
 
   it('reconnects after Redis is shut down and started again, and loses no acknowledged input', async () => {
-    const server = await SpecRedis.start();
-    const db = await freshDatabase('redis-restart');
-    const prefix = freshPrefix('redis-restart');
-    const keys = new Keys(prefix);
-    const collector = new JournalCollector(server.url, keys, PARTITIONS);
-    await collector.start();
-    let runtime: Runtime | null = null;
-    let driver: GameDriver | null = null;
-    try {
-      runtime = await startRuntime({ redisUrl: server.url, databaseUrl: db.url, prefix }, 'redis-restart');
-      await waitFor('the node to own its partitions', () => runtime!.isSettled());
-      driver = new GameDriver(runtime.producer, collector);
-      const games = await driver.createDuels(40, { settings: LONG_DUEL });
-      driver.startTurning(60);
-      await waitFor('games to be running', () => games.every((g) => collector.lastTick(g) >= 10));
-
+    await onOwnRedis('redis-restart', 40, async (run) => {
+      const { server, collector, driver, games } = run;
       for (let round = 0; round < 2; round++) {
         const before = new Map(games.map((g) => [g, collector.lastTick(g)]));
         await server.shutdown();
@@ -177,58 +212,34 @@ describe('runtime through store outages', function () {
       }
 
       await driver.stopTurning();
-      await waitFor('every game to finish', () => driver!.allOver(), 60000);
-      const dead = await readDeadLetters(server.url, keys, PARTITIONS);
-      for (const g of driver.games) verifyGame(collector.records.get(g) ?? [], driver.acked.get(g)!, dead.of(g));
+      await waitFor('every game to finish', () => driver.allOver(), 60000);
+      await run.verify();
       const acked = [...driver.acked.values()].reduce((n, ids) => n + ids.length, 0);
       expect(acked, 'inputs acknowledged').to.be.greaterThan(games.length * 10);
-    } finally {
-      await driver?.stopTurning();
-      await runtime?.stop(false);
-      await collector.stop();
-      await server.destroy();
-      await db.drop();
-    }
+    });
   });
 
   it('hands partitions off while Redis refuses every commit without checkpointing what was never committed', async () => {
-    const server = await SpecRedis.start();
-    const db = await freshDatabase('refused-hand-off');
-    const prefix = freshPrefix('refused-hand-off');
-    const keys = new Keys(prefix);
-    const collector = new JournalCollector(server.url, keys, PARTITIONS);
-    await collector.start();
-    const admin = connectRedis(server.url);
-    let runtime: Runtime | null = null;
-    let driver: GameDriver | null = null;
-    try {
-      runtime = await startRuntime({ redisUrl: server.url, databaseUrl: db.url, prefix }, 'refused-hand-off-1');
-      await waitFor('the node to own its partitions', () => runtime!.isSettled());
-      driver = new GameDriver(runtime.producer, collector);
-      const games = await driver.createDuels(20, { settings: LONG_DUEL });
-      driver.startTurning(60);
-      await waitFor('games to be running', () => games.every((g) => collector.lastTick(g) >= 10));
-      await driver.stopTurning();
-      // Redis answers every script that writes with an OOM error: commits fail and are retried while the games
-      // stand still, with inputs handled and ticks stepped in memory only; then the node hands everything off
-      await admin.config('SET', 'maxmemory', '1');
-      await sleep(500);
-      const stopping = runtime.stop(true);
-      await sleep(1000);
-      await admin.config('SET', 'maxmemory', '0');
-      await stopping;
-      runtime = await startRuntime({ redisUrl: server.url, databaseUrl: db.url, prefix }, 'refused-hand-off-2');
-      await waitFor('every game to finish on the next owner', () => games.every((g) => collector.isOver(g)), 90000);
-      const dead = await readDeadLetters(server.url, keys, PARTITIONS);
-      for (const g of games) verifyGame(collector.records.get(g) ?? [], driver.acked.get(g)!, dead.of(g));
-    } finally {
-      await driver?.stopTurning();
-      await runtime?.stop(false);
-      admin.disconnect();
-      await collector.stop();
-      await server.destroy();
-      await db.drop();
-    }
+    await onOwnRedis('refused-hand-off', 20, async (run) => {
+      const { server, collector, driver, games } = run;
+      const admin = connectRedis(server.url);
+      try {
+        await driver.stopTurning();
+        // Redis answers every script that writes with an OOM error: commits fail and are retried while the games
+        // stand still, with inputs handled and ticks stepped in memory only; then the node hands everything off
+        await admin.config('SET', 'maxmemory', '1');
+        await sleep(500);
+        const stopping = run.runtime.stop(true);
+        await sleep(1000);
+        await admin.config('SET', 'maxmemory', '0');
+        await stopping;
+        run.runtime = await startRuntime(run.options, 'refused-hand-off-2');
+        await waitFor('every game to finish on the next owner', () => games.every((g) => collector.isOver(g)), 90000);
+        await run.verify();
+      } finally {
+        admin.disconnect();
+      }
+    });
   });
 
   it('applies every acknowledged input once when its connection to Redis is cut with replies in flight', async () => {

@@ -312,12 +312,9 @@ export class Fanout {
     let encoded: Uint8Array | undefined;
     for (const watch of game.watchers.values()) {
       if (!watch.synced) continue;
-      if (watch.pending !== null && this.answers(watch, message)) {
-        if (!this.deliver(watch, message)) watch.synced = false;
-        continue;
-      }
-      encoded ??= encodeServerMessage(message);
-      if (!watch.sub.send(message, encoded)) watch.synced = false;
+      // a watcher owed an answer (rare, and briefly) gets its own copy, which may carry a rid
+      const sent = watch.pending !== null ? this.deliver(watch, message) : watch.sub.send(message, encoded ??= encodeServerMessage(message));
+      if (!sent) watch.synced = false;
     }
   }
 
