@@ -22,6 +22,9 @@ class SlowClient implements Subscriber {
     this.got.push(message);
     return true;
   }
+  refused(): void {
+    throw new Error('this client joins nothing');
+  }
   all<T extends ServerMessage['type']>(type: T): Array<Of<T>> {
     return this.got.filter((m): m is Of<T> => m.type === type);
   }
@@ -48,7 +51,7 @@ describe('fan-out to a client that falls behind', function () {
       };
       const createdId = await runtime.create(GAME_ACTOR, 'g-slow', init);
       const client = new SlowClient();
-      await fanout.watch('g-slow', client, 'player', 'u1', createdId);
+      await fanout.watch('g-slow', client, 'player', 'u1', { createdId });
       const first = await waitFor('the first snapshot', () => client.all('snapshot')[0]);
       await waitFor('a few ticks', () => client.all('tick').length >= 5);
       const replica = new ClientReplica(first);

@@ -268,11 +268,11 @@ describe('a SnakeTron node over WebSockets', function () {
     host.send({ type: 'create', settings: { players: 2, tickMs: 100 }, rid: 11 });
     const lobby = await host.next('lobby');
     expect(lobby.rid).to.equal(11);
-    // join is answered by the first lobby that seats the joiner (one that does not yet carries no rid)
+    // join is answered by the lobby that seats the joiner: the first lobby the joiner gets
     guest.send({ type: 'join', code: lobby.code, rid: 12 });
-    const joined = await guest.next('lobby', (l) => l.rid === 12);
+    const joined = await guest.next('lobby');
+    expect(joined.rid).to.equal(12);
     expect(joined.players.map((p) => p.name)).to.deep.equal(['ridhost', 'ridguest']);
-    expect(guest.all('lobby').filter((l) => l.rid !== undefined)).to.have.length(1);
     expect((await host.next('lobby', (l) => l.players.length === 2)).rid).to.equal(undefined);
     // start: the host's snapshot answers it, the guest's is only news
     host.send({ type: 'start', rid: 13 });
@@ -291,6 +291,61 @@ describe('a SnakeTron node over WebSockets', function () {
     expect((await solo.next('snapshot')).rid).to.equal(16);
     // the ticks that follow are news, not answers
     expect((await solo.next('tick')).rid).to.equal(undefined);
+  });
+
+  it('seats one of three players racing for the last seat; the others get full with their rid and are back in the lobby', async () => {
+    const host = await connect('race-host', 'racehost');
+    host.send({ type: 'create', settings: { players: 2 } });
+    const lobby = await host.next('lobby');
+    const guests = await Promise.all([0, 1, 2].map((i) => connect(`racer-${i}`, `racer${i}`)));
+    guests.forEach((g, i) => g.send({ type: 'join', code: lobby.code, rid: 40 + i }));
+    const answers = await Promise.all(guests.map((g, i) => waitFor(`racer ${i}'s answer`,
+      () => g.received.find((m) => m.type === 'lobby' || m.type === 'error'))));
+    const seated = answers.flatMap((a, i) => (a.type === 'lobby' ? [i] : []));
+    expect(seated, 'guests seated').to.have.length(1);
+    const winner = answers[seated[0]];
+    expect(winner).to.include({ type: 'lobby', rid: 40 + seated[0] });
+    expect((winner as Extract<typeof winner, { type: 'lobby' }>).players.map((p) => p.name)).to.deep.equal(['racehost', `racer${seated[0]}`]);
+    for (const [i, answer] of answers.entries()) {
+      if (i === seated[0]) continue;
+      expect(answer).to.include({ type: 'error', code: 'full', rid: 40 + i });
+      // back in the lobby state: free to make a game of its own, and told of no lobby it is not in
+      guests[i].send({ type: 'create', rid: 50 + i });
+      expect(await guests[i].next('lobby')).to.include({ rid: 50 + i });
+      expect(guests[i].all('lobby').every((l) => l.gameId !== lobby.gameId)).to.equal(true);
+    }
+    expect((await host.next('lobby', (l) => l.players.length === 2)).players[1].name).to.equal(`racer${seated[0]}`);
+  });
+
+  it('answers a second start while the first is on its way with bad_state, and the first with the snapshot', async () => {
+    const host = await connect('twice-host', 'twicehost');
+    host.send({ type: 'create', settings: { players: 1 } });
+    await host.next('lobby');
+    host.send({ type: 'start', rid: 21 });
+    host.send({ type: 'start', rid: 22 });
+    expect(await host.next('error')).to.include({ code: 'bad_state', rid: 22 });
+    expect((await host.next('snapshot')).rid).to.equal(21);
+  });
+
+  it('answers a ping sent right behind hello with pong once the welcome is out, not unauthenticated', async () => {
+    const client = await connect('eager');
+    client.send({ type: 'hello', v: 1, name: 'eager' });
+    client.send({ type: 'ping', c: 7, rid: 3 });
+    await client.next('welcome');
+    expect(await client.next('pong')).to.include({ c: 7, rid: 3 });
+    expect(client.all('error')).to.deep.equal([]);
+  });
+
+  it('names no game in welcome once the player\'s game is over, however soon the player comes back', async () => {
+    const player = await connect('quick-return', 'quickreturn');
+    const token = player.received.find((m) => m.type === 'welcome')!.token as string;
+    player.send({ type: 'solo', settings: { tickMs: 50, width: 10, height: 10 } });
+    const snap = await player.next('snapshot');
+    const during = await connect('quick-return-during');
+    expect((await during.hello(undefined, token)).game).to.equal(snap.gameId);
+    await player.next('over', (o) => o.gameId === snap.gameId);
+    const after = await connect('quick-return-after');
+    expect((await after.hello(undefined, token)).game).to.equal(null);
   });
 
   it('counts for queue_full every turn waiting for the snake: those past their tick, and those sent on another connection', async () => {
@@ -403,6 +458,18 @@ describe('a SnakeTron node over WebSockets', function () {
     for (let i = 0; i < 400; i++) flood.send({ type: 'ping', c: i });
     expect((await flood.next('error', (e) => e.code === 'rate_limited')).code).to.equal('rate_limited');
     expect((await flood.whenClosed).code).to.equal(1008);
+
+    // bad frames have their own limit: a hundred in a burst are each answered and the connection stays; they are
+    // not counted as messages against the rate, and the 101st closes with rate_limited, carrying its rid
+    const sloppy = await connect('sloppy', 'sloppy');
+    for (let i = 0; i < 100; i++) sloppy.sendRaw(encode({ type: 'nonsense', rid: i }));
+    sloppy.send({ type: 'ping', c: 1, rid: 500 });
+    expect(await sloppy.next('pong')).to.include({ rid: 500 });
+    expect(sloppy.all('error').filter((e) => e.code === 'bad_message')).to.have.length(100);
+    expect(sloppy.closed).to.equal(null);
+    sloppy.sendRaw(encode({ type: 'nonsense', rid: 101 }));
+    expect(await sloppy.next('error', (e) => e.code === 'rate_limited')).to.include({ rid: 101 });
+    expect((await sloppy.whenClosed).code).to.equal(1008);
 
     const garbage = await connect('garbage', 'garbage');
     for (let i = 0; i < 120; i++) { garbage.sendRaw(new Uint8Array([0xc1])); if (i % 40 === 39) await sleep(1100); }

@@ -22,6 +22,8 @@ export type Role = 'player' | 'spectator';
 export interface Subscriber {
   readonly id: number;
   send(message: ServerMessage, encoded?: Uint8Array): boolean;
+  /** The game applied this client's join without seating it (full, or started meanwhile): it no longer follows the game. */
+  refused(gameId: string, code: 'full' | 'bad_state', message: string, rid: number | null): void;
 }
 
 interface Watch {
@@ -33,6 +35,18 @@ interface Watch {
   synced: boolean;
   /** a request this client is owed an answer to: the first message that answers it carries its `rid` */
   pending: PendingReply | null;
+  /** the mailbox id of this player's join while the game has not applied it: the lobby it is in comes then */
+  joining: string | null;
+}
+
+/** How a client starts following a game (see Fanout.watch). */
+export interface WatchOptions {
+  /** the mailbox id of the game's create input, when this client just created it */
+  createdId?: string;
+  /** the request the first lobby or snapshot answers, whose `rid` it carries */
+  reply?: PendingReply | null;
+  /** the mailbox id of the client's join: it is answered by the lobby that seats it, or refused */
+  joining?: string;
 }
 
 /**
@@ -114,15 +128,15 @@ export class Fanout {
     return last !== undefined && last !== '' && compareStreamIds(inputId, last) <= 0;
   }
 
-  /**
-   * Starts sending a game's messages to a client; sends it what it needs to join in (lobby or snapshot).
-   * `reply`: the request this answers, whose `rid` the answer carries.
-   */
-  async watch(gameId: string, sub: Subscriber, role: Role, userId: string | null, createdId?: string, reply: PendingReply | null = null): Promise<GameState | undefined> {
-    const game = await this.ensure(gameId, createdId);
-    const watch: Watch = { sub, role, userId: role === 'player' ? userId : null, synced: true, pending: reply };
+  /** Starts sending a game's messages to a client; sends it what it needs to join in (lobby or snapshot). */
+  async watch(gameId: string, sub: Subscriber, role: Role, userId: string | null, options: WatchOptions = {}): Promise<GameState | undefined> {
+    const game = await this.ensure(gameId, options.createdId);
+    const watch: Watch = {
+      sub, role, userId: role === 'player' ? userId : null, synced: true, pending: options.reply ?? null, joining: options.joining ?? null,
+    };
     game.watchers.set(sub.id, watch);
-    if (game.state) this.greet(game, watch);
+    if (watch.joining !== null && this.applied(gameId, watch.joining)) this.settleJoin(game, watch, false);
+    else if (game.state && watch.joining === null) this.greet(game, watch);
     return game.state;
   }
 
@@ -130,6 +144,11 @@ export class Fanout {
   expectReply(gameId: string, sub: Subscriber, reply: PendingReply | null): void {
     const watch = this.games.get(gameId)?.watchers.get(sub.id);
     if (watch) watch.pending = reply;
+  }
+
+  /** Whether a client watching the game is still owed the answer to an earlier request. */
+  owesReply(gameId: string, sub: Subscriber): boolean {
+    return (this.games.get(gameId)?.watchers.get(sub.id)?.pending ?? null) !== null;
   }
 
   unwatch(gameId: string, sub: Subscriber): void {
@@ -276,7 +295,13 @@ export class Fanout {
     game.state = applyRecord(actor, game.state, record, game.align);
     game.seq = record.n;
     game.lastRecordAt = Date.now();
-    if (record.i?.length) game.lastInput = record.i[record.i.length - 1].s;
+    if (record.i?.length) {
+      game.lastInput = record.i[record.i.length - 1].s;
+      const lobbyFollows = (record.o as GameOutput[] | undefined)?.some((o) => o.e === 'lobby') ?? false;
+      for (const watch of game.watchers.values()) {
+        if (watch.joining !== null && compareStreamIds(watch.joining, game.lastInput) <= 0) this.settleJoin(game, watch, lobbyFollows);
+      }
+    }
     const state = game.state;
     let sentTick = false;
     if (game.recovering && record.t !== undefined) {
@@ -308,10 +333,28 @@ export class Fanout {
     return sentTick;
   }
 
+  /**
+   * The game has applied a watcher's join: seated, it gets the lobby the record that seated it sends (or, when
+   * none follows, what it needs now); else it is refused and no longer follows the game.
+   */
+  private settleJoin(game: WatchedGame, watch: Watch, lobbyFollows: boolean): void {
+    watch.joining = null;
+    const state = game.state;
+    if (state?.seats.some((s) => s.userId === watch.userId)) {
+      if (!lobbyFollows) this.greet(game, watch);
+      return;
+    }
+    game.watchers.delete(watch.sub.id);
+    if (game.watchers.size === 0) game.idleSince = Date.now();
+    const full = state?.phase === 'lobby';
+    watch.sub.refused(game.gameId, full ? 'full' : 'bad_state',
+      full ? `the game is full (${state.settings.players} players)` : 'the game started before your join reached it', watch.pending?.rid ?? null);
+  }
+
   private broadcast(game: WatchedGame, message: ServerMessage): void {
     let encoded: Uint8Array | undefined;
     for (const watch of game.watchers.values()) {
-      if (!watch.synced) continue;
+      if (!watch.synced || watch.joining !== null) continue;
       // a watcher owed an answer (rare, and briefly) gets its own copy, which may carry a rid
       const sent = watch.pending !== null ? this.deliver(watch, message) : watch.sub.send(message, encoded ??= encodeServerMessage(message));
       if (!sent) watch.synced = false;

@@ -62,11 +62,12 @@ export class GameService {
   }
 
   /** The newest unfinished game the user plays in, for `welcome.game`. */
-  async unfinishedGameOf(userId: string): Promise<string | null> {
-    const row = await this.db.selectFrom('game_players').innerJoin('games', 'games.id', 'game_players.game_id')
+  /** The newest games storage has as unfinished with this user in them, newest first (storage lags the games a little). */
+  async unfinishedGamesOf(userId: string, limit = 3): Promise<string[]> {
+    const rows = await this.db.selectFrom('game_players').innerJoin('games', 'games.id', 'game_players.game_id')
       .select('games.id').where('game_players.user_id', '=', userId).where('games.status', 'in', ['lobby', 'running'])
-      .orderBy('games.created_at', 'desc').executeTakeFirst();
-    return row?.id ?? null;
+      .orderBy('games.created_at', 'desc').limit(limit).execute();
+    return rows.map((r) => r.id);
   }
 
   async info(gameId: string): Promise<Record<string, unknown> | null> {

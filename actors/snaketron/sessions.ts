@@ -64,6 +64,8 @@ export class Session implements Subscriber {
   state: SessionState = { kind: 'new' };
   user: { userId: string; name: string } | null = null;
   private closed = false;
+  /** a hello arrived (it may still be being handled) */
+  private helloSent = false;
   private tokens = RATE_LIMIT_PER_S * 2;
   private lastRefill = Date.now();
   private badTimes: number[] = [];
@@ -113,19 +115,26 @@ export class Session implements Subscriber {
     if (this.closed) return;
     this.messagesIn++;
     this.bytesIn += bytes.length;
-    if (!this.withinRate()) {
-      this.error('rate_limited', `more than ${RATE_LIMIT_PER_S} messages per second; closing`);
-      this.close(1008, 'rate limited');
-      return;
-    }
+    // bad frames count against their own limit (more than 100 in 10 s), not against the message rate
     if (!isBinary) { this.bad('frames must be binary msgpack, not text'); return; }
     const decoded = decodeClientMessage(bytes);
     if (!decoded.ok) { this.bad(decoded.error.message, decoded.error.rid); return; }
     const message = decoded.message;
+    if (!this.withinRate()) {
+      this.error('rate_limited', `more than ${RATE_LIMIT_PER_S} messages per second; closing`, message.rid);
+      this.close(1008, 'rate limited');
+      return;
+    }
+    if (message.type === 'hello') this.helloSent = true;
     if (message.type === 'ping') {
-      // answered at once, even while another request is pending, so latency reads true
-      if (this.state.kind === 'new') this.error('unauthenticated', 'send hello first', message.rid);
-      else this.reply({ type: 'pong', c: message.c, s: Date.now() }, message.rid);
+      const pong = () => {
+        if (this.state.kind === 'new') this.error('unauthenticated', 'send hello first', message.rid);
+        else this.reply({ type: 'pong', c: message.c, s: Date.now() }, message.rid);
+      };
+      // answered at once, even while another request is pending, so latency reads true; but a ping right behind
+      // a hello still being handled waits for its welcome
+      if (this.state.kind === 'new' && this.helloSent) this.busy = this.busy.then(pong);
+      else pong();
       return;
     }
     this.busy = this.busy.then(() => this.handle(message)).catch((err: unknown) => {
@@ -153,7 +162,7 @@ export class Session implements Subscriber {
     this.badTimes.push(now);
     while (this.badTimes.length > 0 && now - this.badTimes[0] > BAD_WINDOW_MS) this.badTimes.shift();
     if (this.badTimes.length > BAD_MESSAGES_PER_10S) {
-      this.error('rate_limited', `more than ${BAD_MESSAGES_PER_10S} bad messages in 10 s; closing`);
+      this.error('rate_limited', `more than ${BAD_MESSAGES_PER_10S} bad messages in 10 s; closing`, rid);
       this.close(1008, 'too many bad messages');
       return;
     }
@@ -203,11 +212,24 @@ export class Session implements Subscriber {
     this.user = user;
     this.state = { kind: 'lobby' };
     this.ctx.register(this);
-    const game = await this.ctx.games.unfinishedGameOf(user.userId);
+    const game = await this.unfinishedGame(user.userId);
     this.reply({
       type: 'welcome', userId: user.userId, name: user.name, token: this.ctx.tokens.sign(user),
       node: this.ctx.nodeId, serverTime: Date.now(), game,
     }, rid);
+  }
+
+  /**
+   * For welcome.game: the newest game the user plays in that has not ended. Storage learns of endings and seats a
+   * moment after the game (the recorder writes them), so each candidate is checked against the game itself.
+   */
+  private async unfinishedGame(userId: string): Promise<string | null> {
+    for (const gameId of await this.ctx.games.unfinishedGamesOf(userId)) {
+      const state = await this.ctx.fanout.replica(gameId).catch(() => null); // unreadable now: storage's word stands
+      if (state === null) return gameId;
+      if (state && state.phase !== 'complete' && state.phase !== 'failed' && state.seats.some((s) => s.userId === userId)) return gameId;
+    }
+    return null;
   }
 
   private requireLobby(what: string): void {
@@ -255,7 +277,7 @@ export class Session implements Subscriber {
     this.state = { kind: 'game', gameId, role: 'player' };
     this.turnsOnTheirWay = [];
     this.transmit({ type: 'match', gameId, mode, players }, undefined, true);
-    void this.ctx.fanout.watch(gameId, this, 'player', this.user!.userId, createdId).catch((err: unknown) => {
+    void this.ctx.fanout.watch(gameId, this, 'player', this.user!.userId, { createdId }).catch((err: unknown) => {
       this.ctx.log.error({ err, gameId }, 'could not follow a matched game');
     });
     return true;
@@ -286,12 +308,21 @@ export class Session implements Subscriber {
     if (!gameId || !state) throw new ProtocolError('not_found', `no open private game has the code ${code}`);
     if (state.phase !== 'lobby') throw new ProtocolError('bad_state', `the game with code ${code} has already started`);
     const user = this.user!;
+    let joining: string | undefined;
     if (!state.seats.some((s) => s.userId === user.userId)) {
       if (state.seats.length >= state.settings.players) throw new ProtocolError('full', `the game with code ${code} is full (${state.settings.players} players)`);
-      await this.ctx.producer.submit(gameId, { k: 'join', userId: user.userId, name: user.name });
+      joining = await this.ctx.producer.submit(gameId, { k: 'join', userId: user.userId, name: user.name });
     }
     this.state = { kind: 'game', gameId, role: 'player' };
-    await this.ctx.fanout.watch(gameId, this, 'player', user.userId, undefined, pending(rid, true));
+    // answered by the lobby that seats this player, or refused if another join took the last seat first
+    await this.ctx.fanout.watch(gameId, this, 'player', user.userId, { reply: pending(rid, true), joining });
+  }
+
+  /** The game did not seat this client's join (see Subscriber.refused): back to the lobby state. */
+  refused(gameId: string, code: 'full' | 'bad_state', message: string, rid: number | null): void {
+    if (this.state.kind !== 'game' || this.state.gameId !== gameId) return;
+    this.state = { kind: 'lobby' };
+    this.error(code, message, rid ?? undefined);
   }
 
   private async start(rid?: number): Promise<void> {
@@ -300,6 +331,7 @@ export class Session implements Subscriber {
       throw new ProtocolError('bad_state', 'start needs a private game that has not started');
     }
     if (state.host !== this.user!.userId) throw new ProtocolError('forbidden', 'only the host of the game can start it');
+    if (this.ctx.fanout.owesReply(state.gameId, this)) throw new ProtocolError('bad_state', 'the game is already starting; its snapshot follows');
     this.ctx.fanout.expectReply(state.gameId, this, pending(rid, false));
     try {
       await this.ctx.producer.submit(state.gameId, { k: 'start', userId: this.user!.userId, countdownMs: COUNTDOWN_MS.multiplayer });
@@ -313,7 +345,7 @@ export class Session implements Subscriber {
   private async follow(gameId: string, createdId: string, rid?: number): Promise<void> {
     this.state = { kind: 'game', gameId, role: 'player' };
     this.turnsOnTheirWay = [];
-    await this.ctx.fanout.watch(gameId, this, 'player', this.user!.userId, createdId, pending(rid, true));
+    await this.ctx.fanout.watch(gameId, this, 'player', this.user!.userId, { createdId, reply: pending(rid, true) });
   }
 
   /** watch (spectator) or rejoin (player) a game that exists. */
@@ -326,7 +358,7 @@ export class Session implements Subscriber {
     }
     this.state = { kind: 'game', gameId, role };
     this.turnsOnTheirWay = [];
-    await this.ctx.fanout.watch(gameId, this, role, this.user!.userId, undefined, pending(rid, true));
+    await this.ctx.fanout.watch(gameId, this, role, this.user!.userId, { reply: pending(rid, true) });
   }
 
   private snakeIdIn(state: GameState | undefined): number | null {
