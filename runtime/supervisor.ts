@@ -74,6 +74,8 @@ const WORKER_ENTRY = siblingModule(import.meta.url, 'worker');
 export class Supervisor extends EventEmitter {
   private readonly slots: WorkerSlot[] = [];
   readonly owned = new Map<number, OwnedPartition>();
+  /** partitions whose acquisition is on its way to Redis */
+  private readonly acquiring = new Set<number>();
   readonly counters = new RuntimeCounters();
   readonly recentTakeovers: Takeover[] = [];
   private timers: NodeJS.Timeout[] = [];
@@ -288,12 +290,21 @@ export class Supervisor extends EventEmitter {
 
   /** Takes a partition if its lease is free or ours, under a new epoch, and starts its recovery on a worker. */
   private async acquire(partition: number): Promise<boolean> {
-    if (this.owned.has(partition) || this.stopping) return false;
+    // one acquisition at a time per partition (a worker's replacement and the balance loop may both try): two
+    // would start two executors of it under two epochs
+    if (this.owned.has(partition) || this.acquiring.has(partition) || this.stopping) return false;
     const slot = this.leastLoaded();
     if (!slot) return false;
-    const [epoch, lastSeq] = await runCommand<[number, number | string]>(this.redis, 'acquire',
-      [this.keys.lease(partition), this.keys.epoch(partition), this.keys.commitSeq(partition)],
-      [this.config.nodeId, this.config.leaseMs]);
+    this.acquiring.add(partition);
+    let epoch: number;
+    let lastSeq: number | string;
+    try {
+      [epoch, lastSeq] = await runCommand<[number, number | string]>(this.redis, 'acquire',
+        [this.keys.lease(partition), this.keys.epoch(partition), this.keys.commitSeq(partition)],
+        [this.config.nodeId, this.config.leaseMs]);
+    } finally {
+      this.acquiring.delete(partition);
+    }
     if (epoch === 0) return false;
     this.owned.set(partition, { partition, epoch, worker: slot, state: 'recovering', actors: 0, since: Date.now() });
     this.counters.takeovers++;

@@ -69,7 +69,8 @@ function send(message: FromWorker): void {
 }
 
 function emit(event: ExecutorEvent): void {
-  if (event.kind === 'lost') retire(event.partition);
+  // a stale executor's loss (an older epoch) leaves the current owner of the partition alone
+  if (event.kind === 'lost' && executors.get(event.partition)?.epoch === event.epoch) retire(event.partition);
   send({ kind: 'event', event });
 }
 

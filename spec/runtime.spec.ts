@@ -20,6 +20,7 @@ import { Producer } from '../runtime/producer.ts';
 import { CheckpointStore, type Checkpoint } from '../runtime/checkpoints.ts';
 import { connectDatabase, migrate, RUNTIME_MIGRATIONS, type RuntimeTables } from '../runtime/db.ts';
 import { partitionOf } from '../runtime/partition.ts';
+import type { ExecutorEvent } from '../runtime/executor.ts';
 
 const FIXTURES = new URL('./fixtures/faulty-game.ts', import.meta.url).href;
 const PARTITIONS = 4;
@@ -312,6 +313,68 @@ describe('runtime on one node', function () {
     } finally {
       redis.disconnect();
       await stopHarness(h);
+    }
+  });
+
+  it('keeps a worker\'s newer executor of a partition when an older one, replaced during its recovery, reports the loss', async () => {
+    const h = await startHarness('stale-loss', { workers: 1 });
+    const redis = connectRedis(REDIS_URL);
+    try {
+      const [gameId] = await h.driver.createDuels(1);
+      await waitFor('the game to tick', () => h.collector.lastTick(gameId) > 3);
+      const p = h.runtime.partitionOf(gameId);
+      const supervisor = h.runtime.supervisor;
+      const owned = supervisor.owned.get(p)!;
+      // two acquisitions of the partition by this node, and their assignments to the worker back to back (as a
+      // worker's replacement and the balance loop once could): the first executor is fenced in its recovery
+      const acquire = () => runCommand<[number, number]>(redis, 'acquire', [h.keys.lease(p), h.keys.epoch(p), h.keys.commitSeq(p)], [h.runtime.nodeId, 1500]);
+      const [older, lastSeq] = await acquire();
+      const [newer] = await acquire();
+      owned.epoch = newer;
+      const lostEvents: Array<Extract<ExecutorEvent, { kind: 'lost' }>> = [];
+      supervisor.on('executor', (e: ExecutorEvent) => { if (e.kind === 'lost') lostEvents.push(e); });
+      const post = (supervisor as unknown as { post(slot: unknown, message: unknown): void }).post.bind(supervisor);
+      post(owned.worker, { kind: 'assign', partition: p, epoch: older, lastSeq: Number(lastSeq) });
+      post(owned.worker, { kind: 'assign', partition: p, epoch: newer, lastSeq: Number(lastSeq) });
+      const lost = await waitFor('the older executor to report its loss', () => lostEvents.find((e) => e.partition === p && e.epoch === older));
+      expect(lost.reason).to.match(/fenced|claiming/i);
+      const before = h.collector.lastTick(gameId);
+      await waitFor('the game to tick on under the newer executor', () => h.collector.lastTick(gameId) > before + 3);
+      // a graceful stop hands the partition over: the newer executor is still the worker's, so it checkpoints at
+      // its epoch and releases the lease (before, it ran on unseen and the stop found nothing to hand over)
+      await h.runtime.stop(true);
+      expect(await redis.get(h.keys.lease(p))).to.equal(null);
+      const db = connectDatabase<RuntimeTables>(h.db.url);
+      try {
+        expect(Number((await new CheckpointStore(db).load(gameId))!.epoch)).to.equal(newer);
+      } finally {
+        await db.destroy();
+      }
+    } finally {
+      redis.disconnect();
+      await h.collector.stop();
+      await h.db.drop();
+      await dropKeys(h.prefix);
+    }
+  });
+
+  it('lets no renewal still on its way take back a lease its owner released: the next node acquires it at once', async () => {
+    const prefix = freshPrefix('release');
+    const keys = new Keys(prefix);
+    const redis = connectRedis(REDIS_URL);
+    try {
+      const lease = [keys.lease(0), keys.epoch(0)];
+      const [epoch] = await runCommand<[number, number]>(redis, 'acquire', [...lease, keys.commitSeq(0)], ['node-a', 1500]);
+      expect(await runCommand<number>(redis, 'release', lease, ['node-a', epoch])).to.equal(1);
+      // node-a's renewal, sent before it handed the partition off, arrives after the release
+      expect(await runCommand<number>(redis, 'renew', lease, ['node-a', epoch, 1500])).to.equal(0);
+      expect(await redis.get(keys.lease(0))).to.equal(null);
+      const [next] = await runCommand<[number, number]>(redis, 'acquire', [...lease, keys.commitSeq(0)], ['node-b', 1500]);
+      expect(next).to.be.greaterThan(epoch);
+      expect(await redis.get(keys.lease(0))).to.equal('node-b');
+    } finally {
+      redis.disconnect();
+      await dropKeys(prefix);
     }
   });
 
