@@ -367,6 +367,15 @@ describe('engine', () => {
       const plain = runScenario({ ...base, maxTicks: 5 });
       expect(runScenario({ ...base, maxTicks: 5, name: 'early turns', turns: [[0, 0, 'up'], [-3, 1, 'down']] })).to.deep.equal(plain);
     });
+    it('runs until the game ends whatever maxTicks allows beyond that, and runs no step when it is below 1', () => {
+      const ended = runScenario({ ...base, maxTicks: 1e12 });
+      expect(ended.status).to.equal('complete');
+      expect(ended.hashes).to.have.length(ended.tick + 1);
+      const none = runScenario({ ...base, maxTicks: -5 });
+      expect(none.tick).to.equal(0);
+      expect(none.hashes).to.have.length(1);
+      expect(() => runScenario({ ...base, maxTicks: 2.5 })).to.throw(ScenarioError, /^maxTicks/);
+    });
     it('stops at maxTicks while running', () => {
       const expected = runScenario({ ...base, maxTicks: 3 });
       expect(expected.tick).to.equal(3);
