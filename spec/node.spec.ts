@@ -225,9 +225,7 @@ describe('a SnakeTron node over WebSockets', function () {
     guest.send({ type: 'join', code: lobby.code });
     const joined = await guest.next('lobby', (l) => l.players.length === 2);
     expect(joined.players.map((p) => p.name)).to.deep.equal(['host', 'guest']);
-    // the game is stored as the guest's too: a reconnect is told of it in welcome
-    await waitFor('the guest in the stored players', async () =>
-      (await node.get(`/api/games/${lobby.gameId}`)).json<{ players: unknown[] }>().players.length === 2);
+    // the game is the guest's too: a reconnect at once is told of it in welcome
     const again = await connect('guest-again');
     const welcome = await again.hello(undefined, guest.received.find((m) => m.type === 'welcome')!.token as string);
     expect(welcome.game).to.equal(lobby.gameId);
@@ -315,6 +313,11 @@ describe('a SnakeTron node over WebSockets', function () {
       expect(guests[i].all('lobby').every((l) => l.gameId !== lobby.gameId)).to.equal(true);
     }
     expect((await host.next('lobby', (l) => l.players.length === 2)).players[1].name).to.equal(`racer${seated[0]}`);
+    // storage has the lobby's true players: the seat stored as each join went out is the winner's
+    await waitFor('the stored players to be the lobby\'s', async () => {
+      const names = (await node.get(`/api/games/${lobby.gameId}`)).json<{ players: Array<{ name: string }> }>().players.map((p) => p.name);
+      return names.join() === `racehost,racer${seated[0]}`;
+    });
   });
 
   it('answers a second start while the first is on its way with bad_state, and the first with the snapshot', async () => {

@@ -51,6 +51,21 @@ export class GameService {
     return this.producer.create(GAME_ACTOR, game.gameId, init, `create:${game.gameId}`);
   }
 
+  /**
+   * A joiner's seat as its join will make it (the next free one), stored as the join goes out so that welcome.game
+   * finds the lobby at once; the recorder writes the lobby's true seats after each join or leave. A seat stored
+   * already (another joiner's) is left alone.
+   */
+  async storeJoiner(gameId: string, snakeId: number, user: { userId: string; name: string }): Promise<void> {
+    await this.db.insertInto('game_players').values({ game_id: gameId, snake_id: snakeId, user_id: user.userId, name: user.name, team: snakeId % 2 })
+      .onConflict((oc) => oc.columns(['game_id', 'snake_id']).doNothing()).execute();
+  }
+
+  /** Takes back the seat storeJoiner stored for a join the game refused (it started, or another join came first). */
+  async forgetJoiner(gameId: string, userId: string): Promise<void> {
+    await this.db.deleteFrom('game_players').where('game_id', '=', gameId).where('user_id', '=', userId).execute();
+  }
+
   async exists(gameId: string): Promise<boolean> {
     return (await this.db.selectFrom('games').select('id').where('id', '=', gameId).executeTakeFirst()) !== undefined;
   }
@@ -61,8 +76,7 @@ export class GameService {
     return row?.id ?? null;
   }
 
-  /** The newest unfinished game the user plays in, for `welcome.game`. */
-  /** The newest games storage has as unfinished with this user in them, newest first (storage lags the games a little). */
+  /** For `welcome.game`: the newest games storage has as unfinished with this user in them, newest first (storage lags the games a little). */
   async unfinishedGamesOf(userId: string, limit = 3): Promise<string[]> {
     const rows = await this.db.selectFrom('game_players').innerJoin('games', 'games.id', 'game_players.game_id')
       .select('games.id').where('game_players.user_id', '=', userId).where('games.status', 'in', ['lobby', 'running'])

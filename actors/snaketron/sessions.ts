@@ -312,6 +312,7 @@ export class Session implements Subscriber {
     if (!state.seats.some((s) => s.userId === user.userId)) {
       if (state.seats.length >= state.settings.players) throw new ProtocolError('full', `the game with code ${code} is full (${state.settings.players} players)`);
       joining = await this.ctx.producer.submit(gameId, { k: 'join', userId: user.userId, name: user.name });
+      await this.ctx.games.storeJoiner(gameId, state.seats.length, user);
     }
     this.state = { kind: 'game', gameId, role: 'player' };
     // answered by the lobby that seats this player, or refused if another join took the last seat first
@@ -323,6 +324,7 @@ export class Session implements Subscriber {
     if (this.state.kind !== 'game' || this.state.gameId !== gameId) return;
     this.state = { kind: 'lobby' };
     this.error(code, message, rid ?? undefined);
+    void this.ctx.games.forgetJoiner(gameId, this.user!.userId).catch((err: unknown) => this.ctx.log.warn({ err, gameId }, 'could not take back a refused join\'s seat'));
   }
 
   private async start(rid?: number): Promise<void> {
