@@ -2,7 +2,7 @@
 // process of bot players in duels (bench/e2e-driver.ts). Steps the number of players up and reports the most the
 // node holds with tick delivery p99 (after commit) under 20 ms, the issue's criterion and the one the Colyseus
 // baseline is held to; turn→ack p99 (a durable Redis write) and delivery measured from the step are reported beside
-// it. Also its CPU and memory per game.
+// it. Also its CPU and memory per game, and the CPU the node uses with no players (a fixed part of every step).
 // Run alone: `npx tsx bench/e2e.ts [--quick]`.
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -153,13 +153,31 @@ function rssMiB(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 }
 
-export async function measureSnakeTron(steps: number[], seconds: number): Promise<Step[]> {
+/** What the node and Redis use with no player on the node (% of one core): the part of each step's CPU that games do not add. */
+export interface Idle {
+  nodeCpuPct: number;
+  redisCpuPct: number;
+}
+
+/** How long the node is watched with no players before the first step, after it settled (its first seconds after
+ * readiness still load and compile code: 29% of a core against 10-15% after). */
+const IDLE_SETTLE_SECONDS = 5;
+const IDLE_SECONDS = 5;
+
+export async function measureSnakeTron(steps: number[], seconds: number): Promise<{ steps: Step[]; idle: Idle }> {
   const cluster = await SpecCluster.create('e2e', { partitions: PARTITIONS, workers: 1 });
   const out: Step[] = [];
   try {
     const node = await cluster.start();
     const pid = node.child.pid!;
     const redis = await redisPid();
+    const redisPids = redis === null ? [] : [redis];
+    await new Promise((r) => setTimeout(r, IDLE_SETTLE_SECONDS * 1000));
+    const [node0, redis0] = [cpuOf([pid]), cpuOf(redisPids)];
+    await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
+    const idle: Idle = {
+      nodeCpuPct: (spent(node0, cpuOf([pid])) / IDLE_SECONDS) * 100, redisCpuPct: (spent(redis0, cpuOf(redisPids)) / IDLE_SECONDS) * 100,
+    };
     const measure = async (bots: number): Promise<Step> => {
       // the server side (the node, Redis, Postgres), sampled when the first driver starts its window and when the
       // first one ends it (the two start within a second of each other)
@@ -196,10 +214,10 @@ export async function measureSnakeTron(steps: number[], seconds: number): Promis
       if (!withinLimits(result)) break;
       await new Promise((r) => setTimeout(r, 3000));
     }
+    return { steps: out, idle };
   } finally {
     await cluster.stop();
   }
-  return out;
 }
 
 export function withinLimits(s: Step): boolean {
@@ -209,12 +227,14 @@ export function withinLimits(s: Step): boolean {
 export const run: Bench = async () => {
   const quick = process.argv.includes('--quick');
   const steps = quick ? [100, 400] : (process.env.E2E_STEPS?.split(',').map(Number) ?? [250, 500, 750, 1000, 1250, 1500, 1750, 2000, 2250, 2500, 3000, 4000, 5000, 6000]);
-  const results = await measureSnakeTron(steps, quick ? 8 : 15);
+  const { steps: results, idle } = await measureSnakeTron(steps, quick ? 8 : 15);
   const best = [...results].reverse().find(withinLimits);
   const rows: BenchResult[] = results.map((s) => ({
     group: 'e2e', name: `${s.bots} duel players: tick delivery p99`, value: s.deliveryP99 ?? 0, unit: 'ms', target: `< ${LIMIT_MS}`,
     notes: `delivery after commit p50 ${s.deliveryP50?.toFixed(1)} p99 ${s.deliveryP99?.toFixed(1)}, of which in the node (commit → sockets, bucket bounds) p50 ≤ ${s.nodeDeliveryP50} p99 ≤ ${s.nodeDeliveryP99}; after the step p50 ${s.stepDeliveryP50?.toFixed(1)} p99 ${s.stepDeliveryP99?.toFixed(1)}; turn→ack p50 ${s.ackP50?.toFixed(1)} p99 ${s.ackP99?.toFixed(1)}; cpu (of one core, in the measured window): node ${s.nodeCpuPct.toFixed(0)}%, Redis ${s.redisCpuPct.toFixed(0)}%, Postgres ${s.postgresCpuPct.toFixed(0)}%, drivers ${s.driverCpuPct.toFixed(0)}%; drivers' event loop delay p99 ${s.driverLoopDelayP99.toFixed(1)} ms; node rss ${s.nodeRssMiB.toFixed(0)} MiB; ${playing(s)} players in stepping games on average; ${s.games} games ended; ${s.mismatches} hash mismatches`,
   }));
+  rows.push({ group: 'e2e', name: 'node CPU with no players', value: Math.round(idle.nodeCpuPct * 10) / 10, unit: '% of a core',
+    notes: `the node alone, ${PARTITIONS} partitions owned, over ${IDLE_SECONDS} s before the first step (${IDLE_SETTLE_SECONDS} s after it was ready); Redis meanwhile ${idle.redisCpuPct.toFixed(1)}%. Each step's CPU includes this fixed part` });
   rows.push({ group: 'e2e', name: `most concurrent duel players with tick delivery p99 < ${LIMIT_MS} ms`, value: best?.bots ?? 0, unit: 'players',
     notes: best ? `per game: node cpu ${(best.nodeCpuPct / (best.bots / 2)).toFixed(3)}% of a core, ${((best.nodeRssMiB * 1024) / (best.bots / 2)).toFixed(0)} KiB node rss` : 'no step met the limits' });
   if (best) {
@@ -223,7 +243,8 @@ export const run: Bench = async () => {
     const perGame = (pct: number) => Math.round((pct / 100) * 1e6 / (best.bots / 2));
     rows.push({ group: 'e2e', name: 'server CPU per game (node + Redis + Postgres)', unit: 'µs/s per game',
       value: perGame(best.nodeCpuPct + best.redisCpuPct + best.postgresCpuPct),
-      notes: `at ${best.bots} players: node ${perGame(best.nodeCpuPct)}, Redis ${perGame(best.redisCpuPct)}, Postgres ${perGame(best.postgresCpuPct)} µs/s per game` });
+      notes: `at ${best.bots} players: node ${perGame(best.nodeCpuPct)}, Redis ${perGame(best.redisCpuPct)}, Postgres ${perGame(best.postgresCpuPct)} µs/s per game; `
+        + `above what the node and Redis use with no players: ${perGame(best.nodeCpuPct - idle.nodeCpuPct + best.redisCpuPct - idle.redisCpuPct + best.postgresCpuPct)}` });
   }
   return rows;
 };
