@@ -67,6 +67,18 @@ async function verifyAll(h: Harness): Promise<number> {
   return ticks;
 }
 
+/** One duel on the harness, ticking: its id and its partition. */
+async function tickingDuel(h: Harness): Promise<{ gameId: string; p: number }> {
+  const [gameId] = await h.driver.createDuels(1);
+  await waitFor('the game to tick', () => h.collector.lastTick(gameId) > 3);
+  return { gameId, p: h.runtime.partitionOf(gameId) };
+}
+
+/** Takes a partition's lease for a node as an owner does (the acquire script): [epoch, last commit seq]. */
+function acquireLease(redis: ReturnType<typeof connectRedis>, keys: Keys, p: number, nodeId: string, leaseMs: number): Promise<[number, number]> {
+  return runCommand<[number, number]>(redis, 'acquire', [keys.lease(p), keys.epoch(p), keys.commitSeq(p)], [nodeId, leaseMs]);
+}
+
 describe('runtime on one node', function () {
   this.timeout(120000);
 
@@ -320,14 +332,12 @@ describe('runtime on one node', function () {
     const h = await startHarness('stale-loss', { workers: 1 });
     const redis = connectRedis(REDIS_URL);
     try {
-      const [gameId] = await h.driver.createDuels(1);
-      await waitFor('the game to tick', () => h.collector.lastTick(gameId) > 3);
-      const p = h.runtime.partitionOf(gameId);
+      const { gameId, p } = await tickingDuel(h);
       const supervisor = h.runtime.supervisor;
       const owned = supervisor.owned.get(p)!;
       // two acquisitions of the partition by this node, and their assignments to the worker back to back (as a
       // worker's replacement and the balance loop once could): the first executor is fenced in its recovery
-      const acquire = () => runCommand<[number, number]>(redis, 'acquire', [h.keys.lease(p), h.keys.epoch(p), h.keys.commitSeq(p)], [h.runtime.nodeId, 1500]);
+      const acquire = () => acquireLease(redis, h.keys, p, h.runtime.nodeId, 1500);
       const [older, lastSeq] = await acquire();
       const [newer] = await acquire();
       owned.epoch = newer;
@@ -364,12 +374,12 @@ describe('runtime on one node', function () {
     const redis = connectRedis(REDIS_URL);
     try {
       const lease = [keys.lease(0), keys.epoch(0)];
-      const [epoch] = await runCommand<[number, number]>(redis, 'acquire', [...lease, keys.commitSeq(0)], ['node-a', 1500]);
+      const [epoch] = await acquireLease(redis, keys, 0, 'node-a', 1500);
       expect(await runCommand<number>(redis, 'release', lease, ['node-a', epoch])).to.equal(1);
       // node-a's renewal, sent before it handed the partition off, arrives after the release
       expect(await runCommand<number>(redis, 'renew', lease, ['node-a', epoch, 1500])).to.equal(0);
       expect(await redis.get(keys.lease(0))).to.equal(null);
-      const [next] = await runCommand<[number, number]>(redis, 'acquire', [...lease, keys.commitSeq(0)], ['node-b', 1500]);
+      const [next] = await acquireLease(redis, keys, 0, 'node-b', 1500);
       expect(next).to.be.greaterThan(epoch);
       expect(await redis.get(keys.lease(0))).to.equal('node-b');
     } finally {
@@ -382,14 +392,11 @@ describe('runtime on one node', function () {
     const h = await startHarness('stale', { workers: 1 });
     const redis = connectRedis(REDIS_URL);
     try {
-      const [gameId] = await h.driver.createDuels(1);
-      await waitFor('the game to tick', () => h.collector.lastTick(gameId) > 3);
-      const p = h.runtime.partitionOf(gameId);
-      const owned = h.runtime.supervisor.owned.get(p)!;
-      const oldEpoch = owned.epoch;
+      const { gameId, p } = await tickingDuel(h);
+      const oldEpoch = h.runtime.supervisor.owned.get(p)!.epoch;
       // a second owner takes the partition over (as after a lost lease); the first keeps its old epoch
       await redis.del(h.keys.lease(p));
-      const [newEpoch] = await runCommand<[number, number]>(redis, 'acquire', [h.keys.lease(p), h.keys.epoch(p), h.keys.commitSeq(p)], ['usurper', 5000]);
+      const [newEpoch] = await acquireLease(redis, h.keys, p, 'usurper', 5000);
       expect(newEpoch).to.equal(oldEpoch + 1);
       const commit = await runCommand<[number]>(redis, 'commit',
         [h.keys.lease(p), h.keys.epoch(p), h.keys.commitSeq(p), h.keys.outbox(p), h.keys.inbox(p)],
@@ -404,10 +411,13 @@ describe('runtime on one node', function () {
       expect(await redis.xlen(h.keys.outbox(p))).to.equal(kept);
       await waitFor('the old owner to notice it lost the partition', () => !h.runtime.supervisor.owned.has(p) || h.runtime.supervisor.owned.get(p)!.epoch !== oldEpoch);
       const ticksAtLoss = h.collector.lastTick(gameId);
-      // the stale owner's checkpoint is refused once the new epoch wrote one
+      // the stale owner's checkpoint is refused once the new epoch wrote one (the new epoch's row is ahead of
+      // anything the old owner's writer may still have on its way, and the stale save ahead of that row, so only
+      // the epoch can refuse it)
       const current = await h.runtime.checkpoints.load(gameId);
-      await h.runtime.checkpoints.save([{ ...current!, epoch: newEpoch, seq: current!.seq }]);
-      const written = await h.runtime.checkpoints.save([{ ...current!, epoch: oldEpoch, seq: current!.seq + 5, tick: 999 }]);
+      const ahead = current!.seq + 1000;
+      await h.runtime.checkpoints.save([{ ...current!, epoch: newEpoch, seq: ahead }]);
+      const written = await h.runtime.checkpoints.save([{ ...current!, epoch: oldEpoch, seq: ahead + 5, tick: 999 }]);
       expect(written.size).to.equal(0);
       expect((await h.runtime.checkpoints.load(gameId))!.tick).to.equal(current!.tick);
       await new Promise((r) => setTimeout(r, 500));

@@ -23,7 +23,7 @@ export interface Subscriber {
   readonly id: number;
   send(message: ServerMessage, encoded?: Uint8Array): boolean;
   /** The game applied this client's join without seating it (full, or started meanwhile): it no longer follows the game. */
-  refused(gameId: string, code: 'full' | 'bad_state', message: string, rid: number | null): void;
+  refused(gameId: string, code: 'full' | 'bad_state', message: string, rid: number | undefined): void;
 }
 
 interface Watch {
@@ -348,7 +348,7 @@ export class Fanout {
     if (game.watchers.size === 0) game.idleSince = Date.now();
     const full = state?.phase === 'lobby';
     watch.sub.refused(game.gameId, full ? 'full' : 'bad_state',
-      full ? `the game is full (${state.settings.players} players)` : 'the game started before your join reached it', watch.pending?.rid ?? null);
+      full ? `the game is full (${state.settings.players} players)` : 'the game started before your join reached it', watch.pending?.rid);
   }
 
   private broadcast(game: WatchedGame, message: ServerMessage): void {

@@ -320,10 +320,10 @@ export class Session implements Subscriber {
   }
 
   /** The game did not seat this client's join (see Subscriber.refused): back to the lobby state. */
-  refused(gameId: string, code: 'full' | 'bad_state', message: string, rid: number | null): void {
+  refused(gameId: string, code: 'full' | 'bad_state', message: string, rid: number | undefined): void {
     if (this.state.kind !== 'game' || this.state.gameId !== gameId) return;
     this.state = { kind: 'lobby' };
-    this.error(code, message, rid ?? undefined);
+    this.error(code, message, rid);
     void this.ctx.games.forgetJoiner(gameId, this.user!.userId).catch((err: unknown) => this.ctx.log.warn({ err, gameId }, 'could not take back a refused join\'s seat'));
   }
 
