@@ -384,6 +384,18 @@ describe('a SnakeTron node over WebSockets', function () {
     expect(other.all('ack')).to.have.length(0);
   });
 
+  it('acks a turn for a tick already past with the t it gave, and applies it at the next step', async () => {
+    const player = await connect('past-t', 'late');
+    player.send({ type: 'solo', settings: { tickMs: 200 } });
+    const snap = await player.next('snapshot');
+    await player.next('tick', (t) => t.gameId === snap.gameId && t.t === 2);
+    player.send({ type: 'turn', dir: 'up', seq: 1, t: 1 });
+    expect(await player.next('ack', (a) => a.seq === 1)).to.include({ t: 1 });
+    const turned = await player.next('tick', (t) => t.gameId === snap.gameId && t.turns.length > 0);
+    expect(turned.turns).to.deep.equal([[0, 0]]);
+    expect(turned.t).to.be.greaterThan(2);
+  });
+
   it('refuses an unqueue that a match got to first, keeping the player for its match; asked again, it lets go for good', async () => {
     const a = await connect('raced', 'raced');
     const gone = await connect('gone', 'gone');

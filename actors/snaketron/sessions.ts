@@ -394,7 +394,8 @@ export class Session implements Subscriber {
     }
     const id = await this.ctx.producer.submit(state.gameId, { k: 'turn', snakeId, dir: directionCode(dir), t: wanted });
     this.turnsOnTheirWay.push(id);
-    this.reply({ type: 'ack', seq, t: wanted }, rid);
+    // the t given, even one already past (PROTOCOL.md: it then applies at the first step after it)
+    this.reply({ type: 'ack', seq, t: t ?? wanted }, rid);
   }
 
   private async leave(rid?: number): Promise<void> {
