@@ -17,6 +17,8 @@ import { SpecCluster, type SnakeNode } from './support/cluster.ts';
 import { killOwnerMidGame, privateDuel, SpecPlayer, staircase } from './support/player.ts';
 import { pino } from 'pino';
 import { dropKeys, freshDatabase, freshPrefix, REDIS_URL, sleep, waitFor, type SpecDatabase } from './support/env.ts';
+import { SpecPostgres } from './support/processes.ts';
+import { partitionOf } from '../runtime/partition.ts';
 
 const REPLAY_BIN = fileURLToPath(new URL('../bin/snaketron-replay', import.meta.url));
 
@@ -267,5 +269,60 @@ describe('the recorder thread', function () {
     expect(replay.finalHash).to.equal(a.lastHash);
     expect(replay.finalHash).to.equal(b.lastHash);
     expect(verifyReplay(replay)).to.deep.include({ ok: true });
+  });
+});
+
+describe('the recorder through a Postgres outage', function () {
+  this.timeout(120_000);
+  let postgres: SpecPostgres;
+  let prefix: string;
+  let node: RunningNode;
+
+  before(async () => {
+    postgres = await SpecPostgres.start();
+    prefix = freshPrefix('recorder-pg');
+    node = await startNode({
+      port: 0, redisUrl: REDIS_URL, databaseUrl: postgres.url(), partitions: 4, workers: 1, nodeId: 'recorder-pg-spec', prefix,
+      checkpointTicks: 50, leaseMs: 1500, logger: pino({ level: 'silent' }),
+    });
+  });
+  after(async () => {
+    await node?.stop();
+    await dropKeys(prefix);
+    postgres?.destroy();
+  });
+
+  it('stores the result and replay of a game that ended while Postgres was down once it is back, and leaves nothing pending', async () => {
+    const endpoint = { ws: `ws://127.0.0.1:${node.port}/ws` };
+    const [a, b] = await privateDuel(endpoint, endpoint, { size: 60, tickMs: 50 });
+    a.steer(staircase(a), 3);
+    b.steer(staircase(b), 3);
+    await waitFor('the game to run a while', () => a.tick >= 20, 30_000);
+    await postgres.stop();
+    a.stop();
+    b.stop();
+    await waitFor('both players to see the end', () => a.over && b.over, 60_000);
+    await sleep(2000); // the recorder reads the ending and cannot store it
+    await postgres.startOn(postgres.port);
+
+    const bytes = await waitFor(`the replay of ${a.gameId}`, async () => {
+      const res = await fetch(`${node.url}/api/games/${a.gameId}/replay`);
+      return res.status === 200 ? Buffer.from(await res.arrayBuffer()) : null;
+    }, 30_000, 100);
+    const replay = decodeReplay(bytes);
+    expect(replay.ticks).to.equal(a.over!.t);
+    expect(replay.finalHash).to.equal(a.lastHash);
+    expect(verifyReplay(replay)).to.deep.include({ ok: true });
+    const info = (await (await fetch(`${node.url}/api/games/${a.gameId}`)).json()) as { status: string; results: unknown[] | null };
+    expect(info.status).to.equal('complete');
+    expect(info.results).to.have.length(2);
+    // nothing left pending for the recorder, which would hold the partition's journal back from trimming for good
+    const redis = new Redis(REDIS_URL);
+    try {
+      const outbox = new Keys(prefix).outbox(partitionOf(a.gameId, 4));
+      await waitFor('the recorder to acknowledge every entry', async () => ((await redis.xpending(outbox, RECORDER_GROUP)) as [number])[0] === 0, 10_000, 100);
+    } finally {
+      redis.disconnect();
+    }
   });
 });

@@ -29,6 +29,8 @@ export const RECORDER_GROUP = 'recorder';
 const READ_EVERY_MS = 500;
 /** entries handled in one collecting call when a partition has a backlog */
 const ENTRIES_PER_CALL = 20;
+/** how long the recorder waits after a failed round (Redis or Postgres away) before it tries again */
+const RETRY_AFTER_MS = 500;
 
 /** ioredis has XAUTOCLAIM with binary replies, untyped. */
 interface AutoClaim {
@@ -103,15 +105,26 @@ export class Recorder {
         for (const p of [...this.claimed]) if (!owned.includes(p)) this.claimed.delete(p);
         const streams = owned.map((p) => this.host.keys.outbox(p));
         const reply = await readStreams(this.reader, ['GROUP', RECORDER_GROUP, this.host.nodeId, 'COUNT', 1000], 200, streams, owned.map(() => '>'));
-        // partitions side by side (their writes go out together); each one's entries in order
+        // partitions side by side (their writes go out together); each one's entries in order, and a partition
+        // whose entries could not be stored (Postgres away) has them claimed again, in order, before new ones
+        const failed: number[] = [];
         await Promise.all((reply ?? []).map(async ([streamBuf, entries]) => {
           const partition = owned[streams.indexOf(streamBuf.toString())];
-          for (let i = 0; i < entries.length; i += ENTRIES_PER_CALL) await this.process(partition, entries.slice(i, i + ENTRIES_PER_CALL));
+          try {
+            for (let i = 0; i < entries.length; i += ENTRIES_PER_CALL) await this.process(partition, entries.slice(i, i + ENTRIES_PER_CALL));
+          } catch (err) {
+            failed.push(partition);
+            this.log.warn({ err: String(err), partition }, 'recording failed; the entries are read again');
+          }
         }));
+        for (const p of failed) this.claimed.delete(p);
+        if (failed.length > 0) await sleep(RETRY_AFTER_MS);
       } catch (err) {
         if (!this.running) return;
+        // a read whose reply was lost left its entries pending for this consumer: every partition claims again
+        this.claimed.clear();
         this.log.warn({ err: String(err) }, 'recorder failed; retrying');
-        await sleep(500);
+        await sleep(RETRY_AFTER_MS);
       }
     }
   }
