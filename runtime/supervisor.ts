@@ -32,6 +32,8 @@ interface OwnedPartition {
   state: PartitionState;
   actors: number;
   since: number;
+  /** the hand-off under way, which a stop waits for too */
+  handingOff?: Promise<void>;
 }
 
 class WorkerSlot {
@@ -306,6 +308,11 @@ export class Supervisor extends EventEmitter {
       this.acquiring.delete(partition);
     }
     if (epoch === 0) return false;
+    if (this.stopping) {
+      // the stop began while the lease was on its way: nothing ran under it, so it is given straight back
+      await runCommand<number>(this.redis, 'release', [this.keys.lease(partition), this.keys.epoch(partition)], [this.config.nodeId, epoch]).catch(() => 0);
+      return false;
+    }
     this.owned.set(partition, { partition, epoch, worker: slot, state: 'recovering', actors: 0, since: Date.now() });
     this.counters.takeovers++;
     this.post(slot, { kind: 'assign', partition, epoch, lastSeq: Number(lastSeq) });
@@ -333,10 +340,18 @@ export class Supervisor extends EventEmitter {
   }
 
   /** Graceful hand-off: the executor checkpoints everything and releases the lease; the next owner recovers. */
-  async handOff(partition: number): Promise<void> {
+  handOff(partition: number): Promise<void> {
     const owned = this.owned.get(partition);
-    if (!owned || owned.state === 'handing-off') return;
-    owned.state = 'handing-off';
+    if (!owned) return Promise.resolve();
+    if (owned.state !== 'handing-off') {
+      owned.state = 'handing-off';
+      owned.handingOff = this.handOver(owned);
+    }
+    return owned.handingOff ?? Promise.resolve();
+  }
+
+  private async handOver(owned: OwnedPartition): Promise<void> {
+    const { partition } = owned;
     const slot = owned.worker;
     await new Promise<void>((resolve) => {
       const timeout = setTimeout(resolve, this.config.leaseMs * 4);
@@ -353,6 +368,7 @@ export class Supervisor extends EventEmitter {
     this.stopping = true;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+    // also the hand-offs the balance loop began (the node left the membership just before): the workers end after
     if (handOff) await Promise.all([...this.owned.keys()].map((p) => this.handOff(p)));
     await Promise.all(this.slots.map((slot) => slot.worker?.terminate()));
     for (const slot of this.slots) slot.worker = null;

@@ -368,6 +368,31 @@ describe('runtime on one node', function () {
     }
   });
 
+  it('waits in a graceful stop for the hand-offs already under way: every lease released, every game checkpointed at its end', async () => {
+    const h = await startHarness('stop-handing-off', { workers: 1 });
+    const redis = connectRedis(REDIS_URL);
+    try {
+      const { gameId } = await tickingDuel(h);
+      // the balance loop began handing every partition over (the node had just left the membership) as the stop came
+      for (let p = 0; p < PARTITIONS; p++) void h.runtime.supervisor.handOff(p);
+      await h.runtime.stop(true);
+      for (let p = 0; p < PARTITIONS; p++) expect(await redis.get(h.keys.lease(p)), `the lease of partition ${p}`).to.equal(null);
+      const db = connectDatabase<RuntimeTables>(h.db.url);
+      try {
+        const checkpoint = (await new CheckpointStore(db).load(gameId))!;
+        await waitFor('the journal to be read to its end', () => h.collector.records.get(gameId)!.at(-1)!.n >= checkpoint.seq);
+        expect(checkpoint.seq, 'the checkpoint covers the last record').to.equal(h.collector.records.get(gameId)!.at(-1)!.n);
+      } finally {
+        await db.destroy();
+      }
+    } finally {
+      redis.disconnect();
+      await h.collector.stop();
+      await h.db.drop();
+      await dropKeys(h.prefix);
+    }
+  });
+
   it('lets no renewal still on its way take back a lease its owner released: the next node acquires it at once', async () => {
     const prefix = freshPrefix('release');
     const keys = new Keys(prefix);
