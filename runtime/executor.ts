@@ -66,6 +66,11 @@ const TICKING_POLL_MS = 250;
 const RUNG_POLL_MS = 250;
 /** How long a hand-off waits for its final checkpoints to reach Postgres before it releases the partition anyway. */
 const HAND_OFF_CHECKPOINT_WAIT_MS = 100;
+/**
+ * A partition whose streams did not move (nothing committed, dead-lettered or newly covered by a checkpoint) since
+ * its last trim looks again only this often: an idle partition's trim is four Redis calls that find nothing to do.
+ */
+const QUIET_TRIM_MS = 10_000;
 /** A reader of the outbox (a node's fan-out) that said where it is within this long holds trimming back. */
 const READER_TTL_MS = 30_000;
 /** A reader silent for this long is forgotten. */
@@ -148,6 +153,9 @@ export class PartitionExecutor {
   private uncommitted = false;
   private cycling: Promise<void> | null = null;
   private lastTrim = 0;
+  private lastStreamTrim = 0;
+  /** something was appended, acknowledged or newly covered by a checkpoint since the last trim */
+  private streamsMoved = true;
   /** the newest inbox entry this executor has taken in; delivered entries after it were lost on the way */
   private lastSeenId = '0-0';
   readonly stats: ExecutorStats;
@@ -524,6 +532,7 @@ export class PartitionExecutor {
       [...this.fenceKeys, this.keys.deadLetters(this.partition), this.keys.inbox(this.partition)],
       [...this.fenceArgs, OWNER_GROUP, entry.id, payload]);
     if (ok === 0) throw new FencedError('dead-lettering an input');
+    this.streamsMoved = true;
     this.stats.deadLetters++;
     this.emit({ kind: 'dead-letter', partition: this.partition, actorId: entry.env.a, inputId: entry.id, error });
   }
@@ -555,6 +564,7 @@ export class PartitionExecutor {
       }
     }
     this.commitSeq = seq;
+    this.streamsMoved = true;
     this.stats.commits++;
     this.stats.commitMs.observe(Date.now() - started);
     for (const { actor, record, consumed } of drafts) {
@@ -592,6 +602,7 @@ export class PartitionExecutor {
   }
 
   private onCheckpointsConfirmed(confirmed: ReadonlyArray<{ actorId: string; seq: number; outboxId: string; finished: boolean }>): void {
+    this.streamsMoved = true;
     for (const c of confirmed) {
       const actor = this.actors.get(c.actorId);
       if (!actor) continue;
@@ -618,6 +629,9 @@ export class PartitionExecutor {
         this.takeCheckpoint(actor);
       }
     }
+    if (!this.streamsMoved && now - this.lastStreamTrim < QUIET_TRIM_MS) return;
+    this.streamsMoved = false;
+    this.lastStreamTrim = now;
     const outbox = this.keys.outbox(this.partition);
     const inbox = this.keys.inbox(this.partition);
     try {
@@ -647,6 +661,7 @@ export class PartitionExecutor {
       if (trimmed === 0) throw new FencedError('trimming the streams');
     } catch (err) {
       if (err instanceof FencedError) throw err; // the partition is lost: the cycle stops
+      this.streamsMoved = true;
       this.log.warn({ err: errorText(err), partition: this.partition }, 'trimming failed; will try again');
     }
   }
