@@ -51,9 +51,24 @@ async function startHarness(label: string, overrides: Partial<RuntimeOptions> = 
 async function stopHarness(h: Harness): Promise<void> {
   await h.driver.stopTurning();
   await h.runtime.stop(false);
+  await dropHarness(h);
+}
+
+/** The rest of stopHarness, for a spec that stopped the runtime itself. */
+async function dropHarness(h: Harness): Promise<void> {
   await h.collector.stop();
   await h.db.drop();
   await dropKeys(h.prefix);
+}
+
+/** A game's stored checkpoint, read through a connection of its own (the runtime may be stopped). */
+async function storedCheckpoint(h: Harness, gameId: string): Promise<Checkpoint> {
+  const db = connectDatabase<RuntimeTables>(h.db.url);
+  try {
+    return (await new CheckpointStore(db).load(gameId))!;
+  } finally {
+    await db.destroy();
+  }
 }
 
 async function verifyAll(h: Harness): Promise<number> {
@@ -354,17 +369,10 @@ describe('runtime on one node', function () {
       // its epoch and releases the lease (before, it ran on unseen and the stop found nothing to hand over)
       await h.runtime.stop(true);
       expect(await redis.get(h.keys.lease(p))).to.equal(null);
-      const db = connectDatabase<RuntimeTables>(h.db.url);
-      try {
-        expect(Number((await new CheckpointStore(db).load(gameId))!.epoch)).to.equal(newer);
-      } finally {
-        await db.destroy();
-      }
+      expect(Number((await storedCheckpoint(h, gameId)).epoch)).to.equal(newer);
     } finally {
       redis.disconnect();
-      await h.collector.stop();
-      await h.db.drop();
-      await dropKeys(h.prefix);
+      await dropHarness(h);
     }
   });
 
@@ -377,19 +385,13 @@ describe('runtime on one node', function () {
       for (let p = 0; p < PARTITIONS; p++) void h.runtime.supervisor.handOff(p);
       await h.runtime.stop(true);
       for (let p = 0; p < PARTITIONS; p++) expect(await redis.get(h.keys.lease(p)), `the lease of partition ${p}`).to.equal(null);
-      const db = connectDatabase<RuntimeTables>(h.db.url);
-      try {
-        const checkpoint = (await new CheckpointStore(db).load(gameId))!;
-        await waitFor('the journal to be read to its end', () => h.collector.records.get(gameId)!.at(-1)!.n >= checkpoint.seq);
-        expect(checkpoint.seq, 'the checkpoint covers the last record').to.equal(h.collector.records.get(gameId)!.at(-1)!.n);
-      } finally {
-        await db.destroy();
-      }
+      const checkpoint = await storedCheckpoint(h, gameId);
+      const lastRecord = () => h.collector.records.get(gameId)!.at(-1)!.n;
+      await waitFor('the journal to be read to its end', () => lastRecord() >= checkpoint.seq);
+      expect(checkpoint.seq, 'the checkpoint covers the last record').to.equal(lastRecord());
     } finally {
       redis.disconnect();
-      await h.collector.stop();
-      await h.db.drop();
-      await dropKeys(h.prefix);
+      await dropHarness(h);
     }
   });
 
