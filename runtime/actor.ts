@@ -25,9 +25,15 @@ export interface ActorType<State = unknown, Output = unknown> {
   readonly type: string;
   /** A new actor from its create input. Throws to reject it (the create is dead-lettered after retries). */
   create(init: unknown, ctx: ActorContext): State;
-  /** Applies one input; may mutate `state`. Returns what observers should see of it, if anything. */
+  /**
+   * Applies one input; may mutate `state`. Returns what observers should see of it, if anything. An input that
+   * makes the actor throw three times, here or in the tick after it, is dead-lettered and skipped.
+   */
   handle(state: State, input: unknown, ctx: ActorContext): Output | undefined;
-  /** Advances one tick; may mutate `state`. Returns the tick's output for observers. */
+  /**
+   * Advances one tick; may mutate `state`. Returns the tick's output for observers. A throw restarts the actor
+   * from its checkpoint and journal; a tick that throws three times with no input to blame ends it (see `fail`).
+   */
   tick(state: State, ctx: ActorContext): Output;
   /** The actor's clock: null while it does not tick (waiting to start, or finished). */
   schedule(state: State): TickSchedule | null;

@@ -3,7 +3,7 @@
 // records with one Lua script that also acknowledges the inputs it consumed. Checkpoints follow the commits.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
-import type { ActorContext, ActorType } from './actor.ts';
+import type { ActorContext, ActorType, TickSchedule } from './actor.ts';
 import { CheckpointWriter } from './checkpoint-writer.ts';
 import type { CheckpointStore } from './checkpoints.ts';
 import { applyRecord, fieldValue, readOutbox, rebuildActor, tickGrid } from './journal.ts';
@@ -92,7 +92,17 @@ class HostedActor {
   /** inputs waiting to be handled, oldest first (new ones, or ones to retry after a restart) */
   queue: InboxEntry[] = [];
   restarting: string | null = null;
+  /** throws of its tick that no input accounts for: at maxFailures the actor is ended as failed */
   tickFailures = 0;
+  /**
+   * A tick threw after inputs handled in the same cycle: those inputs are suspects. The next tick runs without
+   * them ('alone'): if it throws too, the tick is at fault and counts in tickFailures. If it does not, the suspects
+   * are handled one per tick ('one'), so a tick that throws names its input, which is dead-lettered after
+   * maxFailures throws like an input whose own handling throws.
+   */
+  probe: 'alone' | 'one' | null = null;
+  /** how many inputs at the front of the queue are still suspects */
+  suspects = 0;
   finished = false;
   /** a number from the id that spreads the actors' periodic checkpoints evenly over the ticks */
   readonly spread: number;
@@ -335,7 +345,10 @@ export class PartitionExecutor {
     let unscheduled = false;
     for (const actor of this.actors.values()) {
       if (actor.restarting !== null || actor.finished) continue;
-      if (actor.queue.length > 0) this.handleQueue(actor, drafts, now);
+      if (actor.queue.length > 0) {
+        if (actor.probe === null || actor.state === undefined) this.handleQueue(actor, drafts, now);
+        else if (actor.probe === 'one' && this.dueSchedule(actor, now)) this.handleQueue(actor, drafts, now, 1);
+      }
       if (actor.restarting !== null || actor.finished) continue;
       if (actor.nextDue === null || actor.nextDue <= now + 1 || actor.tickFailures >= this.config.maxFailures) {
         this.tickIfDue(actor, drafts, now);
@@ -417,10 +430,11 @@ export class PartitionExecutor {
     return draft;
   }
 
-  private handleQueue(actor: HostedActor, drafts: Map<string, Draft>, now: number): void {
+  /** Handles the actor's queued inputs in order (at most `limit` of them). */
+  private handleQueue(actor: HostedActor, drafts: Map<string, Draft>, now: number, limit = Infinity): void {
     if (actor.queue.length === 0) return;
     const ctx: ActorContext = { actorId: actor.id, now, align: this.align };
-    while (actor.queue.length > 0) {
+    for (let handled = 0; actor.queue.length > 0 && handled < limit; handled++) {
       const entry = actor.queue[0];
       const draft = this.draftFor(actor, drafts, now);
       try {
@@ -456,14 +470,9 @@ export class PartitionExecutor {
       this.emit({ kind: 'actor-failed', partition: this.partition, actorId: actor.id, reason });
       return;
     }
-    const schedule = actor.type.schedule(actor.state);
-    if (schedule === null) { actor.nextDue = null; return; }
-    if (actor.nextDue === null) {
-      // A fresh schedule starts at its startAt; after a recovery the clock resumes now (time stopped meanwhile).
-      // (an actor that aligned its startAt with ctx.align starts exactly there)
-      actor.nextDue = this.align(actor.type.tickOf(actor.state) === 0 ? schedule.startAt : now, schedule.tickMs);
-    }
-    if (actor.nextDue > now + 1) return;
+    const schedule = this.dueSchedule(actor, now);
+    if (schedule === null) return;
+    const due = actor.nextDue!;
     const draft = this.draftFor(actor, drafts, now);
     try {
       const output = actor.type.tick(actor.state, { actorId: actor.id, now, align: this.align });
@@ -471,15 +480,53 @@ export class PartitionExecutor {
       (draft.record.o ??= []).push(output);
       actor.tickFailures = 0;
     } catch (err) {
-      actor.tickFailures++;
-      this.failed(actor, drafts, `tick threw: ${errorText(err)}`);
+      this.tickThrew(actor, drafts, draft.consumed, `tick threw: ${errorText(err)}`);
       return;
     }
+    if (actor.probe === 'alone') {
+      actor.probe = 'one';
+    } else if (actor.probe === 'one') {
+      actor.suspects -= draft.consumed.length;
+      if (actor.suspects <= 0) this.probed(actor);
+    }
     this.stats.ticks++;
-    this.stats.lateness.observe(now - actor.nextDue);
-    actor.nextDue += schedule.tickMs;
+    this.stats.lateness.observe(now - due);
+    actor.nextDue = due + schedule.tickMs;
     if (actor.nextDue < now - schedule.tickMs) actor.nextDue = this.align(now, schedule.tickMs); // overloaded: no burst to catch up
     if (actor.type.isFinished(actor.state)) actor.finished = true;
+  }
+
+  /** The actor's schedule when its next tick is due now, else null (fixing when it is due, if not known yet). */
+  private dueSchedule(actor: HostedActor, now: number): TickSchedule | null {
+    const schedule = actor.type.schedule(actor.state);
+    if (schedule === null) {
+      actor.nextDue = null;
+      return null;
+    }
+    if (actor.nextDue === null) {
+      // A fresh schedule starts at its startAt; after a recovery the clock resumes now (time stopped meanwhile).
+      // (an actor that aligned its startAt with ctx.align starts exactly there)
+      actor.nextDue = this.align(actor.type.tickOf(actor.state) === 0 ? schedule.startAt : now, schedule.tickMs);
+    }
+    return actor.nextDue <= now + 1 ? schedule : null;
+  }
+
+  /** A tick threw: on the input handled just before it when that one is the suspect under test (see probe). */
+  private tickThrew(actor: HostedActor, drafts: Map<string, Draft>, handled: readonly InboxEntry[], reason: string): void {
+    if (actor.probe === 'one' && handled.length === 1) return this.failed(actor, drafts, reason, handled[0]);
+    if (actor.probe === null && handled.length > 0) {
+      actor.probe = 'alone';
+      actor.suspects = handled.length;
+    } else {
+      actor.tickFailures++;
+    }
+    this.failed(actor, drafts, reason);
+  }
+
+  /** Every suspect was handled before a tick that went through, or dead-lettered: inputs are handled as before. */
+  private probed(actor: HostedActor): void {
+    actor.probe = null;
+    actor.suspects = 0;
   }
 
   /**
@@ -502,7 +549,9 @@ export class PartitionExecutor {
     for (;;) {
       const poison = actor.queue.find((e) => (this.failures.get(e.id) ?? 0) >= this.config.maxFailures);
       if (!poison) break;
-      actor.queue.splice(actor.queue.indexOf(poison), 1);
+      const at = actor.queue.indexOf(poison);
+      actor.queue.splice(at, 1);
+      if (at < actor.suspects && --actor.suspects === 0) this.probed(actor);
       this.failures.delete(poison.id);
       await this.deadLetter(poison, reason, this.config.maxFailures);
     }
