@@ -2,6 +2,7 @@
 // implementation of the rules can be checked against this one.
 
 import { readFileSync } from 'node:fs';
+import { isatty } from 'node:tty';
 import { parseArgs } from 'node:util';
 import { runScenario, ScenarioError } from '../protocol/engine.ts';
 
@@ -38,7 +39,9 @@ function main(argv: string[]): number {
   }
   if (options.positionals.length > 1) throw new UsageError('at most one FILE may be given');
   const file = options.positionals[0] ?? '-';
-  if (file === '-' && process.stdin.isTTY) throw new UsageError('no FILE given and standard input is a terminal');
+  // isatty, not process.stdin.isTTY: opening process.stdin makes a pipe non-blocking, and reading one whose writer
+  // has not written yet would then fail
+  if (file === '-' && isatty(0)) throw new UsageError('no FILE given and standard input is a terminal');
 
   let text: string;
   try {

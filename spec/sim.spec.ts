@@ -16,7 +16,7 @@ const vectorFiles = readdirSync(vectorDir).filter((file) => file.endsWith('.json
 interface Run { code: number | null; stdout: string; stderr: string }
 
 /** Runs the command from a directory outside the repository, to show it finds its own tsx. */
-function runSim(args: string[], stdin?: string): Promise<Run> {
+function runSim(args: string[], stdin?: string, stdinAfterMs = 0): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(sim, args, { cwd: tmpdir(), stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -25,7 +25,7 @@ function runSim(args: string[], stdin?: string): Promise<Run> {
     child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString(); });
     child.on('error', reject);
     child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(stdin ?? '');
+    setTimeout(() => child.stdin.end(stdin ?? ''), stdinAfterMs);
   });
 }
 
@@ -84,6 +84,14 @@ describe('bin/snaketron-sim', function () {
         expect(run.stderr.trim().split('\n')).to.have.length(1);
       });
     }
+    it('reads a scenario from a pipe whose writer writes only after the sim started (a generator piping into it)', async () => {
+      const file = vectorFiles[0];
+      const run = await runSim([], JSON.stringify(vector(file).scenario), 1500);
+      expect(run.stderr).to.equal('');
+      expect(run.code).to.equal(0);
+      expect(JSON.parse(run.stdout)).to.deep.equal(vector(file).expected);
+    });
+
     it('exits 1 naming a file it cannot read', async () => {
       const run = await runSim([join(tmpdir(), 'no-such-scenario.json')]);
       expect(run.code).to.equal(1);
