@@ -4,7 +4,12 @@ import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseNodeConfig } from '../actors/snaketron/config.ts';
+import { Redis } from 'ioredis';
+import { Keys } from '../runtime/keys.ts';
 import { SpecCluster } from './support/cluster.ts';
+import { pino } from 'pino';
+import { startNode } from '../actors/snaketron/node.ts';
+import { dropKeys, freshDatabase, freshPrefix, REDIS_URL } from './support/env.ts';
 
 const NODE_BIN = fileURLToPath(new URL('../bin/snaketron-node', import.meta.url));
 
@@ -35,12 +40,16 @@ describe('snaketron-node configuration', function () {
   });
 
   it('refuses a bad option with a message naming it and exit code 2', () => {
-    for (const args of [['--port', 'abc'], ['--partitions', '0'], ['--database', 'mysql://x'], ['--bogus']]) {
+    for (const args of [['--port', 'abc'], ['--partitions', '0'], ['--database', 'mysql://x'], ['--bogus'], ['--database', 'postgres://[::1'],
+      ['--redis', 'redis://[::1'], ['--public-url', 'not a url'], ['--node-id', '']]) {
       const { code, stderr } = run(args);
       expect(code, args.join(' ')).to.equal(2);
       expect(stderr, args.join(' ')).to.match(/^snaketron-node: /);
     }
     expect(run(['--port', 'abc']).stderr).to.contain('--port (SNAKETRON_PORT) must be a whole number');
+    expect(run(['--database', 'postgres://[::1']).stderr).to.contain('--database (SNAKETRON_DATABASE_URL) must be a postgres:// URL, got "postgres://[::1"');
+    expect(run(['--public-url', 'not a url']).stderr).to.contain('--public-url (SNAKETRON_PUBLIC_URL) must be a ws:// or wss:// URL');
+    expect(run(['--node-id', '']).stderr).to.contain('--node-id (SNAKETRON_NODE_ID) must be 1-100 letters');
   });
 
   it('refuses to join a cluster whose partition count differs from its own, saying so, with exit code 1', async () => {
@@ -53,6 +62,41 @@ describe('snaketron-node configuration', function () {
       expect(cluster.live(), 'the running node goes on').to.have.length(1);
     } finally {
       await cluster.stop();
+    }
+  });
+
+  it('refuses a port in use before it joins the cluster: exit 1, and the running node keeps every partition', async () => {
+    const cluster = await SpecCluster.create('busy-port', { partitions: 8 });
+    const redis = new Redis(REDIS_URL);
+    try {
+      const first = await cluster.start();
+      const busy = run(['--port', String(first.port), '--prefix', cluster.prefix, '--database', cluster.db.url, '--partitions', '8',
+        '--node-id', 'busy-node']);
+      expect(busy.code).to.equal(1);
+      expect(busy.stderr).to.contain(`cannot listen on port ${first.port}: it is in use or not allowed`);
+      const keys = new Keys(cluster.prefix);
+      for (let p = 0; p < 8; p++) expect(await redis.get(keys.lease(p)), `the lease of partition ${p}`).to.equal(first.nodeId);
+    } finally {
+      redis.disconnect();
+      await cluster.stop();
+    }
+  });
+
+  it('advertises the port it was given when asked for any free one (--port 0)', async () => {
+    const db = await freshDatabase('port-zero');
+    const prefix = freshPrefix('port-zero');
+    const node = await startNode({
+      port: 0, redisUrl: REDIS_URL, databaseUrl: db.url, partitions: 4, workers: 1, nodeId: 'port-zero', prefix,
+      checkpointTicks: 20, leaseMs: 1500, logger: pino({ level: 'silent' }),
+    });
+    try {
+      expect(node.port).to.be.greaterThan(0);
+      const view = (await (await fetch(`${node.url}/api/cluster`)).json()) as { nodes: Array<{ id: string; url: string }> };
+      expect(view.nodes.find((n) => n.id === 'port-zero')?.url).to.match(new RegExp(`:${node.port}/ws$`));
+    } finally {
+      await node.stop();
+      await dropKeys(prefix);
+      await db.drop();
     }
   });
 

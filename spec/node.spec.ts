@@ -384,6 +384,22 @@ describe('a SnakeTron node over WebSockets', function () {
     expect(other.all('ack')).to.have.length(0);
   });
 
+  it('answers a method other than GET with 405 and Allow: GET, and a replay format it does not know with 400', async () => {
+    for (const [method, path] of [['POST', '/api/cluster'], ['DELETE', '/api/games/g-x'], ['PUT', '/healthz'], ['HEAD', '/metrics']]) {
+      const res = await fetch(`${node.http}${path}`, { method });
+      expect(res.status, `${method} ${path}`).to.equal(405);
+      expect(res.headers.get('allow'), `${method} ${path}`).to.equal('GET');
+      if (method !== 'HEAD') expect(await res.json()).to.deep.include({ error: 'method_not_allowed' });
+    }
+    for (const format of ['xml', 'JSON', '']) {
+      const res = await fetch(`${node.http}/api/games/g-x/replay?format=${format}`);
+      expect(res.status, `format=${format}`).to.equal(400);
+      expect(await res.json()).to.deep.equal({ error: 'bad_request', message: `format must be json, or left out for msgpack; got "${format}"` });
+    }
+    expect((await fetch(`${node.http}/api/games/g-x/replay?format=json`)).status).to.equal(404);
+    expect((await fetch(`${node.http}/api/cluster`)).status).to.equal(200);
+  });
+
   it('acks a turn for a tick already past with the t it gave, and applies it at the next step', async () => {
     const player = await connect('past-t', 'late');
     player.send({ type: 'solo', settings: { tickMs: 200 } });

@@ -30,6 +30,15 @@ const OPTIONS: Option[] = [
 
 export class ConfigError extends Error {}
 
+/** Whether `text` parses as a URL with one of these schemes (a regular expression alone lets `postgres://[::1` by). */
+export function isUrl(text: string, schemes: readonly string[]): boolean {
+  try {
+    return schemes.includes(new URL(text).protocol.slice(0, -1));
+  } catch {
+    return false;
+  }
+}
+
 export function usage(): string {
   const rows = OPTIONS.map((o) => `  --${o.flag.padEnd(18)} ${o.env.padEnd(28)} ${o.help}${o.default() ? ` (default ${o.default()})` : ''}`);
   return ['Usage: snaketron-node [options]', '', 'Starts a SnakeTron cluster node. Every option may also be set by its environment variable.', '',
@@ -61,18 +70,26 @@ export function parseNodeConfig(argv: string[], env: NodeJS.ProcessEnv): NodeCon
     return n;
   };
   const database = value(get('database'))!;
-  if (!/^postgres(ql)?:\/\//.test(database)) throw new ConfigError(`--database (SNAKETRON_DATABASE_URL) must be a postgres:// URL, got "${database}"`);
+  if (!isUrl(database, ['postgres', 'postgresql'])) throw new ConfigError(`--database (SNAKETRON_DATABASE_URL) must be a postgres:// URL, got "${database}"`);
   const redis = value(get('redis'))!;
-  if (!/^rediss?:\/\//.test(redis) && !/^[\w.-]+:\d+(,[\w.-]+:\d+)*$/.test(redis)) {
+  if (!isUrl(redis, ['redis', 'rediss']) && !/^[\w.-]+:\d+(,[\w.-]+:\d+)*$/.test(redis)) {
     throw new ConfigError(`--redis (SNAKETRON_REDIS_URL) must be a redis:// URL or host:port seeds, got "${redis}"`);
   }
   const port = int('port');
   const prefix = value(get('prefix'))!;
   if (!/^[\w.-]{1,64}$/.test(prefix)) throw new ConfigError(`--prefix must be 1-64 letters, digits, '.', '_' or '-', got "${prefix}"`);
+  const nodeId = value(get('node-id'));
+  if (nodeId !== undefined && !/^[\w.:-]{1,100}$/.test(nodeId)) {
+    throw new ConfigError(`--node-id (SNAKETRON_NODE_ID) must be 1-100 letters, digits, '.', ':', '_' or '-', got "${nodeId}"`);
+  }
+  const publicUrl = value(get('public-url'));
+  if (publicUrl !== undefined && !isUrl(publicUrl, ['ws', 'wss'])) {
+    throw new ConfigError(`--public-url (SNAKETRON_PUBLIC_URL) must be a ws:// or wss:// URL such as ws://game.example.com/ws, got "${publicUrl}"`);
+  }
   return {
     port, redisUrl: redis, databaseUrl: database, partitions: int('partitions'), workers: int('workers'),
-    nodeId: value(get('node-id')) ?? `${hostname()}-${port}-${randomBytes(3).toString('hex')}`,
-    prefix, secret: value(get('secret')), publicUrl: value(get('public-url')),
+    nodeId: nodeId ?? `${hostname()}-${port}-${randomBytes(3).toString('hex')}`,
+    prefix, secret: value(get('secret')), publicUrl,
     checkpointTicks: int('checkpoint-ticks'), leaseMs: int('lease-ms'),
   };
 }

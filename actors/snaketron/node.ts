@@ -58,15 +58,26 @@ export interface RunningNode {
 
 export async function startNode(config: NodeConfig): Promise<RunningNode> {
   const log = config.logger ?? createLogger({ node: config.nodeId });
-  const publicUrl = config.publicUrl ?? `ws://${hostname()}:${config.port}/ws`;
+  // the port first: a node that cannot have it says so before it joins the cluster (it would take partitions only to
+  // drop them again); its routes are added once the node is ready to serve them
+  const app = uWS.App();
+  const listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
+    // exclusive: a second node on the same port must fail, not share it
+    app.listen(config.port, LISTEN_EXCLUSIVE_PORT, (socket) => {
+      if (socket) resolve(socket);
+      else reject(new Error(`cannot listen on port ${config.port}: it is in use or not allowed`));
+    });
+  });
+  const port = uWS.us_socket_local_port(listenSocket);
+  const publicUrl = config.publicUrl ?? `ws://${hostname()}:${port}/ws`;
 
-  // storage first: a node that cannot reach Redis or Postgres says so and exits
+  // then storage: a node that cannot reach Redis or Postgres says so and exits
   const db: SnaketronDb = connectDatabase<SnaketronTables>(config.databaseUrl, 8);
   const runtime = await Runtime.start({
     redisUrl: config.redisUrl, databaseUrl: config.databaseUrl, actorModules: [ACTOR_MODULE], nodeId: config.nodeId,
     prefix: config.prefix, partitions: config.partitions, workers: config.workers, leaseMs: config.leaseMs,
     checkpointTicks: config.checkpointTicks, url: publicUrl, logger: log, outboxGroups: [RECORDER_GROUP],
-  }).catch(async (err: unknown) => { await db.destroy(); throw err; });
+  }).catch(async (err: unknown) => { await db.destroy(); uWS.us_listen_socket_close(listenSocket); throw err; });
   await migrate(db, 'snaketron_migrations', SNAKETRON_MIGRATIONS);
   const secret = config.secret ?? await clusterSecret(runtime);
   const fanout = new Fanout(runtime, log);
@@ -149,7 +160,6 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
   });
 
   const allSockets = new Set<uWS.WebSocket<SocketData>>();
-  const app = uWS.App();
   app.ws<SocketData>('/ws', {
     compression: uWS.DISABLED,
     // larger than the protocol's limit, so an oversized frame is closed cleanly with 1009 (uWS itself drops
@@ -247,6 +257,10 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
   app.get('/api/games/:id/replay', (res, req) => {
     const id = req.getParameter(0);
     const format = new URLSearchParams(req.getQuery() ?? '').get('format');
+    if (format !== null && format !== 'json') {
+      json(res, '400 Bad Request', { error: 'bad_request', message: `format must be json, or left out for msgpack; got "${format}"` });
+      return;
+    }
     handle(res, async () => {
       const row = await db.selectFrom('replays').select('data').where('game_id', '=', id).executeTakeFirst();
       if (!row) return json(res, '404 Not Found', { error: 'not_found', message: `no replay of game ${id} (yet)` });
@@ -266,20 +280,13 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     }
     res.writeHeader('Content-Type', file.type).writeHeader('Cache-Control', 'no-cache').end(file.body);
   });
-
-  const listenSocket = await new Promise<uWS.us_listen_socket>((resolve, reject) => {
-    // exclusive: a second node on the same port must fail, not share it
-    app.listen(config.port, LISTEN_EXCLUSIVE_PORT, (socket) => {
-      if (socket) resolve(socket);
-      else reject(new Error(`cannot listen on port ${config.port}: it is in use or not allowed`));
-    });
-  }).catch(async (err: unknown) => {
-    clearInterval(matchTimer); clearInterval(readyTimer);
-    await fanout.stop(); await recorder.stop(); subscriber.disconnect();
-    await runtime.stop(false); await db.destroy();
-    throw err;
+  // every route above is a GET: any other method is told so (uWS would close the connection without a word)
+  app.any('/*', (res, req) => {
+    const method = req.getCaseSensitiveMethod();
+    res.cork(() => res.writeStatus('405 Method Not Allowed').writeHeader('Allow', 'GET').writeHeader('Content-Type', 'application/json')
+      .end(JSON.stringify({ error: 'method_not_allowed', message: `${method} is not served here; every endpoint answers GET` })));
   });
-  const port = uWS.us_socket_local_port(listenSocket);
+
   log.info({ port, ws: publicUrl, partitions: config.partitions, workers: config.workers }, 'listening');
 
   let stopping: Promise<void> | null = null;
