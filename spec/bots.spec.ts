@@ -1,7 +1,7 @@
 // Bot fleets against real nodes: every game they play completes in Postgres with a replay that verifies, every
 // tick they see matches their own copy of the game, and bots whose node dies come back through another one.
 import { expect } from 'chai';
-import { runBots, type BotSummary } from '../actors/snaketron/bots.ts';
+import { BotError, checkBotOptions, runBots, type BotSummary } from '../actors/snaketron/bots.ts';
 import { decodeReplay, verifyReplay } from '../actors/snaketron/replay.ts';
 import { SpecCluster, type SnakeNode } from './support/cluster.ts';
 import { waitFor } from './support/env.ts';
@@ -32,6 +32,15 @@ describe('bots', function () {
   afterEach(async () => {
     await cluster?.stop();
     cluster = null;
+  });
+
+  it('refuses a URL that does not parse and a duration no timer can wait, each with a one-line reason', () => {
+    const base = { urls: ['ws://127.0.0.1:8080/ws'], bots: 2, mode: 'duel' as const };
+    for (const url of ['ws://[::1', 'ws://127.0.0.1:99999/ws', 'http://127.0.0.1:8080/ws']) {
+      expect(() => checkBotOptions({ ...base, urls: [url] }), url).to.throw(BotError, `--url must be a ws:// or wss:// URL such as ws://127.0.0.1:8080/ws, got "${url}"`);
+    }
+    expect(() => checkBotOptions({ ...base, durationMs: 3_000_000_000 })).to.throw(BotError, '--duration must be a number of seconds above 0 and at most 2147483');
+    expect(() => checkBotOptions({ ...base, durationMs: 2_000_000_000 })).to.not.throw();
   });
 
   it('20 bots finish 10 duels against a node: every game complete with a verified replay, no hash mismatch', async () => {

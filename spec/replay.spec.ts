@@ -202,6 +202,9 @@ describe('replays of games played through nodes', function () {
     const unknown = await cli(['verify', 'g-no-such-game', '--database', url]);
     expect(unknown.code).to.equal(2);
     expect(unknown.stderr).to.match(/no game g-no-such-game/);
+    const badUrl = await cli(['list', '--database', 'postgres://[::1']);
+    expect(badUrl.code).to.equal(2);
+    expect(badUrl.stderr).to.equal('snaketron-replay: --database must be a postgres:// URL, got "postgres://[::1"\n');
 
     // list: every finished game of the cluster, with its replay size
     const list = await cli(['list', '--database', url]);

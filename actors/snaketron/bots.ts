@@ -9,8 +9,11 @@ import {
   decodeServerMessage, encodeClientMessage, TURN_DIRECTIONS, type OutgoingClientMessage, type ServerMessage,
 } from '../../protocol/messages.ts';
 import { BotBrain } from './bot-brain.ts';
+import { isUrl } from './config.ts';
 
 export const BOT_MODES = ['duel', 'ffa', 'teams', 'solo'] as const;
+/** the longest a Node timer waits (a longer one fires at once) */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 export type BotMode = (typeof BOT_MODES)[number];
 
 export interface BotOptions {
@@ -510,7 +513,7 @@ class Fleet {
 export function checkBotOptions(options: BotOptions): void {
   if (options.urls.length === 0) throw new BotError('give at least one node URL (--url ws://HOST:PORT/ws)');
   for (const url of options.urls) {
-    if (!/^wss?:\/\/[^/\s]+/.test(url)) throw new BotError(`--url must be a ws:// or wss:// URL such as ws://127.0.0.1:8080/ws, got "${url}"`);
+    if (!isUrl(url, ['ws', 'wss'])) throw new BotError(`--url must be a ws:// or wss:// URL such as ws://127.0.0.1:8080/ws, got "${url}"`);
   }
   if (!Number.isInteger(options.bots) || options.bots < 1 || options.bots > 100_000) throw new BotError(`--bots must be a whole number from 1 to 100000, got ${options.bots}`);
   if (!(BOT_MODES as readonly string[]).includes(options.mode)) throw new BotError(`--mode must be one of ${BOT_MODES.join(', ')}, got "${options.mode}"`);
@@ -518,7 +521,9 @@ export function checkBotOptions(options: BotOptions): void {
     throw new BotError(`--size is for --mode ffa only, a whole number from 2 to 8, got ${options.size}`);
   }
   if (options.games !== undefined && (!Number.isInteger(options.games) || options.games < 1)) throw new BotError(`--games must be a whole number above 0, got ${options.games}`);
-  if (options.durationMs !== undefined && !(options.durationMs > 0)) throw new BotError('--duration must be a number of seconds above 0');
+  if (options.durationMs !== undefined && !(options.durationMs > 0 && options.durationMs <= MAX_TIMER_MS)) {
+    throw new BotError(`--duration must be a number of seconds above 0 and at most ${Math.floor(MAX_TIMER_MS / 1000)} (24.8 days)`);
+  }
   if (options.giveUpAfter !== undefined && (!Number.isInteger(options.giveUpAfter) || options.giveUpAfter < 0)) {
     throw new BotError(`--give-up must be a tick (a whole number), got ${options.giveUpAfter}`);
   }

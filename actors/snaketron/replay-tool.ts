@@ -4,6 +4,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { Kysely } from 'kysely';
 import { connectDatabase } from '../../runtime/db.ts';
+import { isUrl } from './config.ts';
 import { Game, type Dir } from '../../protocol/engine.ts';
 import { checkReplayShape, decodeReplay, ReplayFormatError, verifyReplay, type Replay, type VerifyResult } from './replay.ts';
 import type { SnaketronTables } from './schema.ts';
@@ -56,7 +57,7 @@ export class ReplayStore {
   private constructor(private readonly db: Kysely<SnaketronTables>, readonly url: string) {}
 
   static open(url: string): ReplayStore {
-    if (!/^postgres(ql)?:\/\//.test(url)) throw new ReplayUnavailable(`--database must be a postgres:// URL, got "${url}"`);
+    if (!isUrl(url, ['postgres', 'postgresql'])) throw new ReplayUnavailable(`--database must be a postgres:// URL, got "${url}"`);
     return new ReplayStore(connectDatabase<SnaketronTables>(url, 2), url);
   }
 
