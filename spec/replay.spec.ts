@@ -275,7 +275,7 @@ describe('the recorder thread', function () {
   });
 });
 
-describe('the recorder through a Postgres outage', function () {
+describe('the recorder through faults', function () {
   this.timeout(120_000);
   let postgres: SpecPostgres;
   let prefix: string;
@@ -323,6 +323,32 @@ describe('the recorder through a Postgres outage', function () {
     const redis = new Redis(REDIS_URL);
     try {
       const outbox = new Keys(prefix).outbox(partitionOf(a.gameId, 4));
+      await waitFor('the recorder to acknowledge every entry', async () => ((await redis.xpending(outbox, RECORDER_GROUP)) as [number])[0] === 0, 10_000, 100);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it('skips an outbox entry it cannot decode (it is retried no more) and records the game around it', async () => {
+    const endpoint = { ws: `ws://127.0.0.1:${node.port}/ws` };
+    const [a, b] = await privateDuel(endpoint, endpoint, { size: 60, tickMs: 50 });
+    const redis = new Redis(REDIS_URL);
+    try {
+      const outbox = new Keys(prefix).outbox(partitionOf(a.gameId, 4));
+      await redis.xadd(outbox, '*', 'd', 'not a journal batch');
+      a.steer(staircase(a), 3);
+      b.steer(staircase(b), 3);
+      await waitFor('the game to run a while', () => a.tick >= 10, 30_000);
+      a.stop();
+      b.stop();
+      await waitFor('both players to see the end', () => a.over && b.over, 60_000);
+      const bytes = await waitFor(`the replay of ${a.gameId}`, async () => {
+        const res = await fetch(`${node.url}/api/games/${a.gameId}/replay`);
+        return res.status === 200 ? Buffer.from(await res.arrayBuffer()) : null;
+      }, 30_000, 100);
+      const replay = decodeReplay(bytes);
+      expect(replay.ticks).to.equal(a.over!.t);
+      expect(verifyReplay(replay)).to.deep.include({ ok: true });
       await waitFor('the recorder to acknowledge every entry', async () => ((await redis.xpending(outbox, RECORDER_GROUP)) as [number])[0] === 0, 10_000, 100);
     } finally {
       redis.disconnect();

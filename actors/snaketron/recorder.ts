@@ -150,8 +150,16 @@ export class Recorder {
     const args: Array<string | Buffer> = [];
     const writes: Array<Promise<unknown>> = [];
     const endings: Array<() => Promise<void>> = [];
-    for (const [, fields] of entries) {
-      for (const record of decodeBatch(fieldValue(fields, 'd')).records) {
+    for (const [id, fields] of entries) {
+      let records: JournalRecord[];
+      try {
+        records = decodeBatch(fieldValue(fields, 'd')).records;
+      } catch (err) {
+        // a failed round is tried again until it goes through: one that never can must not hold up the rest
+        this.log.error({ err: String(err), partition, entry: id.toString() }, 'undecodable outbox entry; skipped');
+        continue;
+      }
+      for (const record of records) {
         const collected = this.record(partition, record, writes, endings);
         if (collected) {
           keys.push(this.listKey(partition, record.a));
@@ -216,11 +224,16 @@ export class Recorder {
     for (const c of collected) if (c.seats) seats = c.seats;
     let replay: { data: Uint8Array; ticks: number; v: number } | null = null;
     if (create && seats) {
-      const built = buildReplay({
-        gameId, settings: { ...create.settings, players: seats.length }, seed: create.seed, players: seats,
-        ticks: collected.flatMap((c) => (c.tick ? [c.tick] : [])), winner: over.winner, winningTeam: over.winningTeam,
-      });
-      replay = { data: encodeReplay(built), ticks: built.ticks, v: built.v };
+      try {
+        const built = buildReplay({
+          gameId, settings: { ...create.settings, players: seats.length }, seed: create.seed, players: seats,
+          ticks: collected.flatMap((c) => (c.tick ? [c.tick] : [])), winner: over.winner, winningTeam: over.winningTeam,
+        });
+        replay = { data: encodeReplay(built), ticks: built.ticks, v: built.v };
+      } catch (err) {
+        // (a collection missing a tick): the result is still stored, as for a game with no replay below
+        this.log.error({ err: String(err), gameId }, 'the replay cannot be built; the result is stored without it');
+      }
     } else {
       // only a game whose start left the journal before any recorder read it (a cluster upgraded while games
       // ran) ends here: its result is stored, a replay cannot be
