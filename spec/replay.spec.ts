@@ -37,6 +37,41 @@ function cli(args: string[]): Promise<{ code: number | null; stdout: string; std
   });
 }
 
+/** The stored replay, once the recorder has written it (GET /api/games/:id/replay answers 200). */
+async function storedReplay(baseUrl: string, gameId: string): Promise<{ replay: Replay; bytes: Buffer }> {
+  const bytes = await waitFor(`the replay of ${gameId}`, async () => {
+    const res = await fetch(`${baseUrl}/api/games/${gameId}/replay`);
+    return res.status === 200 ? Buffer.from(await res.arrayBuffer()) : null;
+  }, 30_000, 100);
+  return { replay: decodeReplay(bytes), bytes };
+}
+
+/** A private duel whose two snakes climb a staircase until told to stop (then each runs into a wall). */
+async function steeredDuel(nodeA: Pick<SnakeNode, 'ws'>, nodeB: Pick<SnakeNode, 'ws'>, board?: { size: number; tickMs: number }): Promise<[SpecPlayer, SpecPlayer]> {
+  const [a, b] = await privateDuel(nodeA, nodeB, board);
+  a.steer(staircase(a), 3);
+  b.steer(staircase(b), 3);
+  return [a, b];
+}
+
+/** Stops steering both players and waits until each has seen the game end. */
+async function endDuel(a: SpecPlayer, b: SpecPlayer): Promise<void> {
+  a.stop();
+  b.stop();
+  await waitFor('both players to see the end', () => a.over && b.over, 60_000);
+}
+
+/** Waits until the recorder has acknowledged every entry of the outbox holding a game (of a node with 4 partitions). */
+async function recorderCaughtUp(prefix: string, gameId: string): Promise<void> {
+  const redis = new Redis(REDIS_URL);
+  try {
+    const outbox = new Keys(prefix).outbox(partitionOf(gameId, 4));
+    await waitFor('the recorder to acknowledge every entry', async () => ((await redis.xpending(outbox, RECORDER_GROUP)) as [number])[0] === 0, 10_000, 100);
+  } finally {
+    redis.disconnect();
+  }
+}
+
 describe('replays of games played through nodes', function () {
   this.timeout(120_000);
   let cluster: SpecCluster;
@@ -55,15 +90,6 @@ describe('replays of games played through nodes', function () {
     await cluster.stop();
     rmSync(dir, { recursive: true, force: true });
   });
-
-  /** The stored replay, once the recorder has written it (GET /api/games/:id/replay answers 200). */
-  async function storedReplay(gameId: string, node = cluster.live()[0]): Promise<{ replay: Replay; bytes: Buffer }> {
-    const bytes = await waitFor(`the replay of ${gameId}`, async () => {
-      const res = await fetch(`${node.http}/api/games/${gameId}/replay`);
-      return res.status === 200 ? Buffer.from(await res.arrayBuffer()) : null;
-    }, 30_000, 100);
-    return { replay: decodeReplay(bytes), bytes };
-  }
 
   /** Two players queue for a duel on two nodes and steer a little; both snakes end in a wall. */
   function playDuel(): Promise<{ gameId: string; players: SpecPlayer[] }> {
@@ -109,7 +135,7 @@ describe('replays of games played through nodes', function () {
   it('stores a duel whose replay verifies (module and CLI) and ends at the hash the clients saw last', async () => {
     const { gameId, players } = await playDuel();
     const over = players[0].over!;
-    const { replay } = await storedReplay(gameId);
+    const { replay } = await storedReplay(cluster.live()[0].http, gameId);
     expect(replay.gameId).to.equal(gameId);
     expect(replay.ticks).to.equal(over.t);
     expect(replay.winner).to.equal(over.winner);
@@ -132,17 +158,13 @@ describe('replays of games played through nodes', function () {
   });
 
   it('stores a duel whose owner node was SIGKILLed mid-game; the replay verifies and ends at the clients\' last hash', async () => {
-    const [a, b] = await privateDuel(nodes[0], nodes[1]);
+    const [a, b] = await steeredDuel(nodes[0], nodes[1]);
     const gameId = a.gameId;
-    a.steer(staircase(a), 3);
-    b.steer(staircase(b), 3);
     const survivor = await killOwnerMidGame(cluster, [a, b]);
-    a.stop();
-    b.stop();
-    await waitFor('both players to see the end', () => a.over && b.over, 60_000);
+    await endDuel(a, b);
     const over = a.over!;
 
-    const { replay } = await storedReplay(gameId, survivor);
+    const { replay } = await storedReplay(survivor.http, gameId);
     expect(replay.ticks).to.equal(over.t);
     expect(replay.finalHash).to.equal(a.lastHash);
     expect(replay.finalHash).to.equal(b.lastHash);
@@ -156,7 +178,7 @@ describe('replays of games played through nodes', function () {
 
   it('exports JSON that round-trips and verifies; one edited turn fails verify with exit 1; list and play show the games', async () => {
     const { gameId } = await playDuel();
-    const { replay, bytes } = await storedReplay(gameId);
+    const { replay, bytes } = await storedReplay(cluster.live()[0].http, gameId);
     const url = cluster.db.url;
 
     // export → the same replay as the msgpack row and as GET ?format=json
@@ -248,24 +270,16 @@ describe('the recorder thread', function () {
 
   it('is started again when it dies mid-game, and the replay holds every tick: the ones before, during and after', async () => {
     const endpoint = { ws: `ws://127.0.0.1:${node.port}/ws` };
-    const [a, b] = await privateDuel(endpoint, endpoint, { size: 60, tickMs: 50 });
-    a.steer(staircase(a), 3);
-    b.steer(staircase(b), 3);
+    const [a, b] = await steeredDuel(endpoint, endpoint, { size: 60, tickMs: 50 });
     await waitFor('the game to run a while', () => a.tick >= 20, 30_000);
     await node.crashRecorder();
     const crashedAt = a.tick;
     // the thread comes back after a second: ticks go on meanwhile, with no recorder reading them
     await waitFor('ticks while the recorder is down', () => a.tick >= crashedAt + 10, 30_000);
-    a.stop();
-    b.stop();
-    await waitFor('both players to see the end', () => a.over && b.over, 60_000);
+    await endDuel(a, b);
     const over = a.over!;
 
-    const bytes = await waitFor(`the replay of ${a.gameId}`, async () => {
-      const res = await fetch(`${node.url}/api/games/${a.gameId}/replay`);
-      return res.status === 200 ? Buffer.from(await res.arrayBuffer()) : null;
-    }, 30_000, 100);
-    const replay = decodeReplay(bytes);
+    const { replay } = await storedReplay(node.url, a.gameId);
     expect(errors.join(''), 'the node saw its recorder thread die').to.include('recorder thread exited; starting another');
     expect(crashedAt, 'the crash fell mid-game').to.be.below(over.t - 10);
     expect(replay.ticks).to.equal(over.t);
@@ -297,22 +311,14 @@ describe('the recorder through faults', function () {
 
   it('stores the result and replay of a game that ended while Postgres was down once it is back, and leaves nothing pending', async () => {
     const endpoint = { ws: `ws://127.0.0.1:${node.port}/ws` };
-    const [a, b] = await privateDuel(endpoint, endpoint, { size: 60, tickMs: 50 });
-    a.steer(staircase(a), 3);
-    b.steer(staircase(b), 3);
+    const [a, b] = await steeredDuel(endpoint, endpoint, { size: 60, tickMs: 50 });
     await waitFor('the game to run a while', () => a.tick >= 20, 30_000);
     await postgres.stop();
-    a.stop();
-    b.stop();
-    await waitFor('both players to see the end', () => a.over && b.over, 60_000);
+    await endDuel(a, b);
     await sleep(2000); // the recorder reads the ending and cannot store it
     await postgres.startOn(postgres.port);
 
-    const bytes = await waitFor(`the replay of ${a.gameId}`, async () => {
-      const res = await fetch(`${node.url}/api/games/${a.gameId}/replay`);
-      return res.status === 200 ? Buffer.from(await res.arrayBuffer()) : null;
-    }, 30_000, 100);
-    const replay = decodeReplay(bytes);
+    const { replay } = await storedReplay(node.url, a.gameId);
     expect(replay.ticks).to.equal(a.over!.t);
     expect(replay.finalHash).to.equal(a.lastHash);
     expect(verifyReplay(replay)).to.deep.include({ ok: true });
@@ -320,38 +326,23 @@ describe('the recorder through faults', function () {
     expect(info.status).to.equal('complete');
     expect(info.results).to.have.length(2);
     // nothing left pending for the recorder, which would hold the partition's journal back from trimming for good
-    const redis = new Redis(REDIS_URL);
-    try {
-      const outbox = new Keys(prefix).outbox(partitionOf(a.gameId, 4));
-      await waitFor('the recorder to acknowledge every entry', async () => ((await redis.xpending(outbox, RECORDER_GROUP)) as [number])[0] === 0, 10_000, 100);
-    } finally {
-      redis.disconnect();
-    }
+    await recorderCaughtUp(prefix, a.gameId);
   });
 
   it('skips an outbox entry it cannot decode (it is retried no more) and records the game around it', async () => {
     const endpoint = { ws: `ws://127.0.0.1:${node.port}/ws` };
-    const [a, b] = await privateDuel(endpoint, endpoint, { size: 60, tickMs: 50 });
+    const [a, b] = await steeredDuel(endpoint, endpoint, { size: 60, tickMs: 50 });
     const redis = new Redis(REDIS_URL);
     try {
-      const outbox = new Keys(prefix).outbox(partitionOf(a.gameId, 4));
-      await redis.xadd(outbox, '*', 'd', 'not a journal batch');
-      a.steer(staircase(a), 3);
-      b.steer(staircase(b), 3);
-      await waitFor('the game to run a while', () => a.tick >= 10, 30_000);
-      a.stop();
-      b.stop();
-      await waitFor('both players to see the end', () => a.over && b.over, 60_000);
-      const bytes = await waitFor(`the replay of ${a.gameId}`, async () => {
-        const res = await fetch(`${node.url}/api/games/${a.gameId}/replay`);
-        return res.status === 200 ? Buffer.from(await res.arrayBuffer()) : null;
-      }, 30_000, 100);
-      const replay = decodeReplay(bytes);
-      expect(replay.ticks).to.equal(a.over!.t);
-      expect(verifyReplay(replay)).to.deep.include({ ok: true });
-      await waitFor('the recorder to acknowledge every entry', async () => ((await redis.xpending(outbox, RECORDER_GROUP)) as [number])[0] === 0, 10_000, 100);
+      await redis.xadd(new Keys(prefix).outbox(partitionOf(a.gameId, 4)), '*', 'd', 'not a journal batch');
     } finally {
       redis.disconnect();
     }
+    await waitFor('the game to run a while', () => a.tick >= 10, 30_000);
+    await endDuel(a, b);
+    const { replay } = await storedReplay(node.url, a.gameId);
+    expect(replay.ticks).to.equal(a.over!.t);
+    expect(verifyReplay(replay)).to.deep.include({ ok: true });
+    await recorderCaughtUp(prefix, a.gameId);
   });
 });
