@@ -204,8 +204,12 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     },
   });
 
-  const json = (res: uWS.HttpResponse, status: string, body: unknown) => {
-    res.cork(() => res.writeStatus(status).writeHeader('Content-Type', 'application/json').end(JSON.stringify(body)));
+  const json = (res: uWS.HttpResponse, status: string, body: unknown, headers: Record<string, string> = {}) => {
+    res.cork(() => {
+      res.writeStatus(status).writeHeader('Content-Type', 'application/json');
+      for (const [name, value] of Object.entries(headers)) res.writeHeader(name, value);
+      res.end(JSON.stringify(body));
+    });
   };
   /** Runs an async handler for a request, answering 500 if it throws and nothing if the client went away. */
   const handle = (res: uWS.HttpResponse, fn: () => Promise<void>) => {
@@ -282,9 +286,8 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
   });
   // every route above is a GET: any other method is told so (uWS would close the connection without a word)
   app.any('/*', (res, req) => {
-    const method = req.getCaseSensitiveMethod();
-    res.cork(() => res.writeStatus('405 Method Not Allowed').writeHeader('Allow', 'GET').writeHeader('Content-Type', 'application/json')
-      .end(JSON.stringify({ error: 'method_not_allowed', message: `${method} is not served here; every endpoint answers GET` })));
+    json(res, '405 Method Not Allowed', { error: 'method_not_allowed', message: `${req.getCaseSensitiveMethod()} is not served here; every endpoint answers GET` },
+      { Allow: 'GET' });
   });
 
   log.info({ port, ws: publicUrl, partitions: config.partitions, workers: config.workers }, 'listening');
