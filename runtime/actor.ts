@@ -8,10 +8,13 @@ export interface ActorContext {
   /** Wall-clock ms of the batch, as recorded in the journal. */
   readonly now: number;
   /**
-   * The first instant at or after `t` on the tick grid of the actor's partition for ticks of `periodMs`. An actor
-   * whose clock starts there ticks together with the other actors of its partition: one commit serves them all.
+   * The first instant at or after `t` on the tick grid of the actor's partition for ticks of `periodMs`, a grid
+   * with instants at most `precisionMs` apart (default: one a period). Actors whose clocks start on the same
+   * instant of the period tick together: one commit of their partition serves them all. A finer grid lets a
+   * start come closer to the time an actor wants, and costs its partition up to periodMs / precisionMs commits a
+   * period.
    */
-  align(t: number, periodMs: number): number;
+  align(t: number, periodMs: number, precisionMs?: number): number;
 }
 
 /** When an actor wants its ticks. `startAt` is the wall-clock ms of its first tick (after a countdown). */

@@ -504,9 +504,9 @@ export class PartitionExecutor {
       return null;
     }
     if (actor.nextDue === null) {
-      // A fresh schedule starts at its startAt; after a recovery the clock resumes now (time stopped meanwhile).
-      // (an actor that aligned its startAt with ctx.align starts exactly there)
-      actor.nextDue = this.align(actor.type.tickOf(actor.state) === 0 ? schedule.startAt : now, schedule.tickMs);
+      // A fresh schedule starts at its startAt (on the tick grid when the actor aligned it with ctx.align); after
+      // a recovery the clock resumes at the grid's next instant (time stopped meanwhile).
+      actor.nextDue = actor.type.tickOf(actor.state) === 0 ? schedule.startAt : this.align(now, schedule.tickMs);
     }
     return actor.nextDue <= now + 1 ? schedule : null;
   }

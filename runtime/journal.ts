@@ -15,12 +15,21 @@ import type { RedisClient } from './redis.ts';
  */
 export const TICK_PHASES = 8;
 
-/** A partition's tick grid: partition p ticks at phase (p mod the phases) of each period. */
+/**
+ * A partition's tick grid: partition p ticks at phase (p mod the phases) of each period and, on a finer grid of
+ * `slots` instants a period, at the phase plus floor(j · period / slots) for j < slots.
+ */
 export function tickGrid(partition: number, partitions: number): ActorContext['align'] {
   const phases = Math.min(partitions, TICK_PHASES);
-  return (t, periodMs) => {
+  return (t, periodMs, precisionMs = periodMs) => {
     const phase = Math.floor(((partition % phases) * periodMs) / phases);
-    return t + ((((phase - t) % periodMs) + periodMs) % periodMs);
+    const slots = Math.max(1, Math.ceil(periodMs / Math.max(1, precisionMs)));
+    const offset = (((t - phase) % periodMs) + periodMs) % periodMs; // t's distance past the last phase instant
+    const slotStart = (j: number) => Math.floor((j * periodMs) / slots); // slot `slots` is the next period's first
+    let j = Math.ceil((offset * slots) / periodMs);
+    while (j > 0 && slotStart(j - 1) >= offset) j--;
+    while (slotStart(j) < offset) j++;
+    return t - offset + slotStart(j);
   };
 }
 

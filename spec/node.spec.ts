@@ -5,6 +5,7 @@ import { encode } from 'msgpackr';
 import { SpecCluster, type SnakeNode } from './support/cluster.ts';
 import { SpecClient } from './support/client.ts';
 import { ClientReplica } from './support/replica.ts';
+import type { SnapshotMessage } from '../protocol/messages.ts';
 import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import pg from 'pg';
@@ -125,6 +126,45 @@ describe('a SnakeTron node over WebSockets', function () {
     expect(over).to.include({ t: 1, winner: null });
     expect(over.results[0]).to.include({ length: 15, alive: false });
     expect(replica.game.status).to.equal('complete');
+  });
+
+  it('starts solo, matched and private games after the PROTOCOL.md countdown, within 5% of it either way, whatever the tick', async () => {
+    // the node is a process on this machine, so its clock is this one: the game was made after `sent` and its
+    // snapshot left before `got`
+    const countdown = async (label: string, request: () => Promise<SnapshotMessage>) => {
+      const sent = Date.now();
+      const snap = await request();
+      return { label, startAt: snap.startAt!, sent, got: Date.now() };
+    };
+    const solo = await connect('countdown-solo', 'soloist');
+    const left = await connect('countdown-left', 'lefty');
+    const right = await connect('countdown-right', 'righty');
+    const host = await connect('countdown-host', 'hosty');
+    const checks = [
+      { ms: 500, ...await countdown('solo at 150 ms ticks', async () => { solo.send({ type: 'solo' }); return solo.next('snapshot'); }) },
+      { ms: 500, ...await countdown('solo at 1000 ms ticks', async () => {
+        solo.send({ type: 'leave' });
+        await solo.next('left');
+        solo.send({ type: 'solo', settings: { tickMs: 1000 } });
+        return solo.next('snapshot');
+      }) },
+      { ms: 1500, ...await countdown('duel', async () => {
+        left.send({ type: 'queue', mode: 'duel' });
+        await left.next('queued');
+        right.send({ type: 'queue', mode: 'duel' });
+        return right.next('snapshot');
+      }) },
+      { ms: 1500, ...await countdown('private game at 1000 ms ticks', async () => {
+        host.send({ type: 'create', settings: { tickMs: 1000, players: 2 } });
+        await host.next('lobby');
+        host.send({ type: 'start' });
+        return host.next('snapshot');
+      }) },
+    ];
+    for (const { label, ms, startAt, sent, got } of checks) {
+      expect(startAt - sent, `${label}: the countdown from the request`).to.be.at.least(ms * 0.95);
+      expect(startAt - got, `${label}: the countdown left at the snapshot`).to.be.at.most(ms * 1.05);
+    }
   });
 
   it('answers ping; unqueue and disconnect take players out of the queue, so they are never matched', async () => {

@@ -596,4 +596,19 @@ describe('tick grid', () => {
     // an instant on the grid stays put
     expect(tickGrid(3, partitions)(due[3], period)).to.equal(due[3]);
   });
+
+  it('has instants at most the precision asked apart, each on the same instant of every period', () => {
+    for (const [period, precision] of [[150, 50], [1000, 150], [150, 150], [150, 400], [7, 1]]) {
+      const align = tickGrid(5, 32);
+      const phase = align(0, period) % period;
+      const slots = Math.ceil(period / Math.min(precision, period));
+      const offsets = Array.from({ length: slots }, (_, j) => (phase + Math.floor((j * period) / slots)) % period);
+      for (let t = 1_000_000; t < 1_000_000 + 2 * period; t++) {
+        const at = align(t, period, precision);
+        expect(at - t, `${t} on the ${period}/${precision} grid`).to.be.within(0, Math.ceil(period / slots) - 1);
+        expect(offsets, `${at} is an instant of the ${period}/${precision} grid`).to.include(at % period);
+        expect(align(at, period, precision)).to.equal(at);
+      }
+    }
+  });
 });

@@ -59,12 +59,20 @@ export interface GameState {
   reason: string | null;
 }
 
-/** A game starts on its partition's tick grid, so one commit per partition serves every game's tick. */
+/**
+ * How far a game's first step may fall from the end of its countdown (PROTOCOL.md: 1500 ms multiplayer, 500 ms
+ * solo), as a share of the countdown either way. The step lands on the nearest instant of the partition's tick
+ * grid, made just fine enough: a duel's (150 ms ticks) has one instant a tick, so one commit serves all of a
+ * partition's games; a solo game's has three.
+ */
+const START_TOLERANCE = 0.05;
+
 function start(state: GameState, countdownMs: number, ctx: ActorContext): GameOutput {
   const settings = { ...state.settings, players: state.seats.length };
   state.game = Game.create(settings, state.seed, state.seats.length);
   state.phase = 'countdown';
-  state.startAt = ctx.align(ctx.now + countdownMs, settings.tickMs);
+  const precision = Math.max(1, Math.floor(2 * START_TOLERANCE * countdownMs));
+  state.startAt = ctx.align(ctx.now + countdownMs - Math.floor(precision / 2), settings.tickMs, precision);
   return { e: 'status', status: 'running', startAt: state.startAt };
 }
 
