@@ -265,6 +265,9 @@ describe('a SnakeTron node over WebSockets', function () {
     guest.send({ type: 'join', code: lobby.code });
     const joined = await guest.next('lobby', (l) => l.players.length === 2);
     expect(joined.players.map((p) => p.name)).to.deep.equal(['host', 'guest']);
+    const info = await node.get(`/api/games/${lobby.gameId}`);
+    expect(info.json()).to.include({ private: true, status: 'lobby' });
+    expect(info.body, 'the API keeps the code to the invited').not.to.include(lobby.code);
     // the game is the guest's too: a reconnect at once is told of it in welcome
     const again = await connect('guest-again');
     const welcome = await again.hello(undefined, guest.received.find((m) => m.type === 'welcome')!.token as string);

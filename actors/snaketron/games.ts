@@ -91,7 +91,8 @@ export class GameService {
     const hasReplay = await this.db.selectFrom('replays').select('game_id').where('game_id', '=', gameId).executeTakeFirst();
     return {
       id: game.id, mode: game.mode, status: game.status, settings: game.settings, partition: game.partition,
-      code: game.code, host: game.host, createdAt: game.created_at, startedAt: game.started_at, endedAt: game.ended_at,
+      // a private game's code is its invitation: the API, open to anyone with the game's id, does not show it
+      private: game.code !== null, host: game.host, createdAt: game.created_at, startedAt: game.started_at, endedAt: game.ended_at,
       ticks: game.ticks, winner: game.winner, winningTeam: game.winning_team,
       players: players.map((p) => ({ userId: p.user_id, name: p.name, snakeId: p.snake_id, team: p.team })),
       results: game.status === 'complete'
