@@ -105,6 +105,8 @@ describe('a SnakeTron cluster', function () {
     a.steer(staircase(a));
     b.steer(staircase(b));
     // players whose node died reconnect to a live one and rejoin
+    const owner = (await cluster.ownerOf(a.gameId))!;
+    const stayed = [a, b].filter((p) => !p.client.ws.url.includes(`:${owner.port}/`));
     await killOwnerMidGame(cluster, [a, b]);
     a.stop();
     b.stop();
@@ -128,6 +130,16 @@ describe('a SnakeTron cluster', function () {
     // what the clients saw agrees: their ticks only go forward and every one matched its hash
     for (const p of [a, b]) {
       for (let i = 1; i < p.seen.length; i++) expect(p.seen[i]).to.be.greaterThan(p.seen[i - 1]);
+    }
+    // a player whose own node lived was told while the game's clock stood still, between two consecutive ticks
+    expect(stayed, 'a player connected to a survivor throughout').to.not.be.empty;
+    for (const p of stayed) {
+      const told = p.client.received.filter((m) => m.type === 'tick' || m.type === 'status')
+        .map((m) => (m.type === 'tick' ? m.t : m.status));
+      const at = told.indexOf('recovering');
+      expect(at, `${p.name} was told the game is recovering: ${told.join(' ')}`).to.be.greaterThan(0);
+      expect(told[at + 1], `${p.name}: then running, before any tick`).to.equal('running');
+      expect(told[at + 2], `${p.name}: and the clock went on where it stopped`).to.equal((told[at - 1] as number) + 1);
     }
   });
 

@@ -76,6 +76,12 @@ class WatchedGame {
 const actor = gameActor as ActorType<GameState, GameOutput>;
 /** How long a game nobody watches stays replicated (rejoins after a drop find it warm). */
 const KEEP_UNWATCHED_MS = 30_000;
+/**
+ * How long a running game may go without a record before its watchers are told its owner is being replaced
+ * (`status recovering`): two ticks and a margin, well inside the 1.5 s lease a dead owner holds on to its games.
+ */
+const stalledAfterMs = (tickMs: number) => tickMs * 2 + 250;
+const HOUSEKEEPING_MS = 250;
 
 export interface FanoutCounters {
   resyncs: number;
@@ -99,7 +105,7 @@ export class Fanout {
 
   start(): void {
     this.loop = this.follow();
-    this.timer = setInterval(() => { void this.housekeeping().catch(() => undefined); }, 500);
+    this.timer = setInterval(() => { void this.housekeeping().catch(() => undefined); }, HOUSEKEEPING_MS);
   }
 
   async stop(): Promise<void> {
@@ -442,7 +448,7 @@ export class Fanout {
       }
       usedPartitions.add(game.partition);
       if (state && (state.phase === 'running' || (state.phase === 'countdown' && state.startAt !== null && now > state.startAt))
-        && !game.recovering && now - game.lastRecordAt > state.settings.tickMs * 3 + 500) {
+        && !game.recovering && now - game.lastRecordAt > stalledAfterMs(state.settings.tickMs)) {
         game.recovering = true;
         this.broadcast(game, { type: 'status', gameId: game.gameId, status: 'recovering' });
       }
