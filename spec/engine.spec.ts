@@ -187,6 +187,20 @@ describe('engine', () => {
     });
   });
 
+  describe('readings of GAME.md where its words allow two (spec/readings: each file\'s note says which one the engine takes)', () => {
+    const readingDir = join(dirname(fileURLToPath(import.meta.url)), 'readings');
+    const readings = readdirSync(readingDir).filter((file) => file.endsWith('.json')).sort();
+    it('has the readings', () => {
+      expect(readings).to.have.length.at.least(5);
+    });
+    for (const file of readings) {
+      const reading = JSON.parse(readFileSync(join(readingDir, file), 'utf8')) as { note: string; scenario: Scenario; expected: Expected };
+      it(`${file}: ${reading.note}`, () => {
+        expect(runScenario(reading.scenario)).to.deep.equal(reading.expected);
+      });
+    }
+  });
+
   describe('conformance vectors (GAME.md "Conformance")', () => {
     it('has the vectors', () => {
       expect(vectors.length).to.be.at.least(11);
