@@ -57,7 +57,9 @@ export async function migrate(db: Kysely<any>, table: string, migrations: Record
   const { error, results } = await migrator.migrateToLatest();
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName;
-    const reason = error instanceof Error ? error.message : String(error);
+    let reason = error instanceof Error ? error.message : String(error);
+    // Postgres' invalid_catalog_name: the database named in the URL is not there
+    if ((error as { code?: unknown }).code === '3D000') reason += ' (create it, e.g. `createdb -h HOST NAME`, or give --database one that exists)';
     throw new Error(failed ? `database migration ${failed} failed: ${reason}` : `cannot prepare the database: ${reason}`);
   }
 }

@@ -100,12 +100,15 @@ describe('snaketron-node configuration', function () {
     }
   });
 
-  it('says so and exits 1 when Redis or Postgres cannot be reached', () => {
+  it('says so and exits 1 when Redis or Postgres cannot be reached, or the database is not there', () => {
     const redis = run(['--port', '0', '--redis', 'redis://127.0.0.1:1']);
     expect(redis.code).to.equal(1);
     expect(redis.stderr).to.contain('Redis at redis://127.0.0.1:1 does not answer');
     const pg = run(['--port', '0', '--prefix', 'st-config-spec', '--database', 'postgres://root@127.0.0.1:1/none']);
     expect(pg.code).to.equal(1);
     expect(pg.stderr).to.match(/cannot prepare the database: .*ECONNREFUSED/);
+    const missing = run(['--port', '0', '--prefix', 'st-config-spec', '--database', 'postgres://root@127.0.0.1:5432/st_no_such_database']);
+    expect(missing.code).to.equal(1);
+    expect(missing.stderr).to.contain('database "st_no_such_database" does not exist (create it');
   });
 });
