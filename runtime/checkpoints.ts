@@ -29,7 +29,7 @@ export class CheckpointStore {
    * partitions each have a checkpoint writer, and they save at their own phases of the tick period: gathered,
    * their rows cost Postgres one statement instead of one each.
    */
-  constructor(private readonly db: Kysely<RuntimeTables>, private readonly coalesceMs = 0) {}
+  constructor(private readonly db: Kysely<RuntimeTables>, readonly cluster: string, private readonly coalesceMs = 0) {}
 
   /**
    * Writes a batch; a row whose stored epoch is newer than the writer's (a stale owner), or whose stored journal
@@ -68,19 +68,19 @@ export class CheckpointStore {
   }
 
   /**
-   * The rows travel as one array per column (unnest), so the statement has nine parameters whatever the batch size:
+   * The rows travel as one array per column (unnest), so the statement has ten parameters whatever the batch size:
    * building and sending a VALUES list of hundreds of rows cost the node more than the rest of a tick.
    */
   private async write(batch: readonly Checkpoint[]): Promise<Set<string>> {
     const { rows } = await sql<{ actor_id: string }>`
-      INSERT INTO checkpoints (actor_id, actor_type, partition, seq, tick, state, outbox_id, epoch, finished, updated_at)
-      SELECT actor_id, actor_type, partition, seq, tick, state, outbox_id, epoch, finished, now()
+      INSERT INTO checkpoints (cluster, actor_id, actor_type, partition, seq, tick, state, outbox_id, epoch, finished, updated_at)
+      SELECT ${this.cluster}::text, actor_id, actor_type, partition, seq, tick, state, outbox_id, epoch, finished, now()
       FROM unnest(${batch.map((c) => c.actorId)}::text[], ${batch.map((c) => c.actorType)}::text[],
         ${batch.map((c) => c.partition)}::integer[], ${batch.map((c) => c.seq)}::integer[], ${batch.map((c) => c.tick)}::integer[],
         ${batch.map((c) => Buffer.from(c.state.buffer, c.state.byteOffset, c.state.byteLength))}::bytea[],
         ${batch.map((c) => c.outboxId)}::text[], ${batch.map((c) => c.epoch)}::bigint[], ${batch.map((c) => c.finished)}::boolean[])
         AS given (actor_id, actor_type, partition, seq, tick, state, outbox_id, epoch, finished)
-      ON CONFLICT (actor_id) DO UPDATE SET
+      ON CONFLICT (cluster, actor_id) DO UPDATE SET
         seq = excluded.seq, tick = excluded.tick, state = excluded.state, outbox_id = excluded.outbox_id,
         epoch = excluded.epoch, finished = excluded.finished, updated_at = excluded.updated_at
       WHERE checkpoints.epoch <= excluded.epoch AND checkpoints.seq <= excluded.seq
@@ -90,12 +90,13 @@ export class CheckpointStore {
 
   async unfinished(partition: number): Promise<Checkpoint[]> {
     const rows = await this.db.selectFrom('checkpoints').selectAll()
-      .where('partition', '=', partition).where('finished', '=', false).execute();
+      .where('cluster', '=', this.cluster).where('partition', '=', partition).where('finished', '=', false).execute();
     return rows.map(toCheckpoint);
   }
 
   async load(actorId: string): Promise<Checkpoint | undefined> {
-    const row = await this.db.selectFrom('checkpoints').selectAll().where('actor_id', '=', actorId).executeTakeFirst();
+    const row = await this.db.selectFrom('checkpoints').selectAll()
+      .where('cluster', '=', this.cluster).where('actor_id', '=', actorId).executeTakeFirst();
     return row && toCheckpoint(row);
   }
 }

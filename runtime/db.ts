@@ -5,6 +5,8 @@ import { userInfo } from 'node:os';
 import pg from 'pg';
 
 export interface CheckpointTable {
+  /** the cluster's key prefix: clusters that share a database never see each other's actors */
+  cluster: string;
   actor_id: string;
   actor_type: string;
   partition: number;
@@ -90,4 +92,19 @@ export const RUNTIME_MIGRATIONS: Record<string, Migration> = {
         .execute();
     },
   },
+  '002_checkpoints_per_cluster': {
+    // rows written before this belong to whichever cluster starts first after it (see adoptCheckpoints)
+    async up(db: Kysely<any>) {
+      await sql`ALTER TABLE checkpoints ADD COLUMN cluster text NOT NULL DEFAULT ''`.execute(db);
+      await sql`ALTER TABLE checkpoints DROP CONSTRAINT checkpoints_pkey, ADD PRIMARY KEY (cluster, actor_id)`.execute(db);
+      await db.schema.dropIndex('checkpoints_unfinished').execute();
+      await db.schema.createIndex('checkpoints_unfinished').on('checkpoints')
+        .columns(['cluster', 'partition']).where(sql.ref('finished'), '=', false).execute();
+    },
+  },
 };
+
+/** Gives checkpoints written before they carried their cluster to this one (a database had one cluster then). */
+export async function adoptCheckpoints(db: Kysely<RuntimeTables>, cluster: string): Promise<void> {
+  await db.updateTable('checkpoints').set({ cluster }).where('cluster', '=', '').execute();
+}

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Kysely } from 'kysely';
 import { CheckpointStore } from './checkpoints.ts';
-import { connectDatabase, migrate, RUNTIME_MIGRATIONS, type RuntimeTables } from './db.ts';
+import { adoptCheckpoints, connectDatabase, migrate, RUNTIME_MIGRATIONS, type RuntimeTables } from './db.ts';
 import { Keys } from './keys.ts';
 import { createLogger, type Logger } from './log.ts';
 import { Membership } from './membership.ts';
@@ -101,6 +101,7 @@ export class Runtime {
     const db = connectDatabase<RuntimeTables>(options.databaseUrl, 4);
     try {
       await withTimeout(migrate(db, 'runtime_migrations', RUNTIME_MIGRATIONS), 15000, `Postgres at ${redactUrl(options.databaseUrl)} does not answer`);
+      await adoptCheckpoints(db, prefix);
     } catch (err) {
       redis.disconnect();
       await db.destroy();
@@ -131,16 +132,22 @@ export class Runtime {
         },
       },
     }, redis, keys, membership, log);
-    const runtime = new Runtime(nodeId, keys, partitions, redis, db, new CheckpointStore(db), membership, supervisor, log, options.redisUrl);
+    const runtime = new Runtime(nodeId, keys, partitions, redis, db, new CheckpointStore(db, prefix), membership, supervisor, log, options.redisUrl);
     membership.info = () => ({
       partitions: [...supervisor.owned.keys()].sort((a, b) => a - b),
       partitionGames: Object.fromEntries([...supervisor.owned.values()].map((o) => [o.partition, o.actors])),
       games: [...supervisor.owned.values()].reduce((n, o) => n + o.actors, 0),
       clients: runtime.clientCount(),
     });
-    await supervisor.startWorkers();
-    await membership.start();
-    await supervisor.start();
+    try {
+      await supervisor.startWorkers();
+      await membership.start();
+      await supervisor.start();
+    } catch (err) {
+      // a worker that cannot start (an actor module that does not load) would otherwise be retried for ever
+      await runtime.stop(false).catch(() => undefined);
+      throw err;
+    }
     return runtime;
   }
 

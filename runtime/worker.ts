@@ -26,11 +26,12 @@ if (!port) throw new Error('runtime/worker.ts runs only as a worker thread');
 const log = createLogger({ worker: config.index, node: config.executor.nodeId }, config.logLevel);
 const redis = connectRedis(config.redisUrl, { name: `${config.executor.nodeId}:w${config.index}` });
 const db = connectDatabase<RuntimeTables>(config.databaseUrl, 2);
-const store = new CheckpointStore(db, CHECKPOINT_COALESCE_MS);
+const store = new CheckpointStore(db, config.prefix, CHECKPOINT_COALESCE_MS);
 const keys = new Keys(config.prefix);
 const types = new Map<string, ActorType<unknown, unknown>>();
 for (const url of config.actorModules) {
-  const module = (await import(url)) as ActorModule;
+  const module = (await import(url)) as Partial<ActorModule>;
+  if (!Array.isArray(module.actorTypes)) throw new Error(`actor module ${url} exports no actorTypes array (see ActorModule in runtime/actor.ts)`);
   for (const type of module.actorTypes) types.set(type.type, type);
 }
 const executors = new Map<number, PartitionExecutor>();

@@ -10,7 +10,7 @@ import { Keys } from '../runtime/keys.ts';
 import { Runtime, type RuntimeOptions } from '../runtime/runtime.ts';
 import { createLogger } from '../runtime/log.ts';
 import { runCommand, connectRedis } from '../runtime/redis.ts';
-import { dropKeys, freshDatabase, freshPrefix, REDIS_URL, waitFor, type SpecDatabase } from './support/env.ts';
+import { dropKeys, freshDatabase, freshPrefix, REDIS_URL, sleep, waitFor, type SpecDatabase } from './support/env.ts';
 import { JournalCollector, readDeadLetters, verifyGame } from './support/journal.ts';
 import { GameDriver, SPEC_DUEL } from './support/driver.ts';
 import { GAME_ACTOR, type CreateGame } from '../actors/snaketron/game-actor.ts';
@@ -18,7 +18,8 @@ import { fieldValue, TICK_PHASES, tickGrid } from '../runtime/journal.ts';
 import { compareStreamIds, decodeBatch, decodeInput } from '../runtime/records.ts';
 import { Producer } from '../runtime/producer.ts';
 import { CheckpointStore, type Checkpoint } from '../runtime/checkpoints.ts';
-import { connectDatabase, migrate, RUNTIME_MIGRATIONS, type RuntimeTables } from '../runtime/db.ts';
+import { adoptCheckpoints, connectDatabase, migrate, RUNTIME_MIGRATIONS, type RuntimeTables } from '../runtime/db.ts';
+import { sql } from 'kysely';
 import { partitionOf } from '../runtime/partition.ts';
 import type { ExecutorEvent } from '../runtime/executor.ts';
 
@@ -65,7 +66,7 @@ async function dropHarness(h: Harness): Promise<void> {
 async function storedCheckpoint(h: Harness, gameId: string): Promise<Checkpoint> {
   const db = connectDatabase<RuntimeTables>(h.db.url);
   try {
-    return (await new CheckpointStore(db).load(gameId))!;
+    return (await new CheckpointStore(db, h.prefix).load(gameId))!;
   } finally {
     await db.destroy();
   }
@@ -522,12 +523,12 @@ describe('checkpoint store', function () {
     const db = connectDatabase<RuntimeTables>(spec.url, 2);
     try {
       await migrate(db, 'runtime_migrations', RUNTIME_MIGRATIONS);
-      const store = new CheckpointStore(db, 50);
+      const store = new CheckpointStore(db, 'spec', 50);
       const row = (actorId: string, partition: number, epoch: number, seq: number): Checkpoint => ({
         actorId, actorType: 'game', partition, seq, tick: seq, state: new Uint8Array([seq]), outboxId: `${seq}-0`, epoch, finished: false,
       });
       // a row that a newer owner already wrote
-      await new CheckpointStore(db).save([row('taken', 1, 5, 10)]);
+      await new CheckpointStore(db, 'spec').save([row('taken', 1, 5, 10)]);
       // three writers save at once: two partitions, and the old owner of partition 1 still saving as the new one does
       const [first, second, stale] = await Promise.all([
         store.save([row('a', 0, 1, 3), row('b', 0, 1, 4)]),
@@ -541,6 +542,35 @@ describe('checkpoint store', function () {
       expect(stored.map((r) => [r.actor_id, Number(r.epoch), r.seq])).to.deep.equal([
         ['a', 1, 3], ['b', 1, 4], ['c', 5, 7], ['d', 5, 2], ['taken', 5, 10],
       ]);
+    } finally {
+      await db.destroy();
+      await spec.drop();
+    }
+  });
+
+  it('keeps apart the checkpoints of clusters sharing a database, and gives rows from before they carried their cluster to the first to start', async () => {
+    const spec = await freshDatabase('checkpoint-clusters');
+    const db = connectDatabase<RuntimeTables>(spec.url, 2);
+    try {
+      // a database as the first migration left it, holding a game in progress
+      await migrate(db, 'runtime_migrations', { '001_checkpoints_and_nodes': RUNTIME_MIGRATIONS['001_checkpoints_and_nodes'] });
+      await sql`INSERT INTO checkpoints (actor_id, actor_type, partition, seq, tick, state, outbox_id, epoch)
+        VALUES ('before', 'game', 0, 3, 3, ${Buffer.from([3])}, '3-0', 1)`.execute(db);
+      await migrate(db, 'runtime_migrations', RUNTIME_MIGRATIONS);
+      await adoptCheckpoints(db, 'first');
+      await adoptCheckpoints(db, 'second');
+      const [first, second] = [new CheckpointStore(db, 'first'), new CheckpointStore(db, 'second')];
+      const row = (epoch: number, seq: number): Checkpoint => ({
+        actorId: 'same-id', actorType: 'game', partition: 0, seq, tick: seq, state: new Uint8Array([seq]), outboxId: `${seq}-0`, epoch, finished: false,
+      });
+      // the same actor id in both, the second's at a newer epoch: neither fences the other
+      expect([...await first.save([row(1, 7)])]).to.deep.equal(['same-id']);
+      expect([...await second.save([row(4, 2)])]).to.deep.equal(['same-id']);
+      const held = async (store: CheckpointStore) => (await store.unfinished(0)).map((c) => [c.actorId, c.seq]).sort();
+      expect(await held(first)).to.deep.equal([['before', 3], ['same-id', 7]]);
+      expect(await held(second)).to.deep.equal([['same-id', 2]]);
+      expect(await second.load('before')).to.equal(undefined);
+      expect((await first.load('same-id'))!.epoch).to.equal(1);
     } finally {
       await db.destroy();
       await spec.drop();
@@ -609,6 +639,35 @@ describe('tick grid', () => {
         expect(offsets, `${at} is an instant of the ${period}/${precision} grid`).to.include(at % period);
         expect(align(at, period, precision)).to.equal(at);
       }
+    }
+  });
+});
+
+describe('runtime start-up', function () {
+  this.timeout(30000);
+
+  it('refuses an actor module without actor types, naming it, and leaves no worker or connection behind', async () => {
+    const db = await freshDatabase('bad-module');
+    const prefix = freshPrefix('bad-module');
+    const nodeId = `bad-module-${randomBytes(4).toString('hex')}`;
+    const module = new URL('./fixtures/no-actor-types.ts', import.meta.url).href;
+    const redis = connectRedis(REDIS_URL);
+    // the runtime's connections are named after its node (main, and one per worker)
+    const connections = async () => ((await redis.client('LIST')) as string).split('\n').filter((c) => c.includes(` name=${nodeId}:`)).length;
+    try {
+      const refusal = await Runtime.start({
+        redisUrl: REDIS_URL, databaseUrl: db.url, actorModules: [module], prefix, partitions: 2, workers: 1, nodeId,
+        logger: createLogger({ spec: 'bad-module' }, 'silent'),
+      }).then(() => null, (err: Error) => err.message);
+      expect(refusal).to.equal(`actor module ${module} exports no actorTypes array (see ActorModule in runtime/actor.ts)`);
+      await waitFor('its connections to close', async () => (await connections()) === 0);
+      // a worker tried again would connect anew within its back-off (50 ms, then 100, 200, …)
+      await sleep(1000);
+      expect(await connections(), 'connections of a worker still being retried').to.equal(0);
+    } finally {
+      redis.disconnect();
+      await dropKeys(prefix);
+      await db.drop();
     }
   });
 });
