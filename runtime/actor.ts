@@ -17,7 +17,11 @@ export interface ActorContext {
   align(t: number, periodMs: number, precisionMs?: number): number;
 }
 
-/** When an actor wants its ticks. `startAt` is the wall-clock ms of its first tick (after a countdown). */
+/**
+ * When an actor wants its ticks. `startAt` is the wall-clock ms of its first tick (after a countdown), read before
+ * that tick only: make it with ctx.align. While the actor has no owner its clock stands still; the next owner, like
+ * one that fell more than a tick behind, resumes at the grid's next instant without a burst of ticks to catch up.
+ */
 export interface TickSchedule {
   readonly tickMs: number;
   readonly startAt: number;
