@@ -1,0 +1,97 @@
+// Another game on the runtime: tug of war (actors/tug-of-war), hosted without anything of SnakeTron, its worker
+// thread terminated mid-game. Judged by the journal: records and ticks numbered 1..N once each, every acked pull
+// applied once (or, sent after its game ended, dead-lettered), and a replay of the journal with the actor's own
+// code reaching the state of the game's final checkpoint.
+import { expect } from 'chai';
+import { TUG_OF_WAR, tugOfWar, type TugOutput, type TugPull, type TugState } from '../actors/tug-of-war/tug-of-war.ts';
+import { applyRecord, tickGrid } from '../runtime/journal.ts';
+import { Keys } from '../runtime/keys.ts';
+import { createLogger } from '../runtime/log.ts';
+import { partitionOf } from '../runtime/partition.ts';
+import { Runtime } from '../runtime/runtime.ts';
+import { dropKeys, freshDatabase, freshPrefix, REDIS_URL, sleep, waitFor } from './support/env.ts';
+import { JournalCollector, readDeadLetters } from './support/journal.ts';
+
+const MODULE = new URL('../actors/tug-of-war/tug-of-war.ts', import.meta.url).href;
+const PARTITIONS = 4;
+const GAMES = 12;
+
+describe('another game on the runtime: tug of war', function () {
+  this.timeout(90_000);
+
+  it('plays through a worker thread crash: every acked pull counted once, each journal replays to its final checkpoint', async () => {
+    const db = await freshDatabase('tug');
+    const prefix = freshPrefix('tug');
+    const keys = new Keys(prefix);
+    const collector = new JournalCollector(REDIS_URL, keys, PARTITIONS);
+    await collector.start();
+    const runtime = await Runtime.start({
+      redisUrl: REDIS_URL, databaseUrl: db.url, prefix, partitions: PARTITIONS, workers: 1, actorModules: [MODULE],
+      logger: createLogger({ spec: 'tug' }, 'silent'),
+    });
+    const outputs = (game: string) => (collector.records.get(game) ?? []).flatMap((r) => (r.o ?? []) as TugOutput[]);
+    const over = (game: string) => outputs(game).some((o) => o.e === 'tick' && o.winner !== null);
+    let pulling = true;
+    try {
+      await waitFor('the node to own its partitions', () => runtime.isSettled());
+      const games = Array.from({ length: GAMES }, (_, i) => `tug-${i}`);
+      for (const game of games) await runtime.create(TUG_OF_WAR, game, { tickMs: 50, length: 40 });
+      const refusedCreate = await runtime.create(TUG_OF_WAR, 'tug-bad', { length: 0 });
+      // two players a game, one side a little stronger: even games drift right, odd ones left
+      const acked = new Map<string, string[]>(games.map((g) => [g, []]));
+      const pulls = (async () => {
+        for (let round = 0; pulling; round++) {
+          await Promise.all(games.filter((g) => !over(g)).map(async (game) => {
+            const strong: TugPull['pull'] = games.indexOf(game) % 2 === 0 ? 'right' : 'left';
+            const pull: TugPull = { pull: round % 3 === 2 ? (strong === 'right' ? 'left' : 'right') : strong, by: `${game}-${round % 2}` };
+            acked.get(game)!.push(await runtime.submit(game, pull));
+          }));
+          await sleep(20);
+        }
+      })();
+      await waitFor('the games to be under way', () => games.every((g) => collector.lastTick(g) >= 5));
+      const badPull = await runtime.submit(games[0], { pull: 'up', by: 'someone' });
+      expect(games.filter(over), 'games won before the crash').to.deep.equal([]);
+      await runtime.supervisor.crashWorker(0);
+      await waitFor('the worker to be replaced', () => runtime.supervisor.counters.workerRestarts === 1 && runtime.isSettled());
+      await waitFor('every game to be won', () => games.every(over), 60_000);
+      pulling = false;
+      await pulls;
+
+      const dead = await readDeadLetters(REDIS_URL, keys, PARTITIONS);
+      expect(dead.get('tug-bad', refusedCreate)?.error).to.contain('length must be an integer between 1 and 1000');
+      expect(outputs(games[0]).filter((o) => o.e === 'refused')).to.deep.equal([{ e: 'refused', reason: 'pull must be left or right' }]);
+      expect(dead.get(games[0], badPull), 'a refused pull is not dead-lettered').to.equal(undefined);
+      for (const game of games) {
+        const records = collector.records.get(game)!;
+        records.forEach((r, i) => expect(r.n, `record ${i + 1} of ${game}`).to.equal(i + 1));
+        const ticks = records.filter((r) => r.t !== undefined).map((r) => r.t);
+        expect(ticks, `${game}'s ticks`).to.deep.equal(ticks.map((_, i) => i + 1));
+        const applied = new Map<string, number>();
+        for (const input of records.flatMap((r) => r.i ?? [])) applied.set(input.s, (applied.get(input.s) ?? 0) + 1);
+        for (const id of acked.get(game)!) {
+          const times = applied.get(id) ?? 0;
+          if (times === 0) expect(dead.get(game, id)?.error, `pull ${id} of ${game}, not applied`).to.contain('finished');
+          else expect(times, `pull ${id} of ${game}`).to.equal(1);
+        }
+        // the actor's own code over the journal, as a recovery runs it, reaches the last checkpoint's state
+        const partition = partitionOf(game, PARTITIONS);
+        let state: TugState | undefined;
+        for (const record of records) state = applyRecord(tugOfWar, state, record, tickGrid(partition, PARTITIONS));
+        const checkpoint = await waitFor(`${game}'s final checkpoint`, async () => {
+          const c = await runtime.checkpoints.load(game);
+          return c?.finished ? c : null;
+        });
+        expect(tugOfWar.decode(checkpoint.state), `${game} replayed`).to.deep.equal(state);
+        expect(state!.winner, `${game}'s winner`).to.equal(games.indexOf(game) % 2 === 0 ? 'right' : 'left');
+        expect(Math.abs(state!.rope)).to.equal(40);
+      }
+    } finally {
+      pulling = false;
+      await runtime.stop(false);
+      await collector.stop();
+      await dropKeys(prefix);
+      await db.drop();
+    }
+  });
+});
