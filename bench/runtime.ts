@@ -118,6 +118,13 @@ async function redisCounters(redis: RedisClient): Promise<{ commands: number; sc
   return { commands, scripts, cpuSeconds };
 }
 
+/** The entries of every partition's mailbox and outbox, and Redis's memory: what trimming keeps flat (RUNTIME.md 5). */
+async function journalFootprint(redis: RedisClient, keys: Keys): Promise<{ entries: number; usedMiB: number }> {
+  const lengths = await Promise.all(Array.from({ length: PARTITIONS }, (_, p) => Promise.all([redis.xlen(keys.inbox(p)), redis.xlen(keys.outbox(p))])));
+  const memory = await redis.info('memory');
+  return { entries: lengths.flat().reduce((a, b) => a + b, 0), usedMiB: Number(/used_memory:(\d+)/.exec(memory)?.[1] ?? 0) / 2 ** 20 };
+}
+
 /**
  * The turns of every benchmark game: the snakes turn away from each other at tick 1 (up, down), follow the walls
  * near them and turn again before the far walls, never crossing; the game ends at tick ~475 (~71 s).
@@ -184,6 +191,8 @@ interface Step {
   cpuPerTickUs: number;
   redisCpu: number;
   load: number;
+  /** the journal's entries and Redis's memory at the window's start and end */
+  footprint: Array<{ entries: number; usedMiB: number }>;
 }
 
 /** (a), and with `extras` (b) and (d): one node in this process with `workers` threads, games added step by step. */
@@ -212,12 +221,14 @@ async function capacity(options: Options, redisUrl: string, db: SpecDatabase, wo
       await sleep(COUNTDOWN_MS + warmupMs);
       const lateness = snapshot(counters.lateness);
       const ticks = counters.ticks;
+      const footprintBefore = await journalFootprint(admin, runtime.keys);
       const redisBefore = await redisCounters(admin);
       const cpuBefore = process.cpuUsage();
       const windowStart = Date.now();
       await sleep(windowMs);
       const cpu = process.cpuUsage(cpuBefore);
       const redisAfter = await redisCounters(admin);
+      const footprintAfter = await journalFootprint(admin, runtime.keys);
       const seconds = (Date.now() - windowStart) / 1000;
       const window = delta(counters.lateness, lateness);
       const step: Step = {
@@ -230,6 +241,7 @@ async function capacity(options: Options, redisUrl: string, db: SpecDatabase, wo
         cpuPerTickUs: Math.round(((cpu.user + cpu.system) / Math.max(1, counters.ticks - ticks)) * 10) / 10,
         redisCpu: Math.round(((redisAfter.cpuSeconds - redisBefore.cpuSeconds) / seconds) * 100),
         load: loadavg()[0],
+        footprint: [footprintBefore, footprintAfter],
       };
       measured.push(step);
       options.log(`  ${games} games (${threads(workers)}): lateness p50 ${step.p50} ms p99 ${step.p99} ms, ${step.ticksPerSecond} ticks/s `
@@ -254,6 +266,11 @@ async function capacity(options: Options, redisUrl: string, db: SpecDatabase, wo
       results.push({
         group: 'runtime', name: `Redis commands/s at ${s.games} games`, value: s.commandsPerSecond, unit: 'commands/s',
         notes: `${s.scriptsPerSecond} of them script calls (round trips), the rest run inside the scripts; Redis at ${s.redisCpu}% of a core`,
+      });
+      const [before, after] = s.footprint;
+      results.push({
+        group: 'runtime', name: `Redis memory growth over ${windowMs / 1000} s at ${s.games} games`, value: Math.round((after.usedMiB - before.usedMiB) * 10) / 10, unit: 'MiB',
+        notes: `constant load (every game running): used_memory ${before.usedMiB.toFixed(1)} → ${after.usedMiB.toFixed(1)} MiB; mailbox and outbox entries ${before.entries} → ${after.entries} (trimmed behind the checkpoints)`,
       });
     }
 
