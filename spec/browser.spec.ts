@@ -151,6 +151,9 @@ describe('web client in a browser', function () {
     const ends = await Promise.all([host, guest, watcher].map((page) => until(page, 'the end of the game', "s.screen === 'over'", 60_000)));
     for (const end of ends) expect(end.hashMismatches).to.equal(0);
     expect(await watcher.getByTestId('play-again').isVisible()).to.equal(false);
+    // the next private game is the host's to make and share: a guest making one too would split them up
+    expect(await host.getByTestId('play-again').isVisible()).to.equal(true);
+    expect(await guest.getByTestId('play-again').isVisible()).to.equal(false);
     await watcher.screenshot({ path: `${ARTIFACTS}browser-private-over-watcher.png` });
     await guest.screenshot({ path: `${ARTIFACTS}browser-private-over-phone.png` });
 

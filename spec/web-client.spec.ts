@@ -18,7 +18,7 @@ import { keyDirection, swipeDirection } from '../web/input.ts';
 import { interpolateBody, tickProgress } from '../web/interpolate.ts';
 import { ReplayClock, ReplayFormatError, ReplayPlayer, parseReplay, replayUrl } from '../web/replay.ts';
 import {
-  describeQueue, loadProfile, overSummary, parseHash, playModeOf, playRequest, saveProfile,
+  describeQueue, leftGame, loadProfile, overSummary, parseHash, playModeOf, playRequest, rememberLeftGame, saveProfile,
 } from '../web/session.ts';
 
 // ---- a node in miniature: the authoritative game and the messages it sends ------------------------------------
@@ -461,6 +461,20 @@ describe('web client: session rules', () => {
     expect(watcher.place).to.equal('bob wins');
     const solo = overSummary({ ...over, winner: null, results: [over.results[0]] }, names, 0, true);
     expect(solo.place).to.equal('Score 2 · length 6');
+    const teams = overSummary({ ...over, winner: null, winningTeam: 1, results: over.results.map((r) => ({ ...r, place: r.team === 1 ? 1 : 2 })) }, names, 0, false);
+    expect([teams.title, teams.place]).to.deep.equal(['Game over', 'Team 2 wins · 2nd place of 3']);
+  });
+
+  it('remembers the running game the player left, so a reload does not put them back in it', () => {
+    const store = new Map<string, string>();
+    const storage = { getItem: (k: string) => store.get(k) ?? null, setItem: (k: string, v: string) => { store.set(k, v); } };
+    expect(leftGame(storage)).to.equal(null);
+    rememberLeftGame(storage, 'g-left');
+    expect(leftGame(storage)).to.equal('g-left');
+    const broken = { getItem: () => { throw new Error('denied'); }, setItem: () => { throw new Error('denied'); } };
+    rememberLeftGame(broken, 'g-left');
+    expect(leftGame(broken)).to.equal(null);
+    expect(leftGame(null)).to.equal(null);
   });
 
   it('reads #join=CODE, #watch= and #replay= links', () => {

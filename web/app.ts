@@ -14,7 +14,7 @@ import { bindSteering } from './input.ts';
 import { ReplayClock, ReplayPlayer, parseReplay, replayUrl } from './replay.ts';
 import { Screens, type ScreenName, type UiActions } from './screens.ts';
 import {
-  describeQueue, loadProfile, overSummary, parseHash, playModeOf, playRequest, saveProfile,
+  describeQueue, leftGame, loadProfile, overSummary, parseHash, playModeOf, playRequest, rememberLeftGame, saveProfile,
   type HashAction, type PlayMode,
 } from './session.ts';
 
@@ -65,6 +65,8 @@ let sync: GameSync | null = null;
 let over: OverMessage | null = null;
 let lobby: LobbyMessage | null = null;
 let playMode: PlayMode | null = null;
+/** the private game this player hosts (made it, or was handed it when its host left): its next one is theirs to make */
+let hostedGame: string | null = null;
 let pendingHash: HashAction | null = parseHash(location.hash);
 const intent = new TurnIntent();
 let turnSeq = 0;
@@ -186,7 +188,7 @@ function onWelcome(message: WelcomeMessage): void {
   if (sync !== null && (over === null || over.gameId !== sync.gameId)) {
     sync.suspend();
     requestResync(false);
-  } else if (message.game !== null && message.game !== over?.gameId) {
+  } else if (message.game !== null && message.game !== over?.gameId && message.game !== leftGame(storage)) {
     request({ type: 'rejoin', gameId: message.game }, 'rejoin', { gameId: message.game });
   } else if (screens.current === 'queued' && playMode !== null) {
     play(playMode);
@@ -210,6 +212,8 @@ function runHashAction(action: HashAction): void {
 function onLobby(message: LobbyMessage): void {
   lobby = message;
   playMode = { kind: 'private', settings: { ...message.settings } };
+  if (message.host === profile.userId) hostedGame = message.gameId;
+  else if (hostedGame === message.gameId) hostedGame = null;
   screens.privateLobby(message, message.host === profile.userId, `${location.origin}/#join=${message.code}`);
   if (screens.current !== 'private') screens.show('private');
 }
@@ -228,7 +232,12 @@ function onSnapshot(message: SnapshotMessage): void {
   lobby = null;
   replay?.clock.pause();
   replay = null;
-  if (message.role === 'player') playMode = playModeOf(message.state.settings, message.state.snakes.length);
+  if (message.role === 'player') {
+    // "play again" after a private game makes a new lobby: the host's, to share; a guest goes back to the lobby
+    // and joins it (each making one of their own split the friends up)
+    const mode = playModeOf(message.state.settings, message.state.snakes.length);
+    playMode = mode.kind === 'private' && hostedGame !== message.gameId ? null : mode;
+  }
   screens.gameInfo(message.gameId, message.role);
   recovering = false;
   if (over !== null && over.gameId === message.gameId) {
@@ -428,6 +437,7 @@ const actions: UiActions = {
 };
 
 function backToLobby(): void {
+  if (sync !== null && over === null && sync.role === 'player') rememberLeftGame(storage, sync.gameId);
   if (sync !== null) request({ type: 'leave' }, 'leave');
   sync = null;
   over = null;
@@ -491,6 +501,7 @@ function gameStatusText(now: number): string | null {
   if (sync.resyncing) return 'catching up…';
   // No tick for a while in a running game: the node is stalled or its owner is being replaced.
   if (sync.status === 'running' && sync.tick > 0 && now - sync.frame.steppedAt > Math.max(1000, 6 * sync.tickMs)) return 'waiting for the server…';
+  if (sync.role === 'player' && sync.status === 'running' && sync.tick > 0 && !sync.alive) return 'you are out: watching the others to the end';
   return null;
 }
 
@@ -554,7 +565,8 @@ const connection = new Connection(socketUrl(location), {
   badFrame: (error) => console.warn('snaketron: unreadable frame from the node', error),
 });
 
-bindSteering(screens.gameArena, () => screens.current === 'game' && sync?.role === 'player', sendTurn);
+// the whole game screen takes swipes: on a phone the board is only the top part of it
+bindSteering(screens.gameScreen, () => screens.current === 'game' && sync?.role === 'player', sendTurn);
 window.addEventListener('hashchange', () => {
   const action = parseHash(location.hash);
   if (action === null) return;

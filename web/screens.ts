@@ -72,6 +72,7 @@ export class Screens {
   current: ScreenName = 'name';
   readonly gameCanvas = byId<HTMLCanvasElement>('game-canvas');
   readonly gameArena = byId<HTMLDivElement>('game-arena');
+  readonly gameScreen = byId<HTMLElement>('screen-game');
   readonly replayCanvas = byId<HTMLCanvasElement>('replay-canvas');
   readonly replayArena = byId<HTMLDivElement>('replay-arena');
   private toastTimer: ReturnType<typeof setTimeout> | null = null;

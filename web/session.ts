@@ -64,7 +64,9 @@ export function overSummary(over: OverMessage, names: readonly string[], mySnake
     const won = over.winner === mySnakeId || (over.winningTeam !== null && over.winningTeam === mine.team);
     const draw = over.winner === null && over.winningTeam === null && over.results.every((r) => r.place === 1);
     title = won ? 'You win!' : draw ? 'Draw' : 'Game over';
-    place = `${placeText(mine.place)} of ${over.results.length}`;
+    // in teams a player's place says little without the team that won
+    const team = over.winningTeam !== null ? `Team ${over.winningTeam + 1} wins · ` : '';
+    place = `${team}${placeText(mine.place)} of ${over.results.length}`;
   } else {
     title = 'Game over';
     place = over.winningTeam !== null ? `Team ${over.winningTeam + 1} wins`
@@ -101,6 +103,27 @@ export interface Profile {
 }
 
 const KEY = 'snaketron.profile';
+const LEFT_KEY = 'snaketron.left';
+
+/**
+ * The running game the player last left on purpose: `welcome` still names it (the game goes on without them), and
+ * a reload must not put them back in it.
+ */
+export function leftGame(storage: Pick<Storage, 'getItem'> | null): string | null {
+  try {
+    return storage?.getItem(LEFT_KEY) ?? null;
+  } catch {
+    return null;
+  }
+}
+
+export function rememberLeftGame(storage: Pick<Storage, 'setItem'> | null, gameId: string): void {
+  try {
+    storage?.setItem(LEFT_KEY, gameId);
+  } catch {
+    // not remembered: a reload puts the player back in the game, as before they left
+  }
+}
 
 export function loadProfile(storage: Pick<Storage, 'getItem'> | null): Profile {
   const empty: Profile = { name: null, token: null, userId: null };
