@@ -84,7 +84,7 @@ let replay: { player: ReplayPlayer; clock: ReplayClock; returnTo: ScreenName } |
 function request(message: OutgoingClientMessage, kind: Pending['kind'], extra: Partial<Pending> = {}): number | null {
   const rid = connection.send(message);
   if (rid === null) {
-    if (kind !== 'turn') screens.toast('Not connected to the server yet; trying again in a moment.');
+    if (kind !== 'turn') screens.toast('Not connected to the server: try again once the badge says connected.');
     return null;
   }
   pending.set(rid, { kind, message, retryAfterLeave: false, ...extra });
@@ -195,12 +195,16 @@ function onWelcome(message: WelcomeMessage): void {
   } else if (screens.current === 'private' && lobby !== null) {
     request({ type: 'join', code: lobby.code }, 'join');
   }
-  if (pendingHash !== null && screens.current === 'lobby') {
-    const action = pendingHash;
-    pendingHash = null;
-    history.replaceState(null, '', location.pathname + location.search);
-    runHashAction(action);
-  }
+  if (screens.current === 'lobby') followPendingHash();
+}
+
+/** Follows a `#join=`, `#watch=` or `#replay=` link that waited for the lobby state. */
+function followPendingHash(): void {
+  if (pendingHash === null) return;
+  const action = pendingHash;
+  pendingHash = null;
+  history.replaceState(null, '', location.pathname + location.search);
+  runHashAction(action);
 }
 
 function runHashAction(action: HashAction): void {
@@ -445,6 +449,8 @@ function backToLobby(): void {
   if (resyncTimer !== null) clearTimeout(resyncTimer);
   resyncTimer = null;
   screens.show('lobby');
+  // a link opened while the player was in a game is followed now
+  if (welcomed) followPendingHash();
 }
 
 async function openReplay(gameId: string, justFinished: boolean): Promise<void> {
@@ -570,12 +576,8 @@ bindSteering(screens.gameScreen, () => screens.current === 'game' && sync?.role 
 window.addEventListener('hashchange', () => {
   const action = parseHash(location.hash);
   if (action === null) return;
-  if (welcomed && screens.current === 'lobby') {
-    history.replaceState(null, '', location.pathname + location.search);
-    runHashAction(action);
-  } else {
-    pendingHash = action;
-  }
+  pendingHash = action;
+  if (welcomed && screens.current === 'lobby') followPendingHash();
 });
 
 window.__snaketron = {

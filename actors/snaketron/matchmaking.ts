@@ -141,7 +141,11 @@ export function newGameId(): string {
   return `g${randomBytes(9).toString('base64url')}`;
 }
 
-const CODE_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
+/**
+ * PROTOCOL.md's A–Z and 0–9 without the letters a reader mistakes for digits (O, I) and those digits (0, 1): a
+ * code is read aloud and typed. Thirty-two characters, so a random byte maps onto them evenly.
+ */
+const CODE_ALPHABET = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
 
 export function newLobbyCode(): string {
   const bytes = randomBytes(8);
