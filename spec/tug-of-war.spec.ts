@@ -58,7 +58,13 @@ describe('another game on the runtime: tug of war', function () {
       pulling = false;
       await pulls;
 
-      const dead = await readDeadLetters(REDIS_URL, keys, PARTITIONS);
+      // a pull acked as its game was won reaches the game after its end, and is dead-lettered when it does
+      const appliedIds = (game: string) => new Set(collector.records.get(game)!.flatMap((r) => (r.i ?? []).map((i) => i.s)));
+      const dead = await waitFor('every acked pull to be applied or dead-lettered', async () => {
+        const letters = await readDeadLetters(REDIS_URL, keys, PARTITIONS);
+        const settled = games.every((g) => acked.get(g)!.every((id) => appliedIds(g).has(id) || letters.get(g, id) !== undefined));
+        return settled && letters.get('tug-bad', refusedCreate) !== undefined ? letters : null;
+      });
       expect(dead.get('tug-bad', refusedCreate)?.error).to.contain('length must be an integer between 1 and 1000');
       expect(outputs(games[0]).filter((o) => o.e === 'refused')).to.deep.equal([{ e: 'refused', reason: 'pull must be left or right' }]);
       expect(dead.get(games[0], badPull), 'a refused pull is not dead-lettered').to.equal(undefined);
