@@ -12,7 +12,10 @@ import {
 import { defaultSettings, type Settings } from '../protocol/settings.ts';
 import { buildReplay } from '../actors/snaketron/replay.ts';
 import { ServerClock } from '../web/clock.ts';
-import { backoffDelay, socketUrl } from '../web/connection.ts';
+import { backoffDelay, Connection, socketUrl } from '../web/connection.ts';
+import { createServer, type AddressInfo } from 'node:net';
+import { WebSocket } from 'ws';
+import { waitFor } from './support/env.ts';
 import { GameSync, TurnIntent, engineSnapshot } from '../web/game-sync.ts';
 import { keyDirection, swipeDirection } from '../web/input.ts';
 import { interpolateBody, tickProgress } from '../web/interpolate.ts';
@@ -383,6 +386,36 @@ describe('web client: replays', () => {
 // ---- connection, clock, input, session ------------------------------------------------------------------------
 
 describe('web client: connection and clock', () => {
+  it('gives up on a node that takes the connection but never answers, and tries again', async () => {
+    // a node frozen (SIGSTOP) still has its port: the kernel accepts, nothing answers the WebSocket upgrade
+    const silent = createServer(() => { /* holds the socket, says nothing */ });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const port = (silent.address() as AddressInfo).port;
+    const global = globalThis as { WebSocket?: unknown };
+    const before = global.WebSocket;
+    // the ws client as a browser's WebSocket: closing one still connecting is no error event
+    global.WebSocket = class extends WebSocket {
+      constructor(url: string) {
+        super(url);
+        this.on('error', () => undefined);
+      }
+    };
+    const statuses: string[] = [];
+    const connection = new Connection(`ws://127.0.0.1:${port}/ws`, {
+      open: () => statuses.push('open'), message: () => undefined, status: (status) => statuses.push(status),
+    }, { silenceMs: 200, backoffMs: { first: 100, max: 100 } });
+    try {
+      connection.start();
+      await waitFor('a second attempt', () => statuses.filter((s) => s === 'reconnecting').length >= 2, 5000);
+      expect(statuses.slice(0, 2)).to.deep.equal(['connecting', 'reconnecting']);
+      expect(statuses).to.not.include('open');
+    } finally {
+      connection.stop();
+      global.WebSocket = before;
+      silent.close();
+    }
+  });
+
   it('estimates the server clock from the pong with the shortest round trip', () => {
     const clock = new ServerClock();
     clock.welcome(50_000, 1_000);

@@ -19,7 +19,7 @@ export interface ConnectionEvents {
 
 export interface ConnectionOptions {
   pingEveryMs: number;
-  /** pongs missing this long mean the node is gone, even if the socket has not noticed */
+  /** pongs missing this long, or a welcome this long after connecting, mean the node is gone, even if the socket has not noticed */
   silenceMs: number;
   backoffMs: { first: number; max: number };
 }
@@ -44,6 +44,7 @@ export class Connection {
   private attempt = 0;
   private pingTimer: ReturnType<typeof setInterval> | null = null;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private handshakeTimer: ReturnType<typeof setTimeout> | null = null;
   private lastHeard = 0;
   private welcomed = false;
   private stopped = false;
@@ -96,6 +97,12 @@ export class Connection {
     socket.binaryType = 'arraybuffer';
     this.socket = socket;
     this.welcomed = false;
+    // a node that took the connection but answers nothing (a stopped process) would leave it connecting for ever
+    this.handshakeTimer = setTimeout(() => {
+      if (this.socket !== socket || this.welcomed) return;
+      this.drop();
+      this.scheduleRetry();
+    }, this.options.silenceMs);
     socket.onopen = () => {
       if (this.socket !== socket) return;
       this.lastHeard = Date.now();
@@ -159,6 +166,8 @@ export class Connection {
   private drop(): void {
     if (this.pingTimer !== null) clearInterval(this.pingTimer);
     this.pingTimer = null;
+    if (this.handshakeTimer !== null) clearTimeout(this.handshakeTimer);
+    this.handshakeTimer = null;
     if (this.retryTimer !== null) clearTimeout(this.retryTimer);
     this.retryTimer = null;
     const socket = this.socket;
