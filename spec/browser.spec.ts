@@ -138,9 +138,9 @@ describe('web client in a browser', function () {
     expect([hostState.snakeId, guestState.snakeId].sort()).to.deep.equal([0, 1]);
     const gameId = hostState.gameId!;
 
-    const watcher = await open('watcher');
-    await watcher.getByTestId('watch-input').fill(gameId);
-    await watcher.getByTestId('watch-button').click();
+    // the spectator follows the link the host's side panel offers
+    expect(await host.getByTestId('watch-link').getAttribute('href')).to.equal(`${node.http}/#watch=${gameId}`);
+    const watcher = await open('watcher', undefined, `/#watch=${gameId}`);
     const watching = await until(watcher, 'the spectator in the game', "s.screen === 'game'");
     expect(watching.role).to.equal('spectator');
     expect(watching.snakeId).to.equal(null);

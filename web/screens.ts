@@ -239,6 +239,8 @@ export class Screens {
 
   gameInfo(gameId: string, role: string): void {
     byId('game-id').textContent = gameId;
+    // anyone who opens it watches the game (a `#watch=` link, followed once they are in the lobby)
+    byId<HTMLAnchorElement>('watch-link').href = `${location.origin}/#watch=${encodeURIComponent(gameId)}`;
     byId('role').textContent = role === 'spectator' ? 'watching' : '';
     byId('my-score-box').hidden = role === 'spectator';
     byId<HTMLButtonElement>('leave-game').textContent = role === 'spectator' ? 'Stop watching' : 'Leave game';
