@@ -26,9 +26,9 @@ export function tickGrid(partition: number, partitions: number): ActorContext['a
     const slots = Math.max(1, Math.ceil(periodMs / Math.max(1, precisionMs)));
     const offset = (((t - phase) % periodMs) + periodMs) % periodMs; // t's distance past the last phase instant
     const slotStart = (j: number) => Math.floor((j * periodMs) / slots); // slot `slots` is the next period's first
+    // the first slot whose start is at or after `offset` (one further when a fractional `t` falls inside a slot's ms)
     let j = Math.ceil((offset * slots) / periodMs);
-    while (j > 0 && slotStart(j - 1) >= offset) j--;
-    while (slotStart(j) < offset) j++;
+    if (slotStart(j) < offset) j++;
     return t - offset + slotStart(j);
   };
 }

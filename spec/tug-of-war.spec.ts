@@ -62,7 +62,10 @@ describe('another game on the runtime: tug of war', function () {
       const appliedIds = (game: string) => new Set(collector.records.get(game)!.flatMap((r) => (r.i ?? []).map((i) => i.s)));
       const dead = await waitFor('every acked pull to be applied or dead-lettered', async () => {
         const letters = await readDeadLetters(REDIS_URL, keys, PARTITIONS);
-        const settled = games.every((g) => acked.get(g)!.every((id) => appliedIds(g).has(id) || letters.get(g, id) !== undefined));
+        const settled = games.every((g) => {
+          const applied = appliedIds(g);
+          return acked.get(g)!.every((id) => applied.has(id) || letters.get(g, id) !== undefined);
+        });
         return settled && letters.get('tug-bad', refusedCreate) !== undefined ? letters : null;
       });
       expect(dead.get('tug-bad', refusedCreate)?.error).to.contain('length must be an integer between 1 and 1000');

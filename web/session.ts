@@ -55,6 +55,7 @@ export function overSummary(over: OverMessage, names: readonly string[], mySnake
     .map((r) => ({ place: r.place, name: nameOf(r.snakeId), score: r.score, length: r.length, mine: r.snakeId === mySnakeId }));
   const mine = mySnakeId === null ? undefined : over.results.find((r) => r.snakeId === mySnakeId);
   const myPlace = mine?.place ?? null;
+  const teamWins = over.winningTeam !== null ? `Team ${over.winningTeam + 1} wins` : null;
   let title: string;
   let place: string;
   if (solo) {
@@ -65,12 +66,10 @@ export function overSummary(over: OverMessage, names: readonly string[], mySnake
     const draw = over.winner === null && over.winningTeam === null && over.results.every((r) => r.place === 1);
     title = won ? 'You win!' : draw ? 'Draw' : 'Game over';
     // in teams a player's place says little without the team that won
-    const team = over.winningTeam !== null ? `Team ${over.winningTeam + 1} wins · ` : '';
-    place = `${team}${placeText(mine.place)} of ${over.results.length}`;
+    place = `${teamWins === null ? '' : `${teamWins} · `}${placeText(mine.place)} of ${over.results.length}`;
   } else {
     title = 'Game over';
-    place = over.winningTeam !== null ? `Team ${over.winningTeam + 1} wins`
-      : over.winner !== null ? `${nameOf(over.winner)} wins` : 'No winner';
+    place = teamWins ?? (over.winner !== null ? `${nameOf(over.winner)} wins` : 'No winner');
   }
   return { title, place, rows, myPlace };
 }
