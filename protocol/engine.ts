@@ -259,6 +259,7 @@ export class Game {
       game.headY[id] = snake.body[0][1];
       for (const turn of snake.queue ?? []) {
         if (!isDir(turn.dir)) throw new RangeError(`snapshot snake ${id} has a queued direction ${String(turn.dir)}`);
+        if (!Number.isInteger(turn.t) || turn.t < 0 || turn.t > MAX_TICK) throw new RangeError(`snapshot snake ${id} has a turn queued for tick ${turn.t}`);
         game.queues[id].push({ t: turn.t, dir: turn.dir });
       }
     });
@@ -279,12 +280,14 @@ export class Game {
 
   /**
    * GAME.md "Turns": asks snake `snakeId` to turn to `dir` at tick `t`; a tick already past means the next one.
-   * Nothing is queued for a dead snake or a complete game: such a turn could never take effect.
+   * Nothing is queued for a dead snake or a complete game: such a turn could never take effect. Ticks are
+   * unsigned 32-bit numbers (as encodeGame keeps them): a turn for a later tick is refused, not kept wrongly.
    */
   queueTurn(snakeId: number, dir: Dir, t: number): void {
     this.checkSnake(snakeId);
     if (!isDir(dir)) throw new RangeError(`direction ${String(dir)} is not 0..3`);
     if (!Number.isInteger(t)) throw new RangeError(`turn tick ${t} is not an integer`);
+    if (t > MAX_TICK) throw new RangeError(`turn tick ${t} is past the last tick a game can reach (${MAX_TICK})`);
     if (this._status === 'complete' || this.alive[snakeId] === 0) return;
     this.queues[snakeId].push({ t: Math.max(t, this._tick + 1), dir });
   }
@@ -694,6 +697,8 @@ const ENCODING_VERSION = 1;
 const ENCODING_VERSION_OUTSIDE = 2;
 const NONE_U8 = 0xff;
 const NONE_U32 = 0xffffffff;
+/** the last tick a game can reach and a turn can ask for: ticks are kept as unsigned 32-bit numbers */
+const MAX_TICK = 0xffffffff;
 
 /** The byte writer Game.encodeInto writes to; grows as needed. */
 export class GameWriter {

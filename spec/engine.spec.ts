@@ -131,6 +131,15 @@ describe('engine', () => {
       expect(() => Game.create(defaultSettings('teams'), 1, 2)).to.throw(RangeError, /players/);
       expect(() => Game.create(defaultSettings('ffa'), 1, 9)).to.throw(RangeError, /players/);
     });
+    it('refuses a turn for a tick past 2^32 − 1 (a saved game keeps ticks in 32 bits; it was read back as tick 0)', () => {
+      const game = Game.create(defaultSettings('solo'), 1, 1);
+      expect(() => game.queueTurn(0, 0, 2 ** 32)).to.throw(RangeError, /turn tick 4294967296 is past the last tick/);
+      game.queueTurn(0, 0, 2 ** 32 - 1);
+      const copy = decodeGame(encodeGame(game));
+      expect(copy.snapshot(true)).to.deep.equal(game.snapshot(true));
+      expect(copy.step().turns).to.deep.equal(game.step().turns);
+      expect(copy.hash()).to.equal(game.hash());
+    });
     it('throws RangeError for settings out of range', () => {
       expect(() => Game.create({ ...defaultSettings('duel'), width: 5 }, 1, 2)).to.throw(RangeError, /settings\.width/);
     });
