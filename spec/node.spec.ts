@@ -334,6 +334,46 @@ describe('a SnakeTron node over WebSockets', function () {
     expect((await solo.next('tick')).rid).to.equal(undefined);
   });
 
+  it('judges a start or a leave sent right behind create on the lobby the create made (it was refused, or never reached the game)', async () => {
+    for (let round = 0; round < 5; round++) {
+      const host = await connect(`eager-host-${round}`, `eager${round}`);
+      host.send({ type: 'create', settings: { players: 1, tickMs: 100 }, rid: 1 });
+      host.send({ type: 'start', rid: 2 });
+      expect(await host.next('lobby')).to.include({ rid: 1 });
+      expect(await host.next('snapshot')).to.include({ rid: 2, role: 'player', snakeId: 0 });
+      expect(host.all('error'), 'no error for the start').to.deep.equal([]);
+      const leaver = await connect(`eager-leaver-${round}`, `leaver${round}`);
+      leaver.send({ type: 'create', settings: { players: 2 }, rid: 3 });
+      leaver.send({ type: 'leave', rid: 4 });
+      const lobby = await leaver.next('lobby');
+      expect(await leaver.next('left')).to.include({ rid: 4, gameId: lobby.gameId });
+      // the game saw the leave: the one who joins next finds the lobby empty, and hosts it
+      const guest = await connect(`eager-guest-${round}`, `guest${round}`);
+      const welcome = guest.all('welcome')[0];
+      guest.send({ type: 'join', code: lobby.code, rid: 5 });
+      const joined = await guest.next('lobby');
+      expect(joined.rid).to.equal(5);
+      expect(joined.players.map((p) => p.name)).to.deep.equal([`guest${round}`]);
+      expect(joined.host).to.equal(welcome.userId);
+    }
+  });
+
+  it('answers watch of a private game still in its lobby with the snapshot its start brings, never telling the spectator its code', async () => {
+    const host = await connect('code-host', 'codehost');
+    host.send({ type: 'create', settings: { players: 2, tickMs: 100 } });
+    const lobby = await host.next('lobby');
+    const spectator = await connect('code-spectator', 'codewatch');
+    spectator.send({ type: 'watch', gameId: lobby.gameId, rid: 21 });
+    const guest = await connect('code-guest', 'codeguest');
+    guest.send({ type: 'join', code: lobby.code });
+    await host.next('lobby', (l) => l.players.length === 2);
+    host.send({ type: 'start' });
+    expect(await spectator.next('snapshot')).to.include({ rid: 21, role: 'spectator', snakeId: null });
+    expect(spectator.all('lobby'), 'lobbies (with the code) sent to the spectator').to.deep.equal([]);
+    expect(spectator.all('error')).to.deep.equal([]);
+    await spectator.next('tick');
+  });
+
   it('seats one of three players racing for the last seat; the others get full with their rid and are back in the lobby', async () => {
     const host = await connect('race-host', 'racehost');
     host.send({ type: 'create', settings: { players: 2 } });

@@ -70,6 +70,8 @@ class WatchedGame {
   lastRecordAt = Date.now();
   recovering = false;
   idleSince = Date.now();
+  /** requests waiting for the replica to catch up with their client's last create or join (see Fanout.caughtUp) */
+  waiters: Array<{ inputId: string | null; done: () => void }> = [];
   constructor(readonly gameId: string, readonly partition: number, readonly align: ActorContext['align']) {}
 }
 
@@ -146,6 +148,35 @@ export class Fanout {
     return game.state;
   }
 
+  /**
+   * Resolves once the replica holds the game (the create a client just sent made it) and has applied `inputId`
+   * (the client's join) when given, or after `timeoutMs`: a client's next request (start, leave) is judged on a
+   * game that has seen the one before it.
+   */
+  caughtUp(gameId: string, inputId: string | null, timeoutMs: number): Promise<void> {
+    const game = this.games.get(gameId);
+    if (!game || this.hasCaughtUp(game, inputId)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const waiter = { inputId, done: () => { clearTimeout(timer); resolve(); } };
+      const timer = setTimeout(() => {
+        game.waiters = game.waiters.filter((w) => w !== waiter);
+        resolve();
+      }, timeoutMs);
+      game.waiters.push(waiter);
+    });
+  }
+
+  private hasCaughtUp(game: WatchedGame, inputId: string | null): boolean {
+    return game.state !== undefined && (inputId === null || this.applied(game.gameId, inputId));
+  }
+
+  private wake(game: WatchedGame): void {
+    if (game.waiters.length === 0) return;
+    const ready = game.waiters.filter((w) => this.hasCaughtUp(game, w.inputId));
+    game.waiters = game.waiters.filter((w) => !ready.includes(w));
+    for (const waiter of ready) waiter.done();
+  }
+
   /** The next message of the game that answers `reply` (a request the client already watching sent) carries its rid. */
   expectReply(gameId: string, sub: Subscriber, reply: PendingReply | null): void {
     const watch = this.games.get(gameId)?.watchers.get(sub.id);
@@ -210,6 +241,7 @@ export class Fanout {
     const buffered = game.buffered;
     game.buffered = [];
     for (const record of buffered) this.apply(game, record);
+    this.wake(game);
   }
 
   /** A game's state from its checkpoint and the journal after it; null when the journal jumps past it. */
@@ -336,6 +368,7 @@ export class Fanout {
           break;
       }
     }
+    this.wake(game);
     return sentTick;
   }
 
@@ -361,6 +394,7 @@ export class Fanout {
     let encoded: Uint8Array | undefined;
     for (const watch of game.watchers.values()) {
       if (!watch.synced || watch.joining !== null) continue;
+      if (message.type === 'lobby' && watch.role === 'spectator') continue; // see greet
       // a watcher owed an answer (rare, and briefly) gets its own copy, which may carry a rid
       const sent = watch.pending !== null ? this.deliver(watch, message) : watch.sub.send(message, encoded ??= encodeServerMessage(message));
       if (!sent) watch.synced = false;
@@ -389,7 +423,9 @@ export class Fanout {
   private greet(game: WatchedGame, watch: Watch): void {
     const state = game.state!;
     if (state.phase === 'lobby') {
-      this.deliver(watch, this.lobbyMessage(state));
+      // a spectator's answer is the snapshot the start brings (PROTOCOL.md: watch → snapshot): a lobby would
+      // also tell it the join code, which is the players' to share
+      if (watch.role !== 'spectator') this.deliver(watch, this.lobbyMessage(state));
       return;
     }
     if (!state.game) return;

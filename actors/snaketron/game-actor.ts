@@ -110,6 +110,8 @@ export const gameActor: ActorType<GameState, GameOutput> = {
         if (state.phase !== 'lobby' || state.seats.length >= state.settings.players) return undefined;
         if (state.seats.some((s) => s.userId === i.userId)) return undefined;
         state.seats.push({ userId: i.userId, name: i.name, snakeId: state.seats.length });
+        // a lobby everyone left has no host: the first to join it again is, or nobody could ever start it
+        if (state.host === null) state.host = i.userId;
         return { e: 'lobby', players: state.seats.map((s) => ({ ...s })) };
       case 'leave': {
         if (state.phase !== 'lobby') return undefined; // a running game goes on (GAME.md)

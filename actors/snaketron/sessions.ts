@@ -56,6 +56,8 @@ type SessionState =
 
 const RATE_WINDOW_MS = 1000;
 const BAD_WINDOW_MS = 10_000;
+/** how long a request waits for the game to see this client's create or join before it is judged anyway */
+const CATCH_UP_MS = 5000;
 
 let nextSessionId = 1;
 
@@ -74,6 +76,8 @@ export class Session implements Subscriber {
    * in the replica, what waits for the snake (more than MAX_QUEUED_TURNS get queue_full).
    */
   private turnsOnTheirWay: string[] = [];
+  /** the game this client just created (inputId null) or joined: its next request waits until the replica has seen it */
+  private behind: { gameId: string; inputId: string | null } | null = null;
   private busy: Promise<void> = Promise.resolve();
   messagesIn = 0;
   bytesIn = 0;
@@ -181,6 +185,14 @@ export class Session implements Subscriber {
     if (this.state.kind === 'new') {
       if (m.type !== 'hello') throw new ProtocolError('unauthenticated', `send hello first (got ${m.type})`);
       return this.hello(m.token, m.name, m.v, m.rid);
+    }
+    // a request sent right behind a create or join (a start, a leave) is judged once the game has seen that one:
+    // judged on the replica before, a start was refused (no lobby yet) and a leave never reached the game
+    const behind = this.behind;
+    if (behind) {
+      this.behind = null;
+      await this.ctx.fanout.caughtUp(behind.gameId, behind.inputId, CATCH_UP_MS);
+      if (this.closed) return;
     }
     switch (m.type) {
       case 'hello': throw new ProtocolError('bad_state', 'hello was already received');
@@ -315,6 +327,7 @@ export class Session implements Subscriber {
       await this.ctx.games.storeJoiner(gameId, state.seats.length, user);
     }
     this.state = { kind: 'game', gameId, role: 'player' };
+    if (joining !== undefined) this.behind = { gameId, inputId: joining };
     // answered by the lobby that seats this player, or refused if another join took the last seat first
     await this.ctx.fanout.watch(gameId, this, 'player', user.userId, { reply: pending(rid, true), joining });
   }
@@ -346,6 +359,7 @@ export class Session implements Subscriber {
   /** Plays a game this session just created. */
   private async follow(gameId: string, createdId: string, rid?: number): Promise<void> {
     this.state = { kind: 'game', gameId, role: 'player' };
+    this.behind = { gameId, inputId: null };
     this.turnsOnTheirWay = [];
     await this.ctx.fanout.watch(gameId, this, 'player', this.user!.userId, { createdId, reply: pending(rid, true) });
   }
@@ -360,7 +374,8 @@ export class Session implements Subscriber {
     }
     this.state = { kind: 'game', gameId, role };
     this.turnsOnTheirWay = [];
-    await this.ctx.fanout.watch(gameId, this, role, this.user!.userId, { reply: pending(rid, true) });
+    // a spectator of a private game still in its lobby is answered by the snapshot its start brings
+    await this.ctx.fanout.watch(gameId, this, role, this.user!.userId, { reply: pending(rid, role === 'player') });
   }
 
   private snakeIdIn(state: GameState | undefined): number | null {
