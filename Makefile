@@ -33,6 +33,7 @@ build: deps web
 	npx tsc -p tsconfig.json
 	cp -r runtime/commands dist/runtime/
 	cp -r actors/snaketron/commands actors/snaketron/pages dist/actors/snaketron/
+	rm -rf dist/web/dist && mkdir -p dist/web && cp -r web/dist dist/web/
 
 typecheck: deps
 	npx tsc -p tsconfig.json --noEmit

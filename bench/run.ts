@@ -49,6 +49,15 @@ if (snaketronCpu && colyseusCpu && colyseusCpu.value > 0) {
   });
 }
 
+const snaketronRss = results.find((r) => r.group === 'e2e' && r.name === 'node RSS per game');
+const colyseusRss = results.find((r) => r.group === 'baseline' && r.name === 'colyseus server RSS per game');
+if (snaketronRss && colyseusRss && colyseusRss.value > 0) {
+  results.push({
+    group: 'comparison', name: 'server RSS per game: SnakeTron / Colyseus', value: snaketronRss.value / colyseusRss.value, unit: 'ratio',
+    notes: `SnakeTron ${snaketronRss.value} KiB (the node; Redis and Postgres not counted) vs Colyseus ${colyseusRss.value} KiB, each above its idle process at its own best level`,
+  });
+}
+
 const table = results.map((r) => ({
   group: r.group, name: r.name, value: formatValue(r.value), unit: r.unit, target: r.target ?? '', notes: r.notes ?? '',
 }));

@@ -1,6 +1,7 @@
 // What an operator sees: /metrics in Prometheus format with the runtime's and the node's numbers, /api/cluster
 // with every node and partition owner, and the live /cluster page, checked in headless Chromium.
 import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { SpecCluster, type SnakeNode } from './support/cluster.ts';
 import { SpecClient } from './support/client.ts';
@@ -100,6 +101,32 @@ describe('readiness', function () {
     } finally {
       await cluster.stop();
       await redis.destroy();
+    }
+  });
+});
+
+describe('a node built with make build', function () {
+  this.timeout(120_000);
+
+  it('runs from dist/ as production would: serves the web client and the cluster page, and plays a game', async () => {
+    const root = fileURLToPath(new URL('..', import.meta.url));
+    const made = spawnSync('make', ['-s', 'build'], { cwd: root, encoding: 'utf8' });
+    expect(made.status, made.stderr).to.equal(0);
+    const cluster = await SpecCluster.create('compiled', { partitions: 4, compiled: true });
+    try {
+      const node = await cluster.start();
+      const page = await node.get('/');
+      expect(page.body).to.include('<script').and.not.include('not built');
+      expect((await node.get('/cluster')).status).to.equal(200);
+      const client = await SpecClient.connect(node.ws, 'compiled');
+      await client.hello('compiled');
+      client.send({ type: 'solo', settings: { tickMs: 50 } });
+      const snapshot = await client.next('snapshot');
+      const tick = await client.next('tick');
+      expect(tick).to.include({ gameId: snapshot.gameId, t: 1 });
+      client.close();
+    } finally {
+      await cluster.stop();
     }
   });
 });

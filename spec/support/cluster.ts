@@ -6,6 +6,8 @@ import { dropKeys, freshDatabase, freshPrefix, REDIS_URL, waitFor, type SpecData
 import { freePort } from './processes.ts';
 
 const NODE_BIN = fileURLToPath(new URL('../../bin/snaketron-node', import.meta.url));
+/** the node as `make build` compiles it */
+const COMPILED_NODE = fileURLToPath(new URL('../../dist/bin/node.js', import.meta.url));
 
 export class SnakeNode {
   readonly exited: Promise<number | null>;
@@ -44,6 +46,8 @@ export class SnakeNode {
 }
 
 export interface ClusterOptions {
+  /** run the output of `make build` (the caller builds it) instead of bin/snaketron-node */
+  compiled?: boolean;
   partitions?: number;
   workers?: number;
   leaseMs?: number;
@@ -65,7 +69,7 @@ export class SpecCluster {
   async start(): Promise<SnakeNode> {
     const port = await freePort();
     const nodeId = `n${++this.counter}-${port}`;
-    const child = spawn(NODE_BIN, [], {
+    const child = spawn(this.options.compiled ? process.execPath : NODE_BIN, this.options.compiled ? [COMPILED_NODE] : [], {
       env: {
         ...process.env,
         SNAKETRON_PORT: String(port), SNAKETRON_REDIS_URL: this.options.redis ?? REDIS_URL, SNAKETRON_DATABASE_URL: this.db.url,
