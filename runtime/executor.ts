@@ -592,13 +592,15 @@ export class PartitionExecutor {
     const seq = this.commitSeq + 1;
     const payload = encodeRecord({ v: RECORD_VERSION, epoch: this.epoch, seq, records });
     const acks = drafts.flatMap((d) => d.consumed.map((e) => e.id));
+    const finished = drafts.filter((d) => d.actor.finished).map((d) => d.actor.id);
     const started = Date.now();
     let outboxId: string;
     for (let attempt = 0; ; attempt++) {
       try {
         const reply = await runCommand<[number, string?]>(this.redis, 'commit',
-          [...this.fenceKeys, this.keys.commitSeq(this.partition), this.keys.outbox(this.partition), this.keys.inbox(this.partition)],
-          [...this.fenceArgs, seq, OWNER_GROUP, payload, ...acks]);
+          [...this.fenceKeys, this.keys.commitSeq(this.partition), this.keys.outbox(this.partition), this.keys.inbox(this.partition),
+            this.keys.ended(this.partition)],
+          [...this.fenceArgs, seq, OWNER_GROUP, payload, finished.length, ...finished, ...acks]);
         if (reply[0] === -1) throw new FencedError(`committing batch ${seq}`);
         outboxId = String(reply[1]);
         break;

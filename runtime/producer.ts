@@ -14,8 +14,18 @@ const SUBMISSION_TTL_MS = 10 * 60_000;
 /** The most inputs one script call stores, so that a burst does not hold Redis in one long script. */
 const MAX_PER_CALL = 256;
 
+/** A submit for an actor that has finished: it was not stored (nothing could ever apply it). */
+export class ActorFinishedError extends Error {
+  constructor(readonly actorId: string) {
+    super(`actor ${actorId} has finished`);
+    this.name = 'ActorFinishedError';
+  }
+}
+
 interface Pending {
   actorId: string;
+  /** a create: stored whatever the set of finished actors says (the executor refuses a second create) */
+  create: boolean;
   submissionId: string;
   bytes: Buffer;
   resolve: (id: string) => void;
@@ -44,7 +54,10 @@ export class Producer {
     return `${this.idPrefix}.${(++this.counter).toString(36)}`;
   }
 
-  /** Stores an input in the actor's mailbox. Resolves with its stream id once Redis holds it: the ack. */
+  /**
+   * Stores an input in the actor's mailbox. Resolves with its stream id once Redis holds it: the ack. Rejects with
+   * ActorFinishedError, storing nothing, when the actor's end is committed already.
+   */
   submit(actorId: string, input: unknown, submissionId = this.newSubmissionId()): Promise<string> {
     return this.store({ v: RECORD_VERSION, id: submissionId, a: actorId, b: input });
   }
@@ -56,7 +69,7 @@ export class Producer {
 
   private store(envelope: InputEnvelope): Promise<string> {
     return new Promise<string>((resolve, reject) => {
-      this.pending.push({ actorId: envelope.a, submissionId: envelope.id, bytes: encodeRecord(envelope), resolve, reject });
+      this.pending.push({ actorId: envelope.a, create: envelope.ty !== undefined, submissionId: envelope.id, bytes: encodeRecord(envelope), resolve, reject });
       this.flushing ??= this.coalesceMs > 0 ? setTimeout(() => this.flush(), this.coalesceMs) : setImmediate(() => this.flush());
     });
   }
@@ -82,14 +95,14 @@ export class Producer {
   }
 
   private send(partition: number, group: Pending[]): void {
-    const keys = [this.keys.inbox(partition)];
-    const args: Array<Buffer | number> = [SUBMISSION_TTL_MS];
-    for (const { submissionId, bytes } of group) {
+    const keys = [this.keys.inbox(partition), this.keys.ended(partition)];
+    const args: Array<Buffer | number | string> = [SUBMISSION_TTL_MS];
+    for (const { actorId, create, submissionId, bytes } of group) {
       keys.push(this.keys.submission(partition, submissionId));
-      args.push(bytes);
+      args.push(create ? '' : actorId, bytes);
     }
-    SUBMIT.run<string[]>(this.redis, keys, args).then(
-      (ids) => group.forEach(({ resolve }, i) => resolve(ids[i])),
+    SUBMIT.run<Array<string | number>>(this.redis, keys, args).then(
+      (ids) => group.forEach(({ actorId, resolve, reject }, i) => (ids[i] === 0 ? reject(new ActorFinishedError(actorId)) : resolve(String(ids[i])))),
       (err: unknown) => group.forEach(({ reject }) => reject(err)));
   }
 }

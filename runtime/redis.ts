@@ -21,7 +21,7 @@ const COMMANDS = {
   release: 2,
   read: 3,
   claim: 3,
-  commit: 5,
+  commit: 6,
   deadletter: 4,
   trim: 4,
 } as const;

@@ -192,4 +192,33 @@ describe('a SnakeTron cluster', function () {
     }
     back.close();
   });
+
+  it('answers a turn its node judged on a stale copy of an ended game with bad_state, never an ack (the node was paused meanwhile)', async () => {
+    const [front] = [await cluster.start(), await cluster.start()];
+    await cluster.settled();
+    const client = await SpecClient.connect(front.ws, 'stale');
+    await client.hello('stale');
+    // a solo game owned by the other node, whose snake runs into the wall a few ticks after its start
+    let snapshot: Awaited<ReturnType<typeof client.next<'snapshot'>>>;
+    for (;;) {
+      client.send({ type: 'solo', settings: { width: 10, height: 10, startLength: 2, tickMs: 50 } });
+      snapshot = await client.next('snapshot');
+      if ((await cluster.ownerOf(snapshot.gameId)) !== front) break;
+      client.send({ type: 'leave' });
+      await client.next('left');
+    }
+    process.kill(front.child.pid!, 'SIGSTOP');
+    try {
+      await waitFor('the game to end on its owner', () => collector.records.get(snapshot.gameId)?.some((r) => r.t !== undefined
+        && ((r.o ?? []) as Array<{ e: string; over?: unknown }>).some((o) => o.e === 'tick' && o.over)), 10_000, 20);
+      client.send({ type: 'turn', dir: 'up', seq: 1, rid: 7 });
+    } finally {
+      process.kill(front.child.pid!, 'SIGCONT');
+    }
+    const answer = await waitFor('the turn to be answered', () => client.received.find((m) => 'rid' in m && m.rid === 7));
+    expect(answer).to.include({ type: 'error', code: 'bad_state' });
+    expect(client.all('ack')).to.deep.equal([]);
+    await client.next('over');
+    client.close();
+  });
 });

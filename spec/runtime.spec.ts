@@ -452,8 +452,8 @@ describe('runtime on one node', function () {
       const [newEpoch] = await acquireLease(redis, h.keys, p, 'usurper', 5000);
       expect(newEpoch).to.equal(oldEpoch + 1);
       const commit = await runCommand<[number]>(redis, 'commit',
-        [h.keys.lease(p), h.keys.epoch(p), h.keys.commitSeq(p), h.keys.outbox(p), h.keys.inbox(p)],
-        [h.runtime.nodeId, oldEpoch, 1500, 999999, 'owner', Buffer.from('x')]);
+        [h.keys.lease(p), h.keys.epoch(p), h.keys.commitSeq(p), h.keys.outbox(p), h.keys.inbox(p), h.keys.ended(p)],
+        [h.runtime.nodeId, oldEpoch, 1500, 999999, 'owner', Buffer.from('x'), 0]);
       expect(commit[0]).to.equal(-1);
       // nor may it trim the streams: a floor of its own could cut off records the new owner needs
       const kept = await redis.xlen(h.keys.outbox(p));

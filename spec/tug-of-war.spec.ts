@@ -1,6 +1,7 @@
 // Another game on the runtime: tug of war (actors/tug-of-war), hosted without anything of SnakeTron, its worker
 // thread terminated mid-game. Judged by the journal: records and ticks numbered 1..N once each, every acked pull
-// applied once (or, sent after its game ended, dead-lettered), and a replay of the journal with the actor's own
+// applied once (or, racing its game's end, dead-lettered; a pull sent once the end is committed is refused, not
+// acked), and a replay of the journal with the actor's own
 // code reaching the state of the game's final checkpoint.
 import { expect } from 'chai';
 import { TUG_OF_WAR, tugOfWar, type TugOutput, type TugPull, type TugState } from '../actors/tug-of-war/tug-of-war.ts';
@@ -8,6 +9,7 @@ import { applyRecord, tickGrid } from '../runtime/journal.ts';
 import { Keys } from '../runtime/keys.ts';
 import { createLogger } from '../runtime/log.ts';
 import { partitionOf } from '../runtime/partition.ts';
+import { ActorFinishedError } from '../runtime/producer.ts';
 import { Runtime } from '../runtime/runtime.ts';
 import { dropKeys, freshDatabase, freshPrefix, REDIS_URL, sleep, waitFor } from './support/env.ts';
 import { JournalCollector, readDeadLetters } from './support/journal.ts';
@@ -39,12 +41,19 @@ describe('another game on the runtime: tug of war', function () {
       const refusedCreate = await runtime.create(TUG_OF_WAR, 'tug-bad', { length: 0 });
       // two players a game, one side a little stronger: even games drift right, odd ones left
       const acked = new Map<string, string[]>(games.map((g) => [g, []]));
+      const refused = new Set<string>();
       const pulls = (async () => {
         for (let round = 0; pulling; round++) {
           await Promise.all(games.filter((g) => !over(g)).map(async (game) => {
             const strong: TugPull['pull'] = games.indexOf(game) % 2 === 0 ? 'right' : 'left';
             const pull: TugPull = { pull: round % 3 === 2 ? (strong === 'right' ? 'left' : 'right') : strong, by: `${game}-${round % 2}` };
-            acked.get(game)!.push(await runtime.submit(game, pull));
+            try {
+              acked.get(game)!.push(await runtime.submit(game, pull));
+            } catch (err) {
+              // the game's end is committed: the pull is refused, not acked
+              if (!(err instanceof ActorFinishedError)) throw err;
+              refused.add(game);
+            }
           }));
           await sleep(20);
         }
@@ -57,6 +66,13 @@ describe('another game on the runtime: tug of war', function () {
       await waitFor('every game to be won', () => games.every(over), 60_000);
       pulling = false;
       await pulls;
+      // once a game's end is committed, a pull for it is refused and nothing is stored for it
+      const inbox = partitionOf(games[0], PARTITIONS);
+      const stored = await runtime.redis.xlen(keys.inbox(inbox));
+      const late = await runtime.submit(games[0], { pull: 'left', by: 'late' }).then(() => null, (err: unknown) => err);
+      expect(late).to.be.instanceOf(ActorFinishedError);
+      expect(await runtime.redis.xlen(keys.inbox(inbox)), 'inbox entries').to.equal(stored);
+      for (const game of refused) expect(over(game), `${game} refused a pull`).to.equal(true);
 
       // a pull acked as its game was won reaches the game after its end, and is dead-lettered when it does
       const appliedIds = (game: string) => new Set(collector.records.get(game)!.flatMap((r) => (r.i ?? []).map((i) => i.s)));

@@ -11,7 +11,7 @@ import type { Fanout, PendingReply, Role, Subscriber } from './fanout.ts';
 import type { GameState } from './game-actor.ts';
 import type { GameService } from './games.ts';
 import { newGameId, newLobbyCode, type Matchmaker } from './matchmaking.ts';
-import type { Producer } from '../../runtime/producer.ts';
+import { ActorFinishedError, type Producer } from '../../runtime/producer.ts';
 import { guestName, newUserId, type TokenSigner } from './tokens.ts';
 import type { SnaketronDb } from './schema.ts';
 
@@ -143,6 +143,8 @@ export class Session implements Subscriber {
     }
     this.busy = this.busy.then(() => this.handle(message)).catch((err: unknown) => {
       if (err instanceof ProtocolError) this.error(err.code, err.message, message.rid);
+      // the game's end was committed before this reached its mailbox (the replica here had not seen it yet)
+      else if (err instanceof ActorFinishedError) this.error('bad_state', `game ${err.actorId} is over`, message.rid);
       else if (err instanceof SettingsError) this.error('bad_message', err.message, message.rid);
       else {
         this.ctx.log.error({ err, type: message.type }, 'request failed');
