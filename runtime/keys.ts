@@ -22,7 +22,7 @@ export class Keys {
   commitSeq(partition: number): string { return this.part(partition, 'seq'); }
   /** Stream ids of recently submitted inputs by their submission id, so a retried submit is stored once. */
   submission(partition: number, inputId: string): string { return this.part(partition, `sub:${inputId}`); }
-  /** Actors that finished in the last hour (a sorted set by end time): inputs for them are refused, not stored. */
+  /** Actors that finished in the last ten minutes (a sorted set by end time): inputs for them are refused, not stored. */
   ended(partition: number): string { return this.part(partition, 'ended'); }
   /** Outbox positions of readers outside consumer groups (fan-out), so trimming waits for them. */
   readers(partition: number): string { return this.part(partition, 'readers'); }

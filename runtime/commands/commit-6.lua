@@ -2,7 +2,8 @@
 -- inbox entries it consumed, atomically. A batch whose number was already committed (a retry after a lost
 -- reply) is not written again.
 -- The actors that finished in the batch are noted in the partition's `ended` set (with the time), so that an input
--- submitted for one afterwards is refused instead of acknowledged (submit.lua); notes older than an hour go.
+-- submitted for one afterwards is refused instead of acknowledged (submit.lua); notes older than ten minutes go,
+-- which bounds the set.
 -- KEYS: lease, epoch, commit seq, outbox, inbox, ended.
 -- ARGV: node id, epoch, lease ms, batch number, group, payload, count F of finished actors, their F ids, inbox ids
 -- to acknowledge...
@@ -20,7 +21,7 @@ local finished = tonumber(ARGV[7])
 if finished > 0 then
   local now = tonumber(string.match(id, '^(%d+)'))
   for f = 8, 7 + finished do redis.call('ZADD', KEYS[6], now, ARGV[f]) end
-  redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now - 3600000)
+  redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now - 600000)
 end
 local n = #ARGV
 local i = 8 + finished
