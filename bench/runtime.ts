@@ -22,11 +22,11 @@
 //   recovery the engine's snapshot decode (~60-90 us a game, ~0.9 s for 10,000) plus ~1 s to start a node process.
 // - Tail lateness follows CPU contention: the worker thread waiting for a core (seen in /proc/thread-self/schedstat)
 //   and then working off the partitions that fell due meanwhile. Two workers halve that backlog.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { GAME_ACTOR, type CreateGame } from '../actors/snaketron/game-actor.ts';
@@ -40,7 +40,7 @@ import { decodeBatch } from '../runtime/records.ts';
 import { connectRedis, type RedisClient } from '../runtime/redis.ts';
 import { Runtime } from '../runtime/runtime.ts';
 import { freshDatabase, type SpecDatabase } from '../spec/support/env.ts';
-import { freePort, NodeProcess } from '../spec/support/processes.ts';
+import { buildDist, freePort, NodeProcess } from '../spec/support/processes.ts';
 import type { Bench, BenchResult } from './types.ts';
 
 const GAMES_MODULE = new URL('../actors/snaketron/game-actor.ts', import.meta.url).href;
@@ -356,13 +356,6 @@ class TickWatcher {
   }
 }
 
-/** The sources compiled into dist/ (`make build`), as production runs them: a process started from them is ready
- * in about half the time it takes under tsx, which compiles every module as it loads (once more in each thread). */
-function build(): void {
-  const made = spawnSync('make', ['-s', 'build'], { cwd: fileURLToPath(new URL('..', import.meta.url)), stdio: ['ignore', 'ignore', 'pipe'] });
-  if (made.status !== 0) throw new Error(`make build failed: ${made.stderr.toString().slice(-2000)}`);
-}
-
 /** (c): a node process SIGKILLed with `games` running; a replacement (same node id) started at once. */
 async function failover(options: Options, redisUrl: string, games: number): Promise<BenchResult[]> {
   const db = await freshDatabase('bench_failover');
@@ -436,7 +429,7 @@ export async function runRuntimeBench(partial: Partial<Options> = {}): Promise<B
       await flush(redis.url);
     }
     const failovers = process.env.SNAKETRON_BENCH_FAILOVERS?.split(',').filter(Boolean).map(Number) ?? (options.quick ? [1000] : [1000, 10000]);
-    if (failovers.length > 0) build();
+    if (failovers.length > 0) buildDist();
     for (const games of failovers) {
       options.log(`runtime: failover with ${games} games`);
       results.push(...await failover(options, redis.url, games));

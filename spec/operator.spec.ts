@@ -1,13 +1,12 @@
 // What an operator sees: /metrics in Prometheus format with the runtime's and the node's numbers, /api/cluster
 // with every node and partition owner, and the live /cluster page, checked in headless Chromium.
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { SpecCluster, type SnakeNode } from './support/cluster.ts';
 import { SpecClient } from './support/client.ts';
 import { waitFor } from './support/env.ts';
 import { ARTIFACTS, launchBrowser } from './support/browser.ts';
-import { SpecRedis } from './support/processes.ts';
+import { buildDist, SpecRedis } from './support/processes.ts';
 
 function metric(text: string, name: string): number {
   const line = text.split('\n').find((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
@@ -109,9 +108,7 @@ describe('a node built with make build', function () {
   this.timeout(120_000);
 
   it('runs from dist/ as production would: serves the web client and the cluster page, and plays a game', async () => {
-    const root = fileURLToPath(new URL('..', import.meta.url));
-    const made = spawnSync('make', ['-s', 'build'], { cwd: root, encoding: 'utf8' });
-    expect(made.status, made.stderr).to.equal(0);
+    buildDist();
     const cluster = await SpecCluster.create('compiled', { partitions: 4, compiled: true });
     try {
       const node = await cluster.start();
