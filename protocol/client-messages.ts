@@ -196,6 +196,7 @@ function readSettings<F extends string>(f: Fields, mode: 'solo' | 'custom', allo
   if (!isPlainMap(raw)) throw new FieldProblem('settings', 'settings must be a map of setting names to integers');
   const given: Partial<Record<F, unknown>> = {};
   for (const key of Object.keys(raw)) {
+    if (raw[key] === null || raw[key] === undefined) continue; // nil is absent, as it is for the message's own fields
     if (!(allowed as readonly string[]).includes(key)) {
       const path = `settings.${fieldName(key)}`;
       throw new FieldProblem(path, `${path} can not be set for ${forWhat}; the settings are ${allowed.join(', ')}`);

@@ -193,6 +193,36 @@ describe('a SnakeTron cluster', function () {
     back.close();
   });
 
+  it('takes the players queued on a SIGKILLed node out of the queues: nobody is matched with them, and they queue again elsewhere', async () => {
+    const [n1, n2] = [await cluster.start(), await cluster.start()];
+    await cluster.settled();
+    const stranded = await SpecClient.connect(n1.ws, 'stranded');
+    const welcome = await stranded.hello('stranded');
+    stranded.send({ type: 'queue', mode: 'duel' });
+    await stranded.next('queued');
+    const ghost = await SpecClient.connect(n1.ws, 'ghost');
+    await ghost.hello('ghost');
+    ghost.send({ type: 'queue', mode: 'ffa', size: 3 });
+    await ghost.next('queued');
+    n1.kill('SIGKILL');
+    await waitFor('n2 to see n1 dead', async () => (await n2.get('/api/cluster')).json<{ nodes: unknown[] }>().nodes.length === 1, 30_000, 100);
+    // the stranded player reconnects to n2 and queues again: the dead node's ticket does not hold it
+    const back = await SpecClient.connect(n2.ws, 'back');
+    await back.hello(undefined, welcome.token);
+    back.send({ type: 'queue', mode: 'duel' });
+    await back.next('queued');
+    // the ghost, who never came back, is taken out of its queue: only `back` waits
+    await waitFor('the dead node\'s tickets to go', async () =>
+      /^snaketron_queued_players(?:\{[^}]*\})? 1$/m.test((await n2.get('/metrics')).body), 30_000, 200);
+    const alone = await SpecClient.connect(n2.ws, 'alone');
+    await alone.hello('alone');
+    alone.send({ type: 'queue', mode: 'duel' });
+    const [mb, ma] = await Promise.all([back.next('match'), alone.next('match')]);
+    expect(mb.gameId).to.equal(ma.gameId);
+    expect(ma.players.map((p) => p.name).sort()).to.deep.equal(['alone', 'stranded']);
+    for (const c of [stranded, ghost, alone, back]) c.close();
+  });
+
   it('answers a turn its node judged on a stale copy of an ended game with bad_state, never an ack (the node was paused meanwhile)', async () => {
     const [front] = [await cluster.start(), await cluster.start()];
     await cluster.settled();

@@ -182,6 +182,9 @@ describe('protocol messages', () => {
     it('reads nil and msgpackr undefined as absent optional fields', () => {
       expect(accepted(raw({ type: 'hello', v: 1, token: null, name: undefined, rid: null }))).to.deep.equal({ type: 'hello', v: 1 });
       expect(accepted(pack({ type: 'turn', dir: 'left', seq: 4, t: undefined }))).to.deep.equal({ type: 'turn', dir: 'left', seq: 4 });
+      // inside settings too
+      expect(accepted(raw({ type: 'solo', settings: { width: null, height: 30 } }))).to.deep.equal({ type: 'solo', settings: { height: 30 } });
+      expect(accepted(pack({ type: 'create', settings: { players: undefined, tickMs: 100 } }))).to.deep.equal({ type: 'create', settings: { tickMs: 100 } });
     });
 
     it('ignores unknown fields and does not copy them', () => {

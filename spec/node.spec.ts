@@ -238,6 +238,30 @@ describe('a SnakeTron node over WebSockets', function () {
     for (const c of duelists) expect(c.all('match')).to.have.length(1);
   });
 
+  it('queues a player on one connection at a time: a second connection of the same user is refused until the first unqueues', async () => {
+    const first = await connect('twice-1', 'twice');
+    first.send({ type: 'queue', mode: 'duel' });
+    await first.next('queued');
+    const second = await connect('twice-2');
+    await second.hello(undefined, first.all('welcome')[0].token);
+    second.send({ type: 'queue', mode: 'ffa', size: 2, rid: 31 });
+    const refused = await second.next('error');
+    expect(refused).to.include({ code: 'bad_state', rid: 31 });
+    expect(refused.message).to.include('another connection');
+    first.send({ type: 'unqueue' });
+    await first.next('unqueued');
+    second.send({ type: 'queue', mode: 'ffa', size: 2 });
+    await second.next('queued');
+    // matched with the connection that holds the ticket, which gets its match and snapshot; the other gets nothing
+    const other = await connect('twice-other', 'other');
+    other.send({ type: 'queue', mode: 'ffa', size: 2 });
+    const [m2, mo] = await Promise.all([second.next('match'), other.next('match')]);
+    expect(m2.gameId).to.equal(mo.gameId);
+    expect(m2.players.map((p) => p.name).sort()).to.deep.equal(['other', 'twice']);
+    expect((await second.next('snapshot')).gameId).to.equal(m2.gameId);
+    expect(first.all('match')).to.have.length(0);
+  });
+
   it('queues players again when the node that claimed their match died before making the game', async () => {
     const a = await connect('a', 'stranded1');
     const b = await connect('b', 'stranded2');
@@ -284,6 +308,25 @@ describe('a SnakeTron node over WebSockets', function () {
     expect([sh.snakeId, sg.snakeId]).to.deep.equal([0, 1]);
     expect(sh.state.settings.tickMs).to.equal(100);
     await Promise.all([host.next('tick'), guest.next('tick')]);
+  });
+
+  it('hands a lobby to the next player when its host leaves, and says so in /api/games/:id too', async () => {
+    const first = await connect('hand-first', 'handfirst');
+    first.send({ type: 'create', settings: { players: 3, tickMs: 100 } });
+    const lobby = await first.next('lobby');
+    const second = await connect('hand-second', 'handsecond');
+    const { userId } = second.all('welcome')[0];
+    second.send({ type: 'join', code: lobby.code });
+    await second.next('lobby', (l) => l.players.length === 2);
+    const hostIn = async () => (await node.get(`/api/games/${lobby.gameId}`)).json<{ host: string; status: string }>();
+    expect((await hostIn()).host).to.equal(first.all('welcome')[0].userId);
+    first.send({ type: 'leave' });
+    expect((await second.next('lobby', (l) => l.players.length === 1)).host).to.equal(userId);
+    await waitFor('the API to name the new host', async () => (await hostIn()).host === userId);
+    second.send({ type: 'start' });
+    await second.next('snapshot');
+    await waitFor('the game to run', async () => (await hostIn()).status === 'running');
+    expect((await hostIn()).host).to.equal(userId);
   });
 
   it('names in welcome the unfinished game a player plays in, however long ago it was made', async () => {
@@ -334,7 +377,7 @@ describe('a SnakeTron node over WebSockets', function () {
     expect((await solo.next('tick')).rid).to.equal(undefined);
   });
 
-  it('judges a start or a leave sent right behind create on the lobby the create made (it was refused, or never reached the game)', async () => {
+  it('judges a start or a leave sent right behind create on the lobby the create made, and a turn right behind start on the started game', async () => {
     for (let round = 0; round < 5; round++) {
       const host = await connect(`eager-host-${round}`, `eager${round}`);
       host.send({ type: 'create', settings: { players: 1, tickMs: 100 }, rid: 1 });
@@ -342,6 +385,16 @@ describe('a SnakeTron node over WebSockets', function () {
       expect(await host.next('lobby')).to.include({ rid: 1 });
       expect(await host.next('snapshot')).to.include({ rid: 2, role: 'player', snakeId: 0 });
       expect(host.all('error'), 'no error for the start').to.deep.equal([]);
+      // a turn right behind a start is judged on the started game: acked, after the snapshot that answers the start
+      const starter = await connect(`eager-starter-${round}`, `starter${round}`);
+      starter.send({ type: 'create', settings: { players: 1, tickMs: 100 }, rid: 6 });
+      await starter.next('lobby');
+      starter.send({ type: 'start', rid: 7 });
+      starter.send({ type: 'turn', dir: 'up', seq: 1, rid: 8 });
+      expect(await starter.next('snapshot')).to.include({ rid: 7 });
+      expect(await starter.next('ack')).to.include({ rid: 8, seq: 1 });
+      expect(starter.all('error'), 'no error for the turn').to.deep.equal([]);
+      expect(starter.received.findIndex((m) => m.type === 'ack')).to.be.greaterThan(starter.received.findIndex((m) => m.type === 'snapshot'));
       const leaver = await connect(`eager-leaver-${round}`, `leaver${round}`);
       leaver.send({ type: 'create', settings: { players: 2 }, rid: 3 });
       leaver.send({ type: 'leave', rid: 4 });
@@ -358,19 +411,24 @@ describe('a SnakeTron node over WebSockets', function () {
     }
   });
 
-  it('answers watch of a private game still in its lobby with the snapshot its start brings, never telling the spectator its code', async () => {
+  it('refuses watch of a private game still in its lobby at once (its lobby carries the code), and answers it once started', async () => {
     const host = await connect('code-host', 'codehost');
     host.send({ type: 'create', settings: { players: 2, tickMs: 100 } });
     const lobby = await host.next('lobby');
     const spectator = await connect('code-spectator', 'codewatch');
     spectator.send({ type: 'watch', gameId: lobby.gameId, rid: 21 });
+    const refused = await spectator.next('error');
+    expect(refused).to.include({ code: 'bad_state', rid: 21 });
+    expect(refused.message).to.include('lobby');
     const guest = await connect('code-guest', 'codeguest');
     guest.send({ type: 'join', code: lobby.code });
     await host.next('lobby', (l) => l.players.length === 2);
     host.send({ type: 'start' });
-    expect(await spectator.next('snapshot')).to.include({ rid: 21, role: 'spectator', snakeId: null });
+    await host.next('snapshot');
+    // refused, the spectator is still in the lobby state: it may watch again
+    spectator.send({ type: 'watch', gameId: lobby.gameId, rid: 22 });
+    expect(await spectator.next('snapshot')).to.include({ rid: 22, role: 'spectator', snakeId: null });
     expect(spectator.all('lobby'), 'lobbies (with the code) sent to the spectator').to.deep.equal([]);
-    expect(spectator.all('error')).to.deep.equal([]);
     await spectator.next('tick');
   });
 
@@ -403,23 +461,28 @@ describe('a SnakeTron node over WebSockets', function () {
     });
   });
 
-  it('answers a second start while the first is on its way with bad_state, and the first with the snapshot', async () => {
+  it('answers a second start sent right behind the first with bad_state, after the snapshot that answers the first', async () => {
     const host = await connect('twice-host', 'twicehost');
     host.send({ type: 'create', settings: { players: 1 } });
     await host.next('lobby');
     host.send({ type: 'start', rid: 21 });
     host.send({ type: 'start', rid: 22 });
-    expect(await host.next('error')).to.include({ code: 'bad_state', rid: 22 });
     expect((await host.next('snapshot')).rid).to.equal(21);
+    expect(await host.next('error')).to.include({ code: 'bad_state', rid: 22 });
+    expect(host.all('snapshot')).to.have.length(1);
   });
 
   it('answers a ping sent right behind hello with pong once the welcome is out, not unauthenticated', async () => {
-    const client = await connect('eager');
-    client.send({ type: 'hello', v: 1, name: 'eager' });
-    client.send({ type: 'ping', c: 7, rid: 3 });
-    await client.next('welcome');
-    expect(await client.next('pong')).to.include({ c: 7, rid: 3 });
-    expect(client.all('error')).to.deep.equal([]);
+    // at once, and a little later (landing while the hello waits for storage)
+    for (const delayMs of [0, 0, 1, 2, 3, 5, 8, 12]) {
+      const client = await connect(`eager-${delayMs}`);
+      client.send({ type: 'hello', v: 1, name: 'eager' });
+      if (delayMs > 0) await sleep(delayMs);
+      client.send({ type: 'ping', c: 7, rid: 3 });
+      await client.next('welcome');
+      expect(await client.next('pong'), `ping ${delayMs} ms behind hello`).to.include({ c: 7, rid: 3 });
+      expect(client.all('error')).to.deep.equal([]);
+    }
   });
 
   it('names no game in welcome once the player\'s game is over, however soon the player comes back', async () => {

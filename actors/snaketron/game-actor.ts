@@ -35,7 +35,8 @@ export type GameInput =
 
 /** What a game's journal records show observers (the WebSocket nodes, the replay writer). */
 export type GameOutput =
-  | { e: 'lobby'; players: Seat[] }
+  // host: absent in records journaled before lobby outputs carried it
+  | { e: 'lobby'; players: Seat[]; host?: string | null }
   | { e: 'status'; status: GamePhase; startAt: number | null; reason?: string }
   | { e: 'tick'; t: number; turns: Array<[number, Dir]>; died: number[]; food: Cell | null; hash: number; over?: GameOver };
 
@@ -112,14 +113,14 @@ export const gameActor: ActorType<GameState, GameOutput> = {
         state.seats.push({ userId: i.userId, name: i.name, snakeId: state.seats.length });
         // a lobby everyone left has no host: the first to join it again is, or nobody could ever start it
         if (state.host === null) state.host = i.userId;
-        return { e: 'lobby', players: state.seats.map((s) => ({ ...s })) };
+        return { e: 'lobby', players: state.seats.map((s) => ({ ...s })), host: state.host };
       case 'leave': {
         if (state.phase !== 'lobby') return undefined; // a running game goes on (GAME.md)
         const before = state.seats.length;
         state.seats = state.seats.filter((s) => s.userId !== i.userId).map((s, snakeId) => ({ ...s, snakeId }));
         if (state.seats.length === before) return undefined;
         if (state.host === i.userId) state.host = state.seats[0]?.userId ?? null;
-        return { e: 'lobby', players: state.seats.map((s) => ({ ...s })) };
+        return { e: 'lobby', players: state.seats.map((s) => ({ ...s })), host: state.host };
       }
       case 'start':
         if (state.phase !== 'lobby' || state.host !== i.userId || state.seats.length === 0) return undefined;

@@ -8,11 +8,16 @@ import type { Keys } from '../../runtime/keys.ts';
 import type { Logger } from '../../runtime/log.ts';
 import { Script, type RedisClient } from '../../runtime/redis.ts';
 
-const MATCH = new Script(readFileSync(new URL('./commands/match-3.lua', import.meta.url), 'utf8'));
+const script = (file: string) => new Script(readFileSync(new URL(`./commands/${file}`, import.meta.url), 'utf8'));
+const MATCH = script('match-3.lua');
+const ENQUEUE = script('enqueue-4.lua');
+const DEQUEUE = script('dequeue-2.lua');
 /** A pending match older than this has lost its maker. */
 const STALE_MATCH_MS = 10_000;
 
 export interface Ticket {
+  /** tells this ticket from the player's earlier and later ones */
+  id: string;
   userId: string;
   name: string;
   /** the node holding the player's connection, which tells the player about the match */
@@ -33,6 +38,8 @@ export class Matchmaker {
     private readonly redis: RedisClient,
     private readonly keys: Keys,
     private readonly log: Logger,
+    /** whether a node is alive: a ticket held by a dead node's connection is nobody's */
+    private readonly isLive: (nodeId: string) => boolean,
   ) {}
 
   // one hash tag for every matchmaking key, so the claim script may touch them together on a Redis Cluster
@@ -43,19 +50,43 @@ export class Matchmaker {
   /** players who stopped waiting for a match that had claimed them: undoing that match does not queue them again */
   private get gaveUp(): string { return this.key('gave-up'); }
 
-  /** Queues a player; the queue is first come, first served (a counter, not the clock, orders it). */
-  async enqueue(ticket: Ticket): Promise<void> {
-    await this.redis.hdel(this.gaveUp, ticket.userId);
-    await this.redis.hset(this.tickets, ticket.userId, JSON.stringify(ticket));
-    const order = await this.redis.incr(this.key('order'));
-    await this.redis.zadd(this.queueKey(ticket.mode, ticket.size), order, ticket.userId);
+  /**
+   * Queues a player; the queue is first come, first served (a counter, not the clock, orders it). A player holds
+   * one ticket at a time: while it holds one from another live connection, nothing is queued and that ticket is
+   * returned.
+   */
+  async enqueue(ticket: Ticket): Promise<Ticket | null> {
+    for (;;) {
+      const held = await ENQUEUE.run<string | null>(this.redis,
+        [this.queueKey(ticket.mode, ticket.size), this.tickets, this.key('order'), this.gaveUp], [ticket.userId, JSON.stringify(ticket)]);
+      const holder = held === null ? null : parseTicket(held);
+      if (held === null) return null;
+      if (holder && this.isLive(holder.node)) return holder;
+      await this.discard(ticket.userId, held); // its node died with the connection: the player is queued anew
+    }
   }
 
-  /** Takes a player out of its queue; false when it was no longer waiting (already matched). */
-  async dequeue(ticket: Pick<Ticket, 'userId' | 'mode' | 'size'>): Promise<boolean> {
-    const removed = await this.redis.zrem(this.queueKey(ticket.mode, ticket.size), ticket.userId);
-    await this.redis.hdel(this.tickets, ticket.userId);
-    return removed === 1;
+  /** Takes a player's ticket out of its queue; false when it was no longer waiting (already matched). */
+  async dequeue(ticket: Ticket): Promise<boolean> {
+    return (await DEQUEUE.run<number>(this.redis, [this.queueKey(ticket.mode, ticket.size), this.tickets], [ticket.userId, JSON.stringify(ticket)])) === 1;
+  }
+
+  /** Takes out of their queues the players whose connection was on a node that died: nobody would play them. */
+  async pruneDeparted(): Promise<number> {
+    let pruned = 0;
+    for (const [userId, value] of Object.entries(await this.redis.hgetall(this.tickets))) {
+      const ticket = parseTicket(value);
+      if (ticket && this.isLive(ticket.node)) continue;
+      if (await this.discard(userId, value)) pruned++;
+    }
+    if (pruned > 0) this.log.info({ pruned }, 'tickets of departed nodes taken out of the queues');
+    return pruned;
+  }
+
+  private async discard(userId: string, value: string): Promise<boolean> {
+    const ticket = parseTicket(value);
+    const queue = ticket ? this.queueKey(ticket.mode, ticket.size) : this.key('queue:unknown');
+    return (await DEQUEUE.run<number>(this.redis, [queue, this.tickets], [userId, value])) === 1;
   }
 
   /** The player stopped waiting for the match that claimed it (its match message never came). */
@@ -72,7 +103,7 @@ export class Matchmaker {
       if (!flat) return matches;
       const players: Ticket[] = [];
       for (let i = 0; i < flat.length; i += 3) {
-        const ticket = parseTicket(flat[i + 1]) ?? { userId: flat[i], name: 'player', node: '', mode, size };
+        const ticket = parseTicket(flat[i + 1]) ?? { id: '', userId: flat[i], name: 'player', node: '', mode, size };
         players.push(ticket);
       }
       matches.push({ gameId, mode, size, players });
@@ -135,6 +166,10 @@ function parseTicket(value: string): Ticket | null {
   } catch {
     return null;
   }
+}
+
+export function newTicketId(): string {
+  return randomBytes(6).toString('base64url');
 }
 
 export function newGameId(): string {

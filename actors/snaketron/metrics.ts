@@ -10,6 +10,8 @@ export interface NodeStats {
   messagesOut(): number;
   bytesIn(): number;
   bytesOut(): number;
+  /** players waiting in the cluster's matchmaking queues (read from Redis) */
+  queued(): Promise<number>;
 }
 
 /**
@@ -50,6 +52,10 @@ export function createMetrics(runtime: Runtime, fanout: Fanout, stats: NodeStats
 
   gauge('snaketron_games_active', 'games hosted by this node\'s partitions', () =>
     [...runtime.supervisor.owned.values()].reduce((n, o) => n + o.actors, 0));
+  new client.Gauge({
+    name: 'snaketron_queued_players', help: 'players waiting in the cluster\'s matchmaking queues', registers: [registry],
+    async collect() { this.set(await stats.queued()); },
+  });
   gauge('snaketron_partitions_owned', 'partitions this node owns', () => runtime.supervisor.owned.size);
   counter('snaketron_steps_total', 'game steps executed (rate = steps per second)', () => counters.ticks);
   counter('snaketron_commits_total', 'journal batches committed', () => counters.commits);

@@ -41,6 +41,8 @@ const SLOW_CLIENT_BYTES = 256 * 1024;
 const UWS_FRAME_LIMIT = 1024 * 1024;
 /** A readiness probe of Redis and Postgres that has not answered in this long counts as failed. */
 const READY_PROBE_MS = 1000;
+/** How often (in matchmaking rounds of a second) tickets held on departed nodes are looked for. */
+const PRUNE_EVERY_ROUNDS = 5;
 
 interface SocketData { session: Session | null }
 /** uWS's LIBUS_LISTEN_EXCLUSIVE_PORT (the typings declare the enum, the module exports the number) */
@@ -87,7 +89,10 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
   }, () => [...runtime.supervisor.owned.keys()], log);
   recorder.start();
   const games = new GameService(db, runtime.producer);
-  const matchmaker = new Matchmaker(runtime.redis, runtime.keys, log);
+  const matchmaker = new Matchmaker(runtime.redis, runtime.keys, log, (nodeId) => {
+    const live = runtime.membership.liveNodes();
+    return nodeId === config.nodeId || live.length === 0 || live.includes(nodeId);
+  });
 
   // sessions on this node, by user, so match notifications find their players
   const sessions = new Set<Session>();
@@ -127,10 +132,12 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     for (const match of await matchmaker.claim(mode, size)) await startMatch(match);
   };
   const QUEUES: Array<[QueueMode, number]> = [['duel', 2], ['teams', 4], ...[2, 3, 4, 5, 6, 7, 8].map((n) => ['ffa', n] as [QueueMode, number])];
+  let matchRounds = 0;
   const matchTimer = setInterval(() => {
     void (async () => {
       for (const [mode, size] of QUEUES) await matchQueue(mode, size);
       await matchmaker.sweep((id) => games.exists(id), startMatch);
+      if (++matchRounds % PRUNE_EVERY_ROUNDS === 0) await matchmaker.pruneDeparted();
     })().catch((err: unknown) => log.warn({ err: String(err) }, 'matchmaking round failed'));
   }, 1000);
 
@@ -157,6 +164,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     messagesOut: () => totals.messagesOut + live((s) => s.messagesOut),
     bytesIn: () => totals.bytesIn + live((s) => s.bytesIn),
     bytesOut: () => totals.bytesOut + live((s) => s.bytesOut),
+    queued: () => matchmaker.queued(),
   });
 
   const allSockets = new Set<uWS.WebSocket<SocketData>>();

@@ -150,6 +150,8 @@ export class Recorder {
     const args: Array<string | Buffer> = [];
     const writes: Array<Promise<unknown>> = [];
     const endings: Array<() => Promise<void>> = [];
+    /** each game's last lobby in these entries: it holds all the seats, and stored alone it cannot race an older one */
+    const lobbies = new Map<string, Extract<GameOutput, { e: 'lobby' }>>();
     for (const [id, fields] of entries) {
       let records: JournalRecord[];
       try {
@@ -160,13 +162,14 @@ export class Recorder {
         continue;
       }
       for (const record of records) {
-        const collected = this.record(partition, record, writes, endings);
+        const collected = this.record(partition, record, writes, endings, lobbies);
         if (collected) {
           keys.push(this.listKey(partition, record.a));
           args.push(String(record.n), packr.pack(collected));
         }
       }
     }
+    for (const [gameId, lobby] of lobbies) writes.push(this.storeSeats(gameId, lobby.players, lobby.host));
     // as many keys as there are games with something to collect
     if (keys.length > 0) writes.push(COLLECT.run(this.host.redis, keys, args));
     await Promise.all(writes);
@@ -174,8 +177,9 @@ export class Recorder {
     await this.host.redis.xack(this.host.keys.outbox(partition), RECORDER_GROUP, ...entries.map(([id]) => id.toString()));
   }
 
-  /** What a record adds to its game's collection, if anything; status changes and endings are queued. */
-  private record(partition: number, record: JournalRecord, writes: Array<Promise<unknown>>, endings: Array<() => Promise<void>>): Collected | null {
+  /** What a record adds to its game's collection, if anything; status changes and endings are queued, lobbies noted. */
+  private record(partition: number, record: JournalRecord, writes: Array<Promise<unknown>>, endings: Array<() => Promise<void>>,
+    lobbies: Map<string, Extract<GameOutput, { e: 'lobby' }>>): Collected | null {
     const key = this.listKey(partition, record.a);
     const redis = this.host.redis;
     const collected: Collected = {};
@@ -183,7 +187,7 @@ export class Recorder {
     for (const output of (record.o ?? []) as GameOutput[]) {
       if (output.e === 'lobby') {
         collected.seats = output.players;
-        writes.push(this.storeSeats(record.a, output.players));
+        lobbies.set(record.a, output);
       }
       if (output.e === 'status' && output.status === 'running') {
         writes.push(this.db.updateTable('games').set({ status: 'running', started_at: new Date(output.startAt ?? Date.now()) })
@@ -204,8 +208,10 @@ export class Recorder {
   }
 
   /** A private game's players as its lobby has them now, so `welcome.game` finds the game for each of them. */
-  private async storeSeats(gameId: string, seats: Seat[]): Promise<void> {
+  /** `host`: absent in records written before lobby outputs carried it */
+  private async storeSeats(gameId: string, seats: Seat[], host: string | null | undefined): Promise<void> {
     await this.db.transaction().execute(async (tx) => {
+      if (host !== undefined) await tx.updateTable('games').set({ host }).where('id', '=', gameId).execute();
       await tx.deleteFrom('game_players').where('game_id', '=', gameId).where('snake_id', '>=', seats.length).execute();
       for (const seat of seats) {
         await tx.insertInto('game_players').values({ game_id: gameId, snake_id: seat.snakeId, user_id: seat.userId, name: seat.name, team: seat.snakeId % 2 })

@@ -10,7 +10,7 @@ import type { Logger } from '../../runtime/log.ts';
 import type { Fanout, PendingReply, Role, Subscriber } from './fanout.ts';
 import type { GameState } from './game-actor.ts';
 import type { GameService } from './games.ts';
-import { newGameId, newLobbyCode, type Matchmaker } from './matchmaking.ts';
+import { newGameId, newLobbyCode, newTicketId, type Matchmaker, type Ticket } from './matchmaking.ts';
 import { ActorFinishedError, type Producer } from '../../runtime/producer.ts';
 import { guestName, newUserId, type TokenSigner } from './tokens.ts';
 import type { SnaketronDb } from './schema.ts';
@@ -51,7 +51,7 @@ type SessionState =
   | { kind: 'new' }
   | { kind: 'lobby' }
   /** `claimed`: an unqueue found the ticket already taken by a match, whose match message is on its way */
-  | { kind: 'queued'; mode: QueueMode; size: number; claimed?: boolean }
+  | { kind: 'queued'; mode: QueueMode; size: number; ticket: Ticket; claimed?: boolean }
   | { kind: 'game'; gameId: string; role: Role };
 
 const RATE_WINDOW_MS = 1000;
@@ -68,6 +68,8 @@ export class Session implements Subscriber {
   private closed = false;
   /** a hello arrived (it may still be being handled) */
   private helloSent = false;
+  /** the welcome is out: a ping needs no longer wait behind the hello (whose state is set before it awaits storage) */
+  private welcomed = false;
   private tokens = RATE_LIMIT_PER_S * 2;
   private lastRefill = Date.now();
   private badTimes: number[] = [];
@@ -76,7 +78,7 @@ export class Session implements Subscriber {
    * in the replica, what waits for the snake (more than MAX_QUEUED_TURNS get queue_full).
    */
   private turnsOnTheirWay: string[] = [];
-  /** the game this client just created (inputId null) or joined: its next request waits until the replica has seen it */
+  /** the game this client just created (inputId null), joined or started: its next request waits until the replica has seen it */
   private behind: { gameId: string; inputId: string | null } | null = null;
   private busy: Promise<void> = Promise.resolve();
   messagesIn = 0;
@@ -137,7 +139,7 @@ export class Session implements Subscriber {
       };
       // answered at once, even while another request is pending, so latency reads true; but a ping right behind
       // a hello still being handled waits for its welcome
-      if (this.state.kind === 'new' && this.helloSent) this.busy = this.busy.then(pong);
+      if (this.helloSent && !this.welcomed) this.busy = this.busy.then(pong);
       else pong();
       return;
     }
@@ -188,8 +190,9 @@ export class Session implements Subscriber {
       if (m.type !== 'hello') throw new ProtocolError('unauthenticated', `send hello first (got ${m.type})`);
       return this.hello(m.token, m.name, m.v, m.rid);
     }
-    // a request sent right behind a create or join (a start, a leave) is judged once the game has seen that one:
-    // judged on the replica before, a start was refused (no lobby yet) and a leave never reached the game
+    // a request sent right behind a create, join or start (a start, a leave, a turn) is judged once the game has
+    // seen that one: judged on the replica before, a start was refused (no lobby yet), a leave never reached the
+    // game and a turn was refused (not started)
     const behind = this.behind;
     if (behind) {
       this.behind = null;
@@ -231,6 +234,7 @@ export class Session implements Subscriber {
       type: 'welcome', userId: user.userId, name: user.name, token: this.ctx.tokens.sign(user),
       node: this.ctx.nodeId, serverTime: Date.now(), game,
     }, rid);
+    this.welcomed = true;
   }
 
   /**
@@ -255,8 +259,10 @@ export class Session implements Subscriber {
   private async queue(mode: QueueMode, size: number, rid?: number): Promise<void> {
     this.requireLobby('queue');
     const user = this.user!;
-    await this.ctx.matchmaker.enqueue({ userId: user.userId, name: user.name, node: this.ctx.nodeId, mode, size });
-    this.state = { kind: 'queued', mode, size };
+    const ticket: Ticket = { id: newTicketId(), userId: user.userId, name: user.name, node: this.ctx.nodeId, mode, size };
+    const held = await this.ctx.matchmaker.enqueue(ticket);
+    if (held) throw new ProtocolError('bad_state', `you are already queued for ${held.mode} on another connection; unqueue there first`);
+    this.state = { kind: 'queued', mode, size, ticket };
     this.reply({ type: 'queued', mode, size }, rid);
     await this.ctx.matchQueue(mode, size);
   }
@@ -275,7 +281,7 @@ export class Session implements Subscriber {
   private async leaveQueue(): Promise<void> {
     if (this.state.kind !== 'queued') return;
     const state = this.state;
-    const removed = await this.ctx.matchmaker.dequeue({ userId: this.user!.userId, mode: state.mode, size: state.size });
+    const removed = await this.ctx.matchmaker.dequeue(state.ticket);
     if (this.state !== state) throw new ProtocolError('bad_state', `a ${state.mode} match took you from the queue first`);
     if (!removed && !state.claimed) {
       state.claimed = true;
@@ -350,12 +356,15 @@ export class Session implements Subscriber {
     if (state.host !== this.user!.userId) throw new ProtocolError('forbidden', 'only the host of the game can start it');
     if (this.ctx.fanout.owesReply(state.gameId, this)) throw new ProtocolError('bad_state', 'the game is already starting; its snapshot follows');
     this.ctx.fanout.expectReply(state.gameId, this, pending(rid, false));
+    let started: string;
     try {
-      await this.ctx.producer.submit(state.gameId, { k: 'start', userId: this.user!.userId, countdownMs: COUNTDOWN_MS.multiplayer });
+      started = await this.ctx.producer.submit(state.gameId, { k: 'start', userId: this.user!.userId, countdownMs: COUNTDOWN_MS.multiplayer });
     } catch (err) {
       this.ctx.fanout.expectReply(state.gameId, this, null); // answered by the error instead
       throw err;
     }
+    // a turn sent right behind the start is judged on a game that has started
+    this.behind = { gameId: state.gameId, inputId: started };
   }
 
   /** Plays a game this session just created. */
@@ -374,9 +383,12 @@ export class Session implements Subscriber {
     if (role === 'player' && !state.seats.some((s) => s.userId === this.user!.userId)) {
       throw new ProtocolError('forbidden', `you are not a player of game ${gameId}; watch it instead`);
     }
+    // a lobby has no game to show yet, and its lobby message carries the join code, which is the players' to share
+    if (role === 'spectator' && state.phase === 'lobby') {
+      throw new ProtocolError('bad_state', `game ${gameId} is still in its lobby; watch it once it has started`);
+    }
     this.state = { kind: 'game', gameId, role };
     this.turnsOnTheirWay = [];
-    // a spectator of a private game still in its lobby is answered by the snapshot its start brings
     await this.ctx.fanout.watch(gameId, this, role, this.user!.userId, { reply: pending(rid, role === 'player') });
   }
 
@@ -441,7 +453,7 @@ export class Session implements Subscriber {
   /** Leaves the queue as the connection closes; a match that had already claimed the player is given up on. */
   private async unqueueQuietly(): Promise<void> {
     if (this.state.kind === 'queued') {
-      const removed = await this.ctx.matchmaker.dequeue({ userId: this.user!.userId, mode: this.state.mode, size: this.state.size });
+      const removed = await this.ctx.matchmaker.dequeue(this.state.ticket);
       if (!removed) await this.ctx.matchmaker.giveUp(this.user!.userId);
     }
   }
