@@ -485,6 +485,44 @@ describe('a SnakeTron node over WebSockets', function () {
     }
   });
 
+  it('forgets a guest that closes while its hello waits for storage: the node counts no client that is gone', async () => {
+    const clientsNow = async () => {
+      const line = (await node.get('/metrics')).body.split('\n').find((l) => /^snaketron_clients[{ ]/.test(l))!;
+      return Number(line.slice(line.lastIndexOf(' ') + 1));
+    };
+    await waitFor('the clients of earlier specs to be gone', async () => (await clientsNow()) === 0);
+    for (let i = 0; i < 30; i++) {
+      const client = await SpecClient.connect(node.ws, `hasty-${i}`);
+      client.send({ type: 'hello', v: 1, name: 'hasty' });
+      if (i % 3 === 1) await sleep(1);
+      client.close();
+    }
+    await sleep(500);
+    await waitFor('the hasty guests to be forgotten', async () => (await clientsNow()) === 0, 5000);
+  });
+
+  it('answers a join racing the host\'s start once, with its rid: a seat (lobby) or bad_state, never a seatless snapshot', async () => {
+    for (let round = 0; round < 8; round++) {
+      const host = await connect(`racestart-host-${round}`, `rshost${round}`);
+      host.send({ type: 'create', settings: { players: 2, tickMs: 100 } });
+      const lobby = await host.next('lobby');
+      const guest = await connect(`racestart-guest-${round}`, `rsguest${round}`);
+      host.send({ type: 'start' });
+      if (round % 2 === 1) await sleep(round);
+      guest.send({ type: 'join', code: lobby.code, rid: 70 });
+      await host.next('snapshot');
+      const answer = await waitFor('the answer to the join', () => guest.received.find((m) => 'rid' in m && m.rid === 70));
+      if (answer.type === 'lobby') {
+        expect(answer.rid).to.equal(70);
+      } else {
+        expect(answer).to.include({ code: 'bad_state', rid: 70 });
+        await sleep(400);
+        expect(guest.all('snapshot'), 'a snapshot for a join that was not seated').to.deep.equal([]);
+      }
+      expect(guest.received.filter((m) => 'rid' in m && m.rid === 70), 'answers carrying the rid').to.have.length(1);
+    }
+  });
+
   it('names no game in welcome once the player\'s game is over, however soon the player comes back', async () => {
     const player = await connect('quick-return', 'quickreturn');
     const token = player.received.find((m) => m.type === 'welcome')!.token as string;

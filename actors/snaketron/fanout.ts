@@ -199,7 +199,8 @@ export class Fanout {
   resync(gameId: string, sub: Subscriber): void {
     const game = this.games.get(gameId);
     const watch = game?.watchers.get(sub.id);
-    if (!game?.state || !watch || watch.synced) return;
+    // a replica being reloaded greets every watcher once it is back
+    if (!game?.state || !game.loaded || !watch || watch.synced) return;
     this.counters.resyncs++;
     watch.synced = true;
     this.greet(game, watch);
@@ -296,8 +297,17 @@ export class Fanout {
           for (const record of records) {
             const game = this.games.get(record.a);
             if (!game) continue;
-            if (!game.loaded) game.buffered.push(record);
-            else if (this.apply(game, record)) sentTicks = true;
+            if (!game.loaded) {
+              game.buffered.push(record);
+              continue;
+            }
+            try {
+              if (this.apply(game, record)) sentTicks = true;
+            } catch (err) {
+              // a replica that cannot follow its game is rebuilt from storage; the other games go on
+              this.log.error({ err: String(err), game: game.gameId, record: record.n }, 'replica could not apply a record; reloading');
+              this.reload(game, record);
+            }
           }
           if (sentTicks) this.counters.deliveryMs.observe(Date.now() - Number(id.slice(0, id.indexOf('-'))));
         }
@@ -320,13 +330,9 @@ export class Fanout {
   private apply(game: WatchedGame, record: JournalRecord): boolean {
     if (record.n <= game.seq) return false;
     if (record.n !== game.seq + 1) {
-      // a gap (the reader fell behind a trim): rebuild the replica from storage and resync every watcher
+      // a gap (the reader fell behind a trim)
       this.log.warn({ game: game.gameId, have: game.seq, got: record.n }, 'replica gap; reloading');
-      game.loaded = false;
-      game.buffered = [record];
-      void this.ensure(game.gameId).then(() => {
-        for (const watch of game.watchers.values()) this.greet(game, watch);
-      }).catch((err: unknown) => this.log.error({ err, game: game.gameId }, 'replica reload failed'));
+      this.reload(game, record);
       return false;
     }
     const before = game.state?.phase;
@@ -370,6 +376,28 @@ export class Fanout {
     }
     this.wake(game);
     return sentTick;
+  }
+
+  /**
+   * Rebuilds a replica from storage (checkpoint and journal), keeping `record` and those that follow for after it.
+   * Its watchers get nothing meanwhile and a snapshot once it is back, so no tick lands on a state it does not
+   * follow; a reload that fails is tried again by the housekeeping.
+   */
+  private reload(game: WatchedGame, record: JournalRecord): void {
+    game.loaded = false;
+    game.buffered = [record];
+    for (const watch of game.watchers.values()) watch.synced = false;
+    this.resume(game);
+  }
+
+  private resume(game: WatchedGame): void {
+    if (game.loading) return;
+    void this.ensure(game.gameId).then(() => {
+      for (const watch of game.watchers.values()) {
+        watch.synced = true;
+        this.greet(game, watch);
+      }
+    }).catch((err: unknown) => this.log.error({ err: String(err), game: game.gameId }, 'replica reload failed; trying again'));
   }
 
   /**
@@ -421,6 +449,7 @@ export class Fanout {
 
   /** What a client gets when it joins a game's stream: the lobby, or a snapshot (and the result if it is over). */
   private greet(game: WatchedGame, watch: Watch): void {
+    if (watch.joining !== null) return; // answered by the lobby that seats it, or refused (settleJoin)
     const state = game.state!;
     if (state.phase === 'lobby') {
       // a spectator's answer is the snapshot the start brings (PROTOCOL.md: watch → snapshot): a lobby would
@@ -483,6 +512,7 @@ export class Fanout {
         continue;
       }
       usedPartitions.add(game.partition);
+      if (!game.loaded && !game.loading && game.buffered.length > 0) this.resume(game);
       if (state && (state.phase === 'running' || (state.phase === 'countdown' && state.startAt !== null && now > state.startAt))
         && !game.recovering && now - game.lastRecordAt > stalledAfterMs(state.settings.tickMs)) {
         game.recovering = true;

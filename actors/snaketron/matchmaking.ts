@@ -60,7 +60,8 @@ export class Matchmaker {
       const held = await ENQUEUE.run<string | null>(this.redis,
         [this.queueKey(ticket.mode, ticket.size), this.tickets, this.key('order'), this.gaveUp], [ticket.userId, JSON.stringify(ticket)]);
       const holder = held === null ? null : parseTicket(held);
-      if (held === null) return null;
+      // its own ticket: the script ran twice (the client sent it again after a lost connection)
+      if (held === null || holder?.id === ticket.id) return null;
       if (holder && this.isLive(holder.node)) return holder;
       await this.discard(ticket.userId, held); // its node died with the connection: the player is queued anew
     }
@@ -120,6 +121,9 @@ export class Matchmaker {
    * (then `finish` makes sure it runs and its players know), otherwise the players go back to their queue.
    */
   async sweep(exists: (gameId: string) => Promise<boolean>, finish: (match: Match) => Promise<void>): Promise<number> {
+    // a mark outlives its use when the match it gave up on was made after all (nothing sweeps that one)
+    const marks = Object.entries(await this.redis.hgetall(this.gaveUp)).filter(([, at]) => Date.now() - Number(at) > STALE_MATCH_MS * 6);
+    if (marks.length > 0) await this.redis.hdel(this.gaveUp, ...marks.map(([userId]) => userId));
     const all = await this.redis.hgetall(this.pending);
     let swept = 0;
     for (const [gameId, value] of Object.entries(all)) {

@@ -105,7 +105,8 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
   await subscriber.subscribe(notifyChannel(config.nodeId));
   const deliver = (match: Match, userId: string, createdId: string) => {
     const players = match.players.map((p, snakeId) => ({ userId: p.userId, name: p.name, snakeId }));
-    for (const session of byUser.get(userId) ?? []) if (session.matched(match.gameId, match.mode, players, createdId)) return;
+    const ticketId = match.players.find((p) => p.userId === userId)?.id ?? '';
+    for (const session of byUser.get(userId) ?? []) if (session.matched(ticketId, match.gameId, match.mode, players, createdId)) return;
   };
   subscriber.on('message', (_channel: string, payload: string) => {
     try {
@@ -152,7 +153,8 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     },
     unregister(session) {
       sessions.delete(session);
-      if (session.user) byUser.get(session.user.userId)?.delete(session);
+      const others = session.user ? byUser.get(session.user.userId) : undefined;
+      if (others?.delete(session) && others.size === 0) byUser.delete(session.user!.userId);
       totals.messagesIn += session.messagesIn; totals.messagesOut += session.messagesOut;
       totals.bytesIn += session.bytesIn; totals.bytesOut += session.bytesOut;
     },

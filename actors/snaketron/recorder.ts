@@ -207,8 +207,10 @@ export class Recorder {
     return collected.create || collected.seats || collected.tick ? collected : null;
   }
 
-  /** A private game's players as its lobby has them now, so `welcome.game` finds the game for each of them. */
-  /** `host`: absent in records written before lobby outputs carried it */
+  /**
+   * A private game's players and host as its lobby has them now, so `welcome.game` finds the game for each of them
+   * and the API names the host (`host` is absent in records journaled before lobby outputs carried it).
+   */
   private async storeSeats(gameId: string, seats: Seat[], host: string | null | undefined): Promise<void> {
     await this.db.transaction().execute(async (tx) => {
       if (host !== undefined) await tx.updateTable('games').set({ host }).where('id', '=', gameId).execute();

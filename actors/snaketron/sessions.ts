@@ -68,8 +68,8 @@ export class Session implements Subscriber {
   private closed = false;
   /** a hello arrived (it may still be being handled) */
   private helloSent = false;
-  /** the welcome is out: a ping needs no longer wait behind the hello (whose state is set before it awaits storage) */
-  private welcomed = false;
+  /** disconnected() ran: the connection is gone (it runs once, however the close came) */
+  private gone = false;
   private tokens = RATE_LIMIT_PER_S * 2;
   private lastRefill = Date.now();
   private badTimes: number[] = [];
@@ -139,7 +139,7 @@ export class Session implements Subscriber {
       };
       // answered at once, even while another request is pending, so latency reads true; but a ping right behind
       // a hello still being handled waits for its welcome
-      if (this.helloSent && !this.welcomed) this.busy = this.busy.then(pong);
+      if (this.state.kind === 'new' && this.helloSent) this.busy = this.busy.then(pong);
       else pong();
       return;
     }
@@ -226,15 +226,17 @@ export class Session implements Subscriber {
       user = { userId: newUserId(), name: name ?? guestName() };
       await this.ctx.db.insertInto('users').values({ id: user.userId, name: user.name }).execute();
     }
+    const game = await this.unfinishedGame(user.userId);
+    // the session becomes the user's only now: one that closed meanwhile is never registered, and a ping that
+    // arrived while storage answered still waits for this welcome
+    if (this.closed) return;
     this.user = user;
     this.state = { kind: 'lobby' };
     this.ctx.register(this);
-    const game = await this.unfinishedGame(user.userId);
     this.reply({
       type: 'welcome', userId: user.userId, name: user.name, token: this.ctx.tokens.sign(user),
       node: this.ctx.nodeId, serverTime: Date.now(), game,
     }, rid);
-    this.welcomed = true;
   }
 
   /**
@@ -264,7 +266,8 @@ export class Session implements Subscriber {
     if (held) throw new ProtocolError('bad_state', `you are already queued for ${held.mode} on another connection; unqueue there first`);
     this.state = { kind: 'queued', mode, size, ticket };
     this.reply({ type: 'queued', mode, size }, rid);
-    await this.ctx.matchQueue(mode, size);
+    // the queue is answered; a match that cannot be made now is made by the next round of matchmaking
+    await this.ctx.matchQueue(mode, size).catch((err: unknown) => this.ctx.log.warn({ err: String(err), mode }, 'matchmaking after a queue failed'));
   }
 
   private async unqueue(rid?: number): Promise<void> {
@@ -291,13 +294,17 @@ export class Session implements Subscriber {
     this.state = { kind: 'lobby' };
   }
 
-  /** Told by matchmaking (on this node or through Redis) that this queued player is in a game. */
-  matched(gameId: string, mode: QueueMode, players: Array<{ userId: string; name: string; snakeId: number }>, createdId?: string): boolean {
-    if (this.state.kind !== 'queued' || this.state.mode !== mode) return false;
+  /**
+   * Told by matchmaking (on this node or through Redis) that a match took this ticket: false when this session
+   * does not hold it (any more), so a match made of an earlier connection's ticket never takes a later one.
+   */
+  matched(ticketId: string, gameId: string, mode: QueueMode, players: Array<{ userId: string; name: string; snakeId: number }>, createdId?: string): boolean {
+    if (this.closed || this.state.kind !== 'queued' || this.state.ticket.id !== ticketId) return false;
     this.state = { kind: 'game', gameId, role: 'player' };
     this.turnsOnTheirWay = [];
     this.transmit({ type: 'match', gameId, mode, players }, undefined, true);
-    void this.ctx.fanout.watch(gameId, this, 'player', this.user!.userId, { createdId }).catch((err: unknown) => {
+    // in line with the requests, so a disconnect that follows finds the watch there to take back
+    this.busy = this.busy.then(() => this.ctx.fanout.watch(gameId, this, 'player', this.user!.userId, { createdId })).then(() => undefined, (err: unknown) => {
       this.ctx.log.error({ err, gameId }, 'could not follow a matched game');
     });
     return true;
@@ -465,6 +472,8 @@ export class Session implements Subscriber {
 
   /** The connection closed: leave the queue (a running game goes on without this client). */
   async disconnected(): Promise<void> {
+    if (this.gone) return;
+    this.gone = true;
     this.closed = true;
     this.ctx.unregister(this);
     await this.busy.catch(() => undefined);

@@ -5,6 +5,8 @@
 -- ARGV: size, match id (= the game id), now (ms).
 -- Returns nil when too few wait, else a flat list {userId, ticket, score, ...}.
 local size = tonumber(ARGV[1])
+-- a match id already used: this call is a resend of one whose reply was lost (its match is pending, or swept)
+if redis.call('HEXISTS', KEYS[3], ARGV[2]) == 1 then return nil end
 if redis.call('ZCARD', KEYS[1]) < size then return nil end
 local popped = redis.call('ZPOPMIN', KEYS[1], size)
 local players = {}
