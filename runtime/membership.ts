@@ -72,6 +72,12 @@ export class Membership {
     return next;
   }
 
+  /** Whether a node's heartbeat is fresh now, read from Redis (the list above is as of this node's last beat). */
+  async isAlive(nodeId: string, now = Date.now()): Promise<boolean> {
+    const beat = await this.redis.zscore(this.keys.nodes, nodeId);
+    return beat !== null && Number(beat) >= now - this.deadAfterMs;
+  }
+
   liveNodes(): readonly string[] {
     return this.live;
   }

@@ -21,7 +21,7 @@ describe('matchmaking', () => {
     prefix = freshPrefix('mm');
     redis = new Redis(REDIS_URL);
     live = new Set(['n1', 'n2']);
-    mm = new Matchmaker(redis, new Keys(prefix), createLogger({}, 'silent'), (node) => live.has(node));
+    mm = new Matchmaker(redis, new Keys(prefix), createLogger({}, 'silent'), async (node) => live.has(node));
   });
   afterEach(async () => {
     redis.disconnect();

@@ -39,7 +39,7 @@ export class Matchmaker {
     private readonly keys: Keys,
     private readonly log: Logger,
     /** whether a node is alive: a ticket held by a dead node's connection is nobody's */
-    private readonly isLive: (nodeId: string) => boolean,
+    private readonly isLive: (nodeId: string) => Promise<boolean>,
   ) {}
 
   // one hash tag for every matchmaking key, so the claim script may touch them together on a Redis Cluster
@@ -62,7 +62,7 @@ export class Matchmaker {
       const holder = held === null ? null : parseTicket(held);
       // its own ticket: the script ran twice (the client sent it again after a lost connection)
       if (held === null || holder?.id === ticket.id) return null;
-      if (holder && this.isLive(holder.node)) return holder;
+      if (holder && await this.isLive(holder.node)) return holder;
       await this.discard(ticket.userId, held); // its node died with the connection: the player is queued anew
     }
   }
@@ -77,7 +77,7 @@ export class Matchmaker {
     let pruned = 0;
     for (const [userId, value] of Object.entries(await this.redis.hgetall(this.tickets))) {
       const ticket = parseTicket(value);
-      if (ticket && this.isLive(ticket.node)) continue;
+      if (ticket && await this.isLive(ticket.node)) continue;
       if (await this.discard(userId, value)) pruned++;
     }
     if (pruned > 0) this.log.info({ pruned }, 'tickets of departed nodes taken out of the queues');

@@ -89,10 +89,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
   }, () => [...runtime.supervisor.owned.keys()], log);
   recorder.start();
   const games = new GameService(db, runtime.producer);
-  const matchmaker = new Matchmaker(runtime.redis, runtime.keys, log, (nodeId) => {
-    const live = runtime.membership.liveNodes();
-    return nodeId === config.nodeId || live.length === 0 || live.includes(nodeId);
-  });
+  const matchmaker = new Matchmaker(runtime.redis, runtime.keys, log, async (nodeId) => nodeId === config.nodeId || runtime.membership.isAlive(nodeId));
 
   // sessions on this node, by user, so match notifications find their players
   const sessions = new Set<Session>();
