@@ -452,8 +452,7 @@ export class Fanout {
     if (watch.joining !== null) return; // answered by the lobby that seats it, or refused (settleJoin)
     const state = game.state!;
     if (state.phase === 'lobby') {
-      // a spectator's answer is the snapshot the start brings (PROTOCOL.md: watch → snapshot): a lobby would
-      // also tell it the join code, which is the players' to share
+      // never to a spectator (a watch of a lobby is refused): a lobby tells the join code, which is the players'
       if (watch.role !== 'spectator') this.deliver(watch, this.lobbyMessage(state));
       return;
     }
