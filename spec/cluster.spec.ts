@@ -3,6 +3,7 @@
 // journal (every tick once, every acked turn once, hashes equal an engine run and bin/snaketron-sim) and by
 // what the clients saw (every tick's hash).
 import { expect } from 'chai';
+import { Redis } from 'ioredis';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { DIR_NAMES } from '../protocol/engine.ts';
@@ -221,6 +222,45 @@ describe('a SnakeTron cluster', function () {
     expect(mb.gameId).to.equal(ma.gameId);
     expect(ma.players.map((p) => p.name).sort()).to.deep.equal(['alone', 'stranded']);
     for (const c of [stranded, ghost, alone, back]) c.close();
+  });
+
+  it('tells a matched player of its match when the notification from the node that made it is lost', async () => {
+    const [n1, n2] = [await cluster.start(), await cluster.start()];
+    await cluster.settled();
+    const a = await SpecClient.connect(n1.ws, 'lost-a');
+    await a.hello('losta');
+    const b = await SpecClient.connect(n2.ws, 'lost-b');
+    await b.hello('lostb');
+    a.send({ type: 'queue', mode: 'duel' });
+    await a.next('queued');
+    // the nodes' pub/sub connections are cut again and again while the match is made: whichever node makes it,
+    // the notification to the other player's node is lost (Redis pub/sub delivers at most once)
+    const redis = new Redis(REDIS_URL);
+    let cutting = true;
+    const cuts = (async () => {
+      while (cutting) {
+        await redis.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    try {
+      b.send({ type: 'queue', mode: 'duel' });
+      await b.next('queued');
+      await new Promise((r) => setTimeout(r, 600));
+    } finally {
+      cutting = false;
+      await cuts;
+      redis.disconnect();
+    }
+    const [ma, mb] = await Promise.all([a.next('match'), b.next('match')]);
+    expect(ma.gameId).to.equal(mb.gameId);
+    const [sa, sb] = await Promise.all([a.next('snapshot'), b.next('snapshot')]);
+    expect(sa.gameId).to.equal(ma.gameId);
+    expect([sa.snakeId, sb.snakeId].sort()).to.deep.equal([0, 1]);
+    await Promise.all([a.next('tick'), b.next('tick')]);
+    expect(n1.output + n2.output, 'the claim, not the notification, told a player').to.include('a match notification was lost');
+    a.close();
+    b.close();
   });
 
   it('answers a turn its node judged on a stale copy of an ended game with bad_state, never an ack (the node was paused meanwhile)', async () => {

@@ -68,11 +68,27 @@ describe('matchmaking', () => {
     const [match] = await mm.claim('duel', 2);
     expect(match.players.map((p) => p.userId)).to.deep.equal(['a', 'b']);
     for (const u of ['c', 'd']) expect(await mm.enqueue(ticket(u))).to.equal(null);
-    const source = readFileSync(new URL('../actors/snaketron/commands/match-3.lua', import.meta.url), 'utf8');
-    const again = await redis.eval(source, 3, `${tag()}:queue:duel:2`, `${tag()}:tickets`, `${tag()}:pending`, 2, match.gameId, Date.now());
+    const source = readFileSync(new URL('../actors/snaketron/commands/match-4.lua', import.meta.url), 'utf8');
+    const again = await redis.eval(source, 4, `${tag()}:queue:duel:2`, `${tag()}:tickets`, `${tag()}:pending`, `${tag()}:claims`, 2, match.gameId, Date.now());
     expect(again).to.equal(null);
     expect(await redis.zrange(`${tag()}:queue:duel:2`, '0', '-1')).to.deep.equal(['c', 'd']);
     expect(JSON.parse((await redis.hget(`${tag()}:pending`, match.gameId))!).players.filter((_: unknown, i: number) => i % 3 === 0)).to.deep.equal(['a', 'b']);
+  });
+
+  it('keeps each claim until its player is told, so a player whose notification was lost can be told later', async () => {
+    const [a, b] = [ticket('a'), ticket('b')];
+    for (const t of [a, b]) expect(await mm.enqueue(t)).to.equal(null);
+    const [match] = await mm.claim('duel', 2);
+    // told within two seconds, as the notification normally does: nothing is untold yet
+    expect([...await mm.untold([a, b])]).to.deep.equal([]);
+    for (const userId of ['a', 'b']) {
+      const claim = (await redis.hget(`${tag()}:claims`, userId))!;
+      await redis.hset(`${tag()}:claims`, userId, claim.replace(/^(\S+) \d+ /, `$1 ${Date.now() - 5000} `));
+    }
+    expect([...await mm.untold([a, b, { ...a, id: 'later' }])]).to.deep.equal([[a.id, match.gameId], [b.id, match.gameId]]);
+    await mm.told({ ...a, id: 'other' });
+    await mm.told(b);
+    expect([...await mm.untold([a, b])]).to.deep.equal([[a.id, match.gameId]]);
   });
 
   it('forgets the mark of a player who gave up on a match once that match is long settled', async () => {

@@ -38,8 +38,8 @@ describe('a SnakeTron node over WebSockets', function () {
     const redis = new Redis(REDIS_URL);
     try {
       const tag = `${cluster.prefix}:app:{mm}`;
-      return await redis.eval(readFileSync(new URL('../actors/snaketron/commands/match-3.lua', import.meta.url), 'utf8'),
-        3, `${tag}:queue:ffa:${size}`, `${tag}:tickets`, `${tag}:pending`, players, gameId, Date.now()) as string[];
+      return await redis.eval(readFileSync(new URL('../actors/snaketron/commands/match-4.lua', import.meta.url), 'utf8'),
+        4, `${tag}:queue:ffa:${size}`, `${tag}:tickets`, `${tag}:pending`, `${tag}:claims`, players, gameId, Date.now()) as string[];
     } finally {
       redis.disconnect();
     }

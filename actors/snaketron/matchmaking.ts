@@ -9,11 +9,17 @@ import type { Logger } from '../../runtime/log.ts';
 import { Script, type RedisClient } from '../../runtime/redis.ts';
 
 const script = (file: string) => new Script(readFileSync(new URL(`./commands/${file}`, import.meta.url), 'utf8'));
-const MATCH = script('match-3.lua');
+const MATCH = script('match-4.lua');
 const ENQUEUE = script('enqueue-4.lua');
 const DEQUEUE = script('dequeue-2.lua');
+const TOLD = script('told-1.lua');
+const UNCLAIM = script('unclaim-1.lua');
 /** A pending match older than this has lost its maker. */
 const STALE_MATCH_MS = 10_000;
+/** A claim its player was not told of in this long was lost on its way (pub/sub delivers at most once). */
+const UNTOLD_CLAIM_MS = 2_000;
+/** A claim kept this long is of a player that went away before it could be told. */
+const STALE_CLAIM_MS = 10 * 60_000;
 
 export interface Ticket {
   /** tells this ticket from the player's earlier and later ones */
@@ -49,6 +55,8 @@ export class Matchmaker {
   private get pending(): string { return this.key('pending'); }
   /** players who stopped waiting for a match that had claimed them: undoing that match does not queue them again */
   private get gaveUp(): string { return this.key('gave-up'); }
+  /** per player, the match that took its ticket (until the player is told): "match id, time, ticket" */
+  private get claims(): string { return this.key('claims'); }
 
   /**
    * Queues a player; the queue is first come, first served (a counter, not the clock, orders it). A player holds
@@ -81,6 +89,10 @@ export class Matchmaker {
       if (await this.discard(userId, value)) pruned++;
     }
     if (pruned > 0) this.log.info({ pruned }, 'tickets of departed nodes taken out of the queues');
+    // claims nobody was told of because the player had gone meanwhile
+    const stale = Object.entries(await this.redis.hgetall(this.claims))
+      .filter(([, value]) => Date.now() - (parseClaim(value)?.at ?? 0) > STALE_CLAIM_MS).map(([userId]) => userId);
+    if (stale.length > 0) await this.redis.hdel(this.claims, ...stale);
     return pruned;
   }
 
@@ -100,7 +112,7 @@ export class Matchmaker {
     const matches: Match[] = [];
     for (;;) {
       const gameId = newGameId();
-      const flat = await MATCH.run<string[] | null>(this.redis, [this.queueKey(mode, size), this.tickets, this.pending], [size, gameId, Date.now()]);
+      const flat = await MATCH.run<string[] | null>(this.redis, [this.queueKey(mode, size), this.tickets, this.pending, this.claims], [size, gameId, Date.now()]);
       if (!flat) return matches;
       const players: Ticket[] = [];
       for (let i = 0; i < flat.length; i += 3) {
@@ -109,6 +121,26 @@ export class Matchmaker {
       }
       matches.push({ gameId, mode, size, players });
     }
+  }
+
+  /** The player was told of the match that took this ticket. */
+  async told(ticket: Ticket): Promise<void> {
+    await TOLD.run(this.redis, [this.claims], [ticket.userId, ticket.id]);
+  }
+
+  /**
+   * The matches that took these tickets more than UNTOLD_CLAIM_MS ago without their players being told (the
+   * notification was lost): per ticket id, its match id.
+   */
+  async untold(tickets: readonly Ticket[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    if (tickets.length === 0) return out;
+    const values = await this.redis.hmget(this.claims, ...tickets.map((t) => t.userId));
+    tickets.forEach((ticket, i) => {
+      const claim = parseClaim(values[i]);
+      if (claim && claim.ticket?.id === ticket.id && Date.now() - claim.at > UNTOLD_CLAIM_MS) out.set(ticket.id, claim.gameId);
+    });
+    return out;
   }
 
   /** The match's game exists: nothing left to undo. */
@@ -148,6 +180,9 @@ export class Matchmaker {
       }
       this.log.warn({ gameId, players: players.length, gaveUp: gaveUp.size }, 'half-made match undone; players queued again');
       for (let i = 0; i < pending.players.length; i += 3) {
+        await UNCLAIM.run(this.redis, [this.claims], [String(pending.players[i]), gameId]);
+      }
+      for (let i = 0; i < pending.players.length; i += 3) {
         const userId = String(pending.players[i]);
         // not one who gave up on it, nor one queued again meanwhile
         if (gaveUp.has(userId) || (await this.redis.hexists(this.tickets, userId)) === 1) continue;
@@ -162,6 +197,11 @@ export class Matchmaker {
   async queued(): Promise<number> {
     return this.redis.hlen(this.tickets);
   }
+}
+
+function parseClaim(value: string | null): { gameId: string; at: number; ticket: Ticket | null } | null {
+  const m = value === null ? null : /^(\S+) (\d+) (.*)$/s.exec(value);
+  return m ? { gameId: m[1], at: Number(m[2]), ticket: parseTicket(m[3]) } : null;
 }
 
 function parseTicket(value: string): Ticket | null {

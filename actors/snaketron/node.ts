@@ -129,12 +129,29 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
   const matchQueue = async (mode: QueueMode, size: number) => {
     for (const match of await matchmaker.claim(mode, size)) await startMatch(match);
   };
+  /** Tells the players waiting here of the matches that took their tickets when the notification was lost. */
+  const tellUntold = async () => {
+    const waiting = [...sessions].flatMap((session) => {
+      const ticket = session.queuedTicket();
+      return ticket ? [{ session, ticket }] : [];
+    });
+    const untold = await matchmaker.untold(waiting.map((w) => w.ticket));
+    for (const { session, ticket } of waiting) {
+      const gameId = untold.get(ticket.id);
+      if (gameId === undefined || !(await games.exists(gameId))) continue;
+      const state = await fanout.replica(gameId);
+      if (!state) continue;
+      const players = state.seats.map((seat) => ({ userId: seat.userId, name: seat.name, snakeId: seat.snakeId }));
+      if (session.matched(ticket.id, gameId, ticket.mode, players)) log.warn({ gameId, userId: ticket.userId }, 'a match notification was lost; the player was told from its claim');
+    }
+  };
   const QUEUES: Array<[QueueMode, number]> = [['duel', 2], ['teams', 4], ...[2, 3, 4, 5, 6, 7, 8].map((n) => ['ffa', n] as [QueueMode, number])];
   let matchRounds = 0;
   const matchTimer = setInterval(() => {
     void (async () => {
       for (const [mode, size] of QUEUES) await matchQueue(mode, size);
       await matchmaker.sweep((id) => games.exists(id), startMatch);
+      await tellUntold();
       if (++matchRounds % PRUNE_EVERY_ROUNDS === 0) await matchmaker.pruneDeparted();
     })().catch((err: unknown) => log.warn({ err: String(err) }, 'matchmaking round failed'));
   }, 1000);

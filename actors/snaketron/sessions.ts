@@ -294,13 +294,20 @@ export class Session implements Subscriber {
     this.state = { kind: 'lobby' };
   }
 
+  /** The ticket this session waits in a queue with, if it does. */
+  queuedTicket(): Ticket | null {
+    return this.state.kind === 'queued' && !this.closed ? this.state.ticket : null;
+  }
+
   /**
    * Told by matchmaking (on this node or through Redis) that a match took this ticket: false when this session
    * does not hold it (any more), so a match made of an earlier connection's ticket never takes a later one.
    */
   matched(ticketId: string, gameId: string, mode: QueueMode, players: Array<{ userId: string; name: string; snakeId: number }>, createdId?: string): boolean {
     if (this.closed || this.state.kind !== 'queued' || this.state.ticket.id !== ticketId) return false;
+    const { ticket } = this.state;
     this.state = { kind: 'game', gameId, role: 'player' };
+    void this.ctx.matchmaker.told(ticket).catch(() => undefined); // else its claim is dropped by age
     this.turnsOnTheirWay = [];
     this.transmit({ type: 'match', gameId, mode, players }, undefined, true);
     // in line with the requests, so a disconnect that follows finds the watch there to take back

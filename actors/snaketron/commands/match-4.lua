@@ -1,7 +1,9 @@
 -- Claims one match from a queue atomically, so no player is ever matched twice: pops `size` players (oldest
--- first), takes their tickets, and records the match as pending until its game exists (a sweeper finishes or
--- undoes pending matches whose maker died).
--- KEYS: queue (sorted set of user ids by enqueue time), tickets (hash user id -> ticket), pending matches (hash).
+-- first), takes their tickets, records the match as pending until its game exists (a sweeper finishes or undoes
+-- pending matches whose maker died), and notes each player's claim, so a player whose notification is lost still
+-- finds its match.
+-- KEYS: queue (sorted set of user ids by enqueue time), tickets (hash user id -> ticket), pending matches (hash),
+-- claims (hash user id -> "match id, time, ticket").
 -- ARGV: size, match id (= the game id), now (ms).
 -- Returns nil when too few wait, else a flat list {userId, ticket, score, ...}.
 local size = tonumber(ARGV[1])
@@ -13,6 +15,7 @@ local players = {}
 for i = 1, #popped, 2 do
   local ticket = redis.call('HGET', KEYS[2], popped[i]) or ''
   redis.call('HDEL', KEYS[2], popped[i])
+  redis.call('HSET', KEYS[4], popped[i], ARGV[2] .. ' ' .. ARGV[3] .. ' ' .. ticket)
   table.insert(players, popped[i])
   table.insert(players, ticket)
   table.insert(players, popped[i + 1])
