@@ -494,6 +494,9 @@ describe('web client: session rules', () => {
     expect(watcher.place).to.equal('bob wins');
     const solo = overSummary({ ...over, winner: null, results: [over.results[0]] }, names, 0, true);
     expect(solo.place).to.equal('Score 2 · length 6');
+    // a private game its one player started alone reads the same: no draw against nobody (place 1 of 1)
+    const alone = overSummary({ ...over, winner: null, results: [{ ...over.results[0], place: 1 }] }, names, 0, false);
+    expect([alone.title, alone.place]).to.deep.equal(['Game over', 'Score 2 · length 6']);
     const teams = overSummary({ ...over, winner: null, winningTeam: 1, results: over.results.map((r) => ({ ...r, place: r.team === 1 ? 1 : 2 })) }, names, 0, false);
     expect([teams.title, teams.place]).to.deep.equal(['Game over', 'Team 2 wins · 2nd place of 3']);
   });

@@ -58,7 +58,8 @@ export function overSummary(over: OverMessage, names: readonly string[], mySnake
   const teamWins = over.winningTeam !== null ? `Team ${over.winningTeam + 1} wins` : null;
   let title: string;
   let place: string;
-  if (solo) {
+  // a game of one snake (solo, or a private game started alone) has nobody to win or draw against
+  if (solo || over.results.length === 1) {
     title = 'Game over';
     place = mine ? `Score ${mine.score} · length ${mine.length}` : '';
   } else if (mine) {
