@@ -57,7 +57,7 @@ describe('matchmaking', () => {
     const again = ticket('back', 'n2', 'teams', 4);
     expect(await mm.enqueue(again)).to.equal(null);
     expect(await redis.zrange(`${tag()}:queue:duel:2`, '0', '-1')).to.deep.equal(['stays']);
-    expect(await mm.pruneDeparted()).to.equal(1);
+    expect(await mm.prune()).to.equal(1);
     expect(await redis.zrange(`${tag()}:queue:ffa:3`, '0', '-1')).to.deep.equal([]);
     expect(Object.keys(await redis.hgetall(`${tag()}:tickets`)).sort()).to.deep.equal(['back', 'stays']);
     expect(await redis.zrange(`${tag()}:queue:teams:4`, '0', '-1')).to.deep.equal(['back']);
@@ -93,7 +93,7 @@ describe('matchmaking', () => {
 
   it('forgets the mark of a player who gave up on a match once that match is long settled', async () => {
     await redis.hset(`${tag()}:gave-up`, 'old', Date.now() - 120_000, 'recent', Date.now());
-    await mm.sweep(async () => true, async () => undefined);
+    await mm.prune();
     expect(Object.keys(await redis.hgetall(`${tag()}:gave-up`))).to.deep.equal(['recent']);
   });
 });

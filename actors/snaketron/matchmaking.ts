@@ -77,15 +77,23 @@ export class Matchmaker {
 
   /** Takes a player's ticket out of its queue; false when it was no longer waiting (already matched). */
   async dequeue(ticket: Ticket): Promise<boolean> {
-    return (await DEQUEUE.run<number>(this.redis, [this.queueKey(ticket.mode, ticket.size), this.tickets], [ticket.userId, JSON.stringify(ticket)])) === 1;
+    return this.discard(ticket.userId, JSON.stringify(ticket));
   }
 
-  /** Takes out of their queues the players whose connection was on a node that died: nobody would play them. */
-  async pruneDeparted(): Promise<number> {
+  /**
+   * Housekeeping: takes out of their queues the players whose connection was on a node that died (nobody would
+   * play them), and forgets claims nobody could be told of and gave-up marks that outlived their use. Returns how
+   * many tickets it took out.
+   */
+  async prune(): Promise<number> {
     let pruned = 0;
+    const live = new Map<string, Promise<boolean>>(); // one liveness read per node, not per ticket
     for (const [userId, value] of Object.entries(await this.redis.hgetall(this.tickets))) {
       const ticket = parseTicket(value);
-      if (ticket && await this.isLive(ticket.node)) continue;
+      if (ticket) {
+        if (!live.has(ticket.node)) live.set(ticket.node, this.isLive(ticket.node));
+        if (await live.get(ticket.node)) continue;
+      }
       if (await this.discard(userId, value)) pruned++;
     }
     if (pruned > 0) this.log.info({ pruned }, 'tickets of departed nodes taken out of the queues');
@@ -93,6 +101,9 @@ export class Matchmaker {
     const stale = Object.entries(await this.redis.hgetall(this.claims))
       .filter(([, value]) => Date.now() - (parseClaim(value)?.at ?? 0) > STALE_CLAIM_MS).map(([userId]) => userId);
     if (stale.length > 0) await this.redis.hdel(this.claims, ...stale);
+    // a mark outlives its use when the match it gave up on was made after all (nothing sweeps that one)
+    const marks = Object.entries(await this.redis.hgetall(this.gaveUp)).filter(([, at]) => Date.now() - Number(at) > STALE_MATCH_MS * 6);
+    if (marks.length > 0) await this.redis.hdel(this.gaveUp, ...marks.map(([userId]) => userId));
     return pruned;
   }
 
@@ -153,9 +164,6 @@ export class Matchmaker {
    * (then `finish` makes sure it runs and its players know), otherwise the players go back to their queue.
    */
   async sweep(exists: (gameId: string) => Promise<boolean>, finish: (match: Match) => Promise<void>): Promise<number> {
-    // a mark outlives its use when the match it gave up on was made after all (nothing sweeps that one)
-    const marks = Object.entries(await this.redis.hgetall(this.gaveUp)).filter(([, at]) => Date.now() - Number(at) > STALE_MATCH_MS * 6);
-    if (marks.length > 0) await this.redis.hdel(this.gaveUp, ...marks.map(([userId]) => userId));
     const all = await this.redis.hgetall(this.pending);
     let swept = 0;
     for (const [gameId, value] of Object.entries(all)) {

@@ -41,7 +41,7 @@ const SLOW_CLIENT_BYTES = 256 * 1024;
 const UWS_FRAME_LIMIT = 1024 * 1024;
 /** A readiness probe of Redis and Postgres that has not answered in this long counts as failed. */
 const READY_PROBE_MS = 1000;
-/** How often (in matchmaking rounds of a second) tickets held on departed nodes are looked for. */
+/** How often (in matchmaking rounds of a second) matchmaking is pruned: tickets held on departed nodes, stale claims and marks. */
 const PRUNE_EVERY_ROUNDS = 5;
 
 interface SocketData { session: Session | null }
@@ -152,7 +152,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
       for (const [mode, size] of QUEUES) await matchQueue(mode, size);
       await matchmaker.sweep((id) => games.exists(id), startMatch);
       await tellUntold();
-      if (++matchRounds % PRUNE_EVERY_ROUNDS === 0) await matchmaker.pruneDeparted();
+      if (++matchRounds % PRUNE_EVERY_ROUNDS === 0) await matchmaker.prune();
     })().catch((err: unknown) => log.warn({ err: String(err) }, 'matchmaking round failed'));
   }, 1000);
 
