@@ -1,5 +1,6 @@
 // The fan-out on a real runtime (in this process, real Redis, Postgres and worker threads): a client that falls
-// behind gets no backlog, then a fresh snapshot once it drains, and the ticks that follow apply to it exactly.
+// behind gets no backlog, then a fresh snapshot once it drains, and the ticks that follow apply to it exactly; a
+// game that fails ends for its clients with an error and an over.
 import { expect } from 'chai';
 import { Fanout, type Subscriber } from '../actors/snaketron/fanout.ts';
 import { GAME_ACTOR, type CreateGame } from '../actors/snaketron/game-actor.ts';
@@ -9,12 +10,15 @@ import { createLogger } from '../runtime/log.ts';
 import { Runtime } from '../runtime/runtime.ts';
 import { dropKeys, freshDatabase, freshPrefix, REDIS_URL, waitFor } from './support/env.ts';
 import { ClientReplica } from './support/replica.ts';
+import { faultyGameActor } from './fixtures/faulty-game.ts';
+
+const FAULTY_GAME = new URL('./fixtures/faulty-game.ts', import.meta.url).href;
 
 type Of<T extends ServerMessage['type']> = Extract<ServerMessage, { type: T }>;
 
 /** A client whose socket can be made to look full, as uWS reports it for a client that stopped reading. */
 class SlowClient implements Subscriber {
-  readonly id = 4242;
+  constructor(readonly id = 4242) {}
   readonly got: ServerMessage[] = [];
   full = false;
   send(message: ServerMessage): boolean {
@@ -33,18 +37,29 @@ class SlowClient implements Subscriber {
 describe('fan-out to a client that falls behind', function () {
   this.timeout(60_000);
 
-  it('sends a fresh snapshot instead of the backlog once the client drains', async () => {
-    const db = await freshDatabase('fanout');
-    const prefix = freshPrefix('fanout');
-    const log = createLogger({ spec: 'fanout' }, 'silent');
+  /** A runtime with the SnakeTron game (and its faulty twin) and a fan-out on it, for `run`; all stopped after. */
+  async function withFanout(name: string, run: (runtime: Runtime, fanout: Fanout) => Promise<void>): Promise<void> {
+    const db = await freshDatabase(name);
+    const prefix = freshPrefix(name);
+    const log = createLogger({ spec: name }, 'silent');
     const runtime = await Runtime.start({
       redisUrl: REDIS_URL, databaseUrl: db.url, prefix, partitions: 2, workers: 1, logger: log,
-      actorModules: [new URL('../actors/snaketron/game-actor.ts', import.meta.url).href],
+      actorModules: [FAULTY_GAME],
     });
-    const fanout = new Fanout(runtime, log);
+    const fanout = new Fanout(runtime, log, faultyGameActor);
     fanout.start();
     try {
       await waitFor('the runtime to settle', () => runtime.isSettled());
+      await run(runtime, fanout);
+    } finally {
+      await fanout.stop();
+      await runtime.stop(false);
+      await db.drop();
+      await dropKeys(prefix);
+    }
+  }
+
+  it('sends a fresh snapshot instead of the backlog once the client drains', () => withFanout('fanout', async (runtime, fanout) => {
       const init: CreateGame = {
         settings: { ...defaultSettings('solo'), width: 200, tickMs: 50 }, seed: 7,
         players: [{ userId: 'u1', name: 'slow' }], countdownMs: 100,
@@ -74,11 +89,38 @@ describe('fan-out to a client that falls behind', function () {
       await waitFor('ticks after the snapshot', () => client.all('tick').filter((t) => t.t > snapshot.state.tick).length >= 5);
       for (const tick of client.all('tick').filter((t) => t.t > snapshot.state.tick)) resumed.apply(tick);
       expect(fanout.counters.resyncs).to.equal(1);
-    } finally {
-      await fanout.stop();
-      await runtime.stop(false);
-      await db.drop();
-      await dropKeys(prefix);
-    }
-  });
+  }));
+
+  it('ends a game that fails for its clients: error internal, then an over, and nothing after; a late watcher gets the end too', () => withFanout('fanout-fail', async (runtime, fanout) => {
+      const init: CreateGame = {
+        settings: { ...defaultSettings('solo'), width: 200, tickMs: 50 }, seed: 9,
+        players: [{ userId: 'u1', name: 'doomed' }], countdownMs: 100,
+      };
+      const createdId = await runtime.create('spec.faulty-game', 'g-doomed', init);
+      const client = new SlowClient(1);
+      await fanout.watch('g-doomed', client, 'player', 'u1', { createdId });
+      await waitFor('a few ticks', () => client.all('tick').length >= 3);
+      // a tick that throws each time: the runtime ends the game as failed after its third try
+      const failAt = client.all('tick').at(-1)!.t + 10;
+      await runtime.submit('g-doomed', { k: 'throw-at-tick', t: failAt, always: true });
+      const over = await waitFor('the over', () => client.all('over')[0], 20_000);
+      const types = client.got.map((m) => m.type);
+      expect(types.slice(types.indexOf('error'))).to.deep.equal(['error', 'over']);
+      expect(client.all('error')[0]).to.include({ code: 'internal' });
+      expect(client.all('error')[0].message).to.equal(`game g-doomed failed and was ended: tick ${failAt} threw 3 times`);
+      const lastTick = client.all('tick').at(-1)!.t;
+      expect(lastTick).to.equal(failAt - 1);
+      expect(over).to.deep.include({ gameId: 'g-doomed', t: lastTick, winner: null, winningTeam: null });
+      expect(over.results).to.have.length(1);
+      expect(over.results[0]).to.include({ userId: 'u1', snakeId: 0, alive: true, place: 1 });
+      // a watcher coming later gets where the game stopped, and its end
+      const late = new SlowClient(2);
+      await fanout.watch('g-doomed', late, 'spectator', 'u2', {});
+      await waitFor('the late watcher\'s over', () => late.all('over')[0]);
+      expect(late.got.map((m) => m.type)).to.deep.equal(['snapshot', 'over']);
+      expect(late.all('snapshot')[0].state.tick).to.equal(lastTick);
+      expect(late.all('over')[0]).to.deep.equal(over);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(client.got.at(-1)).to.equal(over);
+  }));
 });

@@ -75,7 +75,6 @@ class WatchedGame {
   constructor(readonly gameId: string, readonly partition: number, readonly align: ActorContext['align']) {}
 }
 
-const actor = gameActor as ActorType<GameState, GameOutput>;
 /** How long a game nobody watches stays replicated (rejoins after a drop find it warm). */
 const KEEP_UNWATCHED_MS = 30_000;
 /**
@@ -101,7 +100,15 @@ export class Fanout {
   private timer: NodeJS.Timeout | null = null;
   readonly counters: FanoutCounters = { resyncs: 0, deliveryMs: new LatencyHistogram() };
 
-  constructor(private readonly runtime: Runtime, private readonly log: Logger) {
+  /**
+   * `actor`: the game its replicas step, SnakeTron's own or a variant that records the same outputs (specs inject
+   * faults through one).
+   */
+  constructor(
+    private readonly runtime: Runtime,
+    private readonly log: Logger,
+    private readonly actor: ActorType<GameState, GameOutput> = gameActor,
+  ) {
     this.reader = runtime.connectReader('fanout');
   }
 
@@ -248,7 +255,7 @@ export class Fanout {
   /** A game's state from its checkpoint and the journal after it; null when the journal jumps past it. */
   private async rebuild(game: WatchedGame, createdId?: string): Promise<{ state: GameState | undefined; seq: number } | null> {
     const checkpoint = await this.runtime.checkpoints.load(game.gameId);
-    let state = checkpoint ? actor.decode(checkpoint.state) : undefined;
+    let state = checkpoint ? this.actor.decode(checkpoint.state) : undefined;
     let seq = checkpoint?.seq ?? 0;
     // without a checkpoint the journal is read from the game's creation when known (a new game), else whole
     const fromMs = !checkpoint && createdId ? Number(createdId.split('-')[0]) : undefined;
@@ -256,7 +263,7 @@ export class Fanout {
       for (const record of entry.batch.records) {
         if (record.a !== game.gameId || record.n <= seq) continue;
         if (record.n !== seq + 1) return null;
-        state = applyRecord(actor, state, record, game.align);
+        state = applyRecord(this.actor, state, record, game.align);
         seq = record.n;
         if (record.i?.length) game.lastInput = record.i[record.i.length - 1].s;
       }
@@ -336,7 +343,7 @@ export class Fanout {
       return false;
     }
     const before = game.state?.phase;
-    game.state = applyRecord(actor, game.state, record, game.align);
+    game.state = applyRecord(this.actor, game.state, record, game.align);
     game.seq = record.n;
     game.lastRecordAt = Date.now();
     if (record.i?.length) {
@@ -363,6 +370,8 @@ export class Fanout {
         case 'status':
           if (output.status === 'failed') {
             this.broadcast(game, { type: 'error', code: 'internal', message: `game ${game.gameId} failed and was ended: ${output.reason ?? 'unknown'}` });
+            // and it is over: its players are back in the lobby state, free to play again
+            this.broadcast(game, this.endMessage(state));
           } else if (before === 'lobby') {
             for (const watch of game.watchers.values()) this.greet(game, watch);
           }
@@ -459,9 +468,7 @@ export class Fanout {
     if (!state.game) return;
     const snakeId = state.seats.find((s) => s.userId === watch.userId)?.snakeId ?? null;
     if (!this.deliver(watch, this.snapshot(state, watch.role, snakeId))) { watch.synced = false; return; }
-    if (state.phase === 'complete') {
-      watch.sub.send(this.overMessage(state, state.game.tick, { winner: state.game.winner, winningTeam: state.game.winningTeam, results: state.game.results() }));
-    }
+    if (state.phase === 'complete' || state.phase === 'failed') watch.sub.send(this.endMessage(state));
   }
 
   snapshot(state: GameState, role: Role, snakeId: number | null): SnapshotMessage {
@@ -491,6 +498,19 @@ export class Fanout {
       players: state.seats.map((s) => ({ userId: s.userId, name: s.name })),
       settings: state.settings,
     };
+  }
+
+  /**
+   * The `over` of a game that completed, or of one that failed (no winner; the snakes still alive share the best
+   * place): with it a client knows the game will send nothing more.
+   */
+  private endMessage(state: GameState): ServerMessage {
+    const game = state.game;
+    if (!game) return { type: 'over', gameId: state.gameId, t: 0, winner: null, winningTeam: null, results: [] };
+    const done = state.phase === 'complete';
+    return this.overMessage(state, game.tick, {
+      winner: done ? game.winner : null, winningTeam: done ? game.winningTeam : null, results: game.results(),
+    });
   }
 
   private overMessage(state: GameState, t: number, over: NonNullable<Extract<GameOutput, { e: 'tick' }>['over']>): ServerMessage {
