@@ -18,6 +18,8 @@ import { ClientReplica } from './support/replica.ts';
 
 const SIM = fileURLToPath(new URL('../bin/snaketron-sim', import.meta.url));
 const PARTITIONS = 8;
+/** how long a player whose connection closed keeps its lobby seat */
+const LOBBY_GRACE_MS = 2000;
 
 /** The turns the journal applied, by tick, as a GAME.md scenario, run through bin/snaketron-sim. */
 function simulate(records: ReturnType<JournalCollector['records']['get']> & object): { hash: number; tick: number } {
@@ -45,7 +47,7 @@ describe('a SnakeTron cluster', function () {
   let collector: JournalCollector;
 
   beforeEach(async function () {
-    cluster = await SpecCluster.create('cluster', { partitions: PARTITIONS });
+    cluster = await SpecCluster.create('cluster', { partitions: PARTITIONS, lobbyGraceMs: LOBBY_GRACE_MS });
     collector = new JournalCollector(REDIS_URL, new Keys(cluster.prefix), PARTITIONS);
     await collector.start();
   });
@@ -222,6 +224,41 @@ describe('a SnakeTron cluster', function () {
     expect(mb.gameId).to.equal(ma.gameId);
     expect(ma.players.map((p) => p.name).sort()).to.deep.equal(['alone', 'stranded']);
     for (const c of [stranded, ghost, alone, back]) c.close();
+  });
+
+  it('keeps the lobby seat of a player back on another node before its old connection was seen to close', async () => {
+    const [n1, n2] = [await cluster.start(), await cluster.start()];
+    await cluster.settled();
+    const host = await SpecClient.connect(n1.ws, 'moving-host');
+    const welcome = await host.hello('movinghost');
+    host.send({ type: 'create', settings: { players: 2 } });
+    const lobby = await host.next('lobby');
+    const guest = await SpecClient.connect(n2.ws, 'moving-guest');
+    await guest.hello('movingguest');
+    guest.send({ type: 'join', code: lobby.code });
+    await guest.next('lobby', (l) => l.players.length === 2);
+    // the host's network moved it to n2 while n1 still held its old connection; n1 sees that close only now
+    const moved = await SpecClient.connect(n2.ws, 'moved-host');
+    expect((await moved.hello(undefined, welcome.token)).game).to.equal(lobby.gameId);
+    moved.send({ type: 'rejoin', gameId: lobby.gameId });
+    await moved.next('lobby');
+    host.close();
+    await new Promise((resolve) => setTimeout(resolve, LOBBY_GRACE_MS * 2.5));
+    expect(guest.all('lobby').filter((l) => l.players.length < 2)).to.have.length(0);
+    moved.send({ type: 'start' });
+    expect((await guest.next('snapshot')).state.snakes.map((s) => s.name)).to.deep.equal(['movinghost', 'movingguest']);
+    // while a player that closed and never came back is taken out, whichever node it was on
+    const loner = await SpecClient.connect(n1.ws, 'loner');
+    await loner.hello('loner');
+    loner.send({ type: 'create', settings: { players: 2 } });
+    const second = await loner.next('lobby');
+    const joiner = await SpecClient.connect(n2.ws, 'joiner');
+    const joinerId = (await joiner.hello('joiner')).userId;
+    joiner.send({ type: 'join', code: second.code });
+    await joiner.next('lobby', (l) => l.players.length === 2);
+    loner.close();
+    expect((await joiner.next('lobby', (l) => l.players.length === 1, 4 * LOBBY_GRACE_MS)).host).to.equal(joinerId);
+    for (const c of [guest, moved, joiner]) c.close();
   });
 
   it('tells a matched player of its match when the notification from the node that made it is lost', async () => {

@@ -27,7 +27,8 @@ describe('snaketron-node configuration', function () {
     for (const [flag, env] of [['--port', 'SNAKETRON_PORT'], ['--redis', 'SNAKETRON_REDIS_URL'], ['--database', 'SNAKETRON_DATABASE_URL'],
       ['--partitions', 'SNAKETRON_PARTITIONS'], ['--workers', 'SNAKETRON_WORKERS'], ['--node-id', 'SNAKETRON_NODE_ID'],
       ['--prefix', 'SNAKETRON_PREFIX'], ['--secret', 'SNAKETRON_SECRET'], ['--public-url', 'SNAKETRON_PUBLIC_URL'],
-      ['--checkpoint-ticks', 'SNAKETRON_CHECKPOINT_TICKS'], ['--lease-ms', 'SNAKETRON_LEASE_MS']]) {
+      ['--checkpoint-ticks', 'SNAKETRON_CHECKPOINT_TICKS'], ['--lease-ms', 'SNAKETRON_LEASE_MS'],
+      ['--lobby-grace-ms', 'SNAKETRON_LOBBY_GRACE_MS']]) {
       expect(stdout).to.contain(flag).and.contain(env);
     }
     expect(stdout).to.contain('(default 8080)').and.contain('(default 32)').and.contain('(default 1500)');
@@ -36,7 +37,8 @@ describe('snaketron-node configuration', function () {
 
   it('takes flags over the environment over the defaults', () => {
     const config = parseNodeConfig(['--port', '9001'], { SNAKETRON_PORT: '9002', SNAKETRON_PARTITIONS: '16', SNAKETRON_NODE_ID: 'n-1' });
-    expect(config).to.include({ port: 9001, partitions: 16, nodeId: 'n-1', prefix: 'snaketron', checkpointTicks: 20, leaseMs: 1500 });
+    expect(config).to.include({ port: 9001, partitions: 16, nodeId: 'n-1', prefix: 'snaketron', checkpointTicks: 20, leaseMs: 1500, lobbyGraceMs: 20_000 });
+    expect(parseNodeConfig(['--lobby-grace-ms', '500'], {})).to.include({ lobbyGraceMs: 500 });
   });
 
   it('refuses a bad option with a message naming it and exit code 2', () => {
@@ -87,7 +89,7 @@ describe('snaketron-node configuration', function () {
     const prefix = freshPrefix('port-zero');
     const node = await startNode({
       port: 0, redisUrl: REDIS_URL, databaseUrl: db.url, partitions: 4, workers: 1, nodeId: 'port-zero', prefix,
-      checkpointTicks: 20, leaseMs: 1500, logger: pino({ level: 'silent' }),
+      checkpointTicks: 20, leaseMs: 1500, lobbyGraceMs: 20_000, logger: pino({ level: 'silent' }),
     });
     try {
       expect(node.port).to.be.greaterThan(0);

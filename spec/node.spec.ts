@@ -11,6 +11,9 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { REDIS_URL, sleep, waitFor } from './support/env.ts';
 
+/** how long a player whose connection closed keeps its lobby seat on this spec's node */
+const LOBBY_GRACE_MS = 2000;
+
 describe('a SnakeTron node over WebSockets', function () {
   this.timeout(60_000);
   let cluster: SpecCluster;
@@ -46,7 +49,7 @@ describe('a SnakeTron node over WebSockets', function () {
   }
 
   before(async () => {
-    cluster = await SpecCluster.create('node');
+    cluster = await SpecCluster.create('node', { lobbyGraceMs: LOBBY_GRACE_MS });
     node = await cluster.start();
   });
   afterEach(() => {
@@ -327,6 +330,57 @@ describe('a SnakeTron node over WebSockets', function () {
     await second.next('snapshot');
     await waitFor('the game to run', async () => (await hostIn()).status === 'running');
     expect((await hostIn()).host).to.equal(userId);
+  });
+
+  it('hands a lobby on when its host\'s connection closes and the host is not back within the grace period', async () => {
+    const host = await connect('gone-host', 'gonehost');
+    host.send({ type: 'create', settings: { players: 3, tickMs: 100 } });
+    const lobby = await host.next('lobby');
+    const guest = await connect('gone-guest', 'goneguest');
+    const { userId } = guest.all('welcome')[0];
+    guest.send({ type: 'join', code: lobby.code });
+    await guest.next('lobby', (l) => l.players.length === 2);
+    const closedAt = Date.now();
+    host.close();
+    const handed = await guest.next('lobby', (l) => l.players.length === 1, 4 * LOBBY_GRACE_MS);
+    expect(Date.now() - closedAt).to.be.at.least(LOBBY_GRACE_MS);
+    expect(handed).to.deep.include({ gameId: lobby.gameId, host: userId, players: [{ userId, name: 'goneguest' }] });
+    guest.send({ type: 'start' });
+    expect((await guest.next('snapshot')).state.snakes.map((s) => s.name)).to.deep.equal(['goneguest']);
+    // the host comes back too late: its welcome names no game, and the game it left is not its own
+    const again = await connect('gone-host-again');
+    expect((await again.hello(undefined, host.all('welcome')[0].token)).game).to.equal(null);
+    again.send({ type: 'rejoin', gameId: lobby.gameId });
+    expect((await again.next('error')).code).to.equal('forbidden');
+  });
+
+  it('keeps the seat of a lobby player who reloads within the grace period, and of one still in on another connection', async () => {
+    const host = await connect('stay-host', 'stayhost');
+    host.send({ type: 'create', settings: { players: 3, tickMs: 100 } });
+    const lobby = await host.next('lobby');
+    const guest = await connect('stay-guest', 'stayguest');
+    const welcome = guest.all('welcome')[0];
+    guest.send({ type: 'join', code: lobby.code });
+    await host.next('lobby', (l) => l.players.length === 2);
+    // a reload: the page's connection closes, a new one comes back with the token and rejoins the lobby
+    guest.close();
+    await sleep(LOBBY_GRACE_MS / 4);
+    const reloaded = await connect('stay-guest-reloaded');
+    expect((await reloaded.hello(undefined, welcome.token)).game).to.equal(lobby.gameId);
+    reloaded.send({ type: 'rejoin', gameId: lobby.gameId });
+    expect((await reloaded.next('lobby')).players).to.have.length(2);
+    // two tabs: the host opens a second, and closes the first
+    const tab = await connect('stay-host-tab');
+    await tab.hello(undefined, host.all('welcome')[0].token);
+    tab.send({ type: 'rejoin', gameId: lobby.gameId });
+    await tab.next('lobby');
+    host.close();
+    await sleep(LOBBY_GRACE_MS * 2.5);
+    expect(reloaded.all('lobby').filter((l) => l.players.length < 2)).to.have.length(0);
+    tab.send({ type: 'start' });
+    const [a, b] = await Promise.all([tab.next('snapshot'), reloaded.next('snapshot')]);
+    expect(a.state.snakes.map((s) => s.name)).to.deep.equal(['stayhost', 'stayguest']);
+    expect(b.snakeId).to.equal(1);
   });
 
   it('names in welcome the unfinished game a player plays in, however long ago it was made', async () => {

@@ -259,7 +259,7 @@ describe('the recorder thread', function () {
     prefix = freshPrefix('recorder');
     node = await startNode({
       port: 0, redisUrl: REDIS_URL, databaseUrl: db.url, partitions: 4, workers: 1, nodeId: 'recorder-spec', prefix,
-      checkpointTicks: 50, leaseMs: 1500, logger: pino({ level: 'error' }, { write: (line: string) => { errors.push(line); } }),
+      checkpointTicks: 50, leaseMs: 1500, lobbyGraceMs: 20_000, logger: pino({ level: 'error' }, { write: (line: string) => { errors.push(line); } }),
     });
   });
   after(async () => {
@@ -300,7 +300,7 @@ describe('the recorder through faults', function () {
     prefix = freshPrefix('recorder-pg');
     node = await startNode({
       port: 0, redisUrl: REDIS_URL, databaseUrl: postgres.url(), partitions: 4, workers: 1, nodeId: 'recorder-pg-spec', prefix,
-      checkpointTicks: 50, leaseMs: 1500, logger: pino({ level: 'silent' }),
+      checkpointTicks: 50, leaseMs: 1500, lobbyGraceMs: 20_000, logger: pino({ level: 'silent' }),
     });
   });
   after(async () => {

@@ -25,6 +25,7 @@ const OPTIONS: Option[] = [
   { flag: 'secret', env: 'SNAKETRON_SECRET', help: 'token signing secret (default: generated once per cluster, kept in Redis)', default: () => undefined, kind: 'string' },
   { flag: 'public-url', env: 'SNAKETRON_PUBLIC_URL', help: 'the WebSocket URL clients use (default ws://HOST:PORT/ws)', default: () => undefined, kind: 'string' },
   { flag: 'checkpoint-ticks', env: 'SNAKETRON_CHECKPOINT_TICKS', help: 'checkpoint every game at least every K ticks', default: () => '20', kind: 'int', min: 1, max: 100000 },
+  { flag: 'lobby-grace-ms', env: 'SNAKETRON_LOBBY_GRACE_MS', help: 'how long a player whose connection closed keeps its seat in a private lobby', default: () => '20000', kind: 'int', min: 0, max: 3600000 },
   { flag: 'lease-ms', env: 'SNAKETRON_LEASE_MS', help: 'partition lease; a dead node\'s games move after about this long', default: () => '1500', kind: 'int', min: 200, max: 600000 },
 ];
 
@@ -90,6 +91,6 @@ export function parseNodeConfig(argv: string[], env: NodeJS.ProcessEnv): NodeCon
     port, redisUrl: redis, databaseUrl: database, partitions: int('partitions'), workers: int('workers'),
     nodeId: nodeId ?? `${hostname()}-${port}-${randomBytes(3).toString('hex')}`,
     prefix, secret: value(get('secret')), publicUrl,
-    checkpointTicks: int('checkpoint-ticks'), leaseMs: int('lease-ms'),
+    checkpointTicks: int('checkpoint-ticks'), leaseMs: int('lease-ms'), lobbyGraceMs: int('lobby-grace-ms'),
   };
 }

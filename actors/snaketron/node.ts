@@ -13,6 +13,7 @@ import { Fanout } from './fanout.ts';
 import { GameService } from './games.ts';
 import { Matchmaker, type Match } from './matchmaking.ts';
 import { createMetrics } from './metrics.ts';
+import { LobbyAbsences } from './lobby-absences.ts';
 import { RECORDER_GROUP, RecorderThread } from './recorder.ts';
 import { decodeReplay } from './replay.ts';
 import { SNAKETRON_MIGRATIONS, type SnaketronDb, type SnaketronTables } from './schema.ts';
@@ -31,6 +32,8 @@ export interface NodeConfig {
   publicUrl?: string;
   checkpointTicks: number;
   leaseMs: number;
+  /** how long a player whose connection closed keeps its seat in a private lobby */
+  lobbyGraceMs: number;
   logger?: Logger;
 }
 
@@ -90,6 +93,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
   recorder.start();
   const games = new GameService(db, runtime.producer);
   const matchmaker = new Matchmaker(runtime.redis, runtime.keys, log, async (nodeId) => nodeId === config.nodeId || runtime.membership.isAlive(nodeId));
+  const absences = new LobbyAbsences(runtime.redis, runtime.keys, runtime.producer, log, config.lobbyGraceMs);
 
   // sessions on this node, by user, so match notifications find their players
   const sessions = new Set<Session>();
@@ -154,11 +158,13 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
       await tellUntold();
       if (++matchRounds % PRUNE_EVERY_ROUNDS === 0) await matchmaker.prune();
     })().catch((err: unknown) => log.warn({ err: String(err) }, 'matchmaking round failed'));
+    void absences.expire().catch((err: unknown) => log.warn({ err: String(err) }, 'ending lobby absences failed'));
   }, 1000);
 
   const ctx: SessionContext = {
-    nodeId: config.nodeId, db, producer: runtime.producer, games, fanout, matchmaker,
+    nodeId: config.nodeId, db, producer: runtime.producer, games, fanout, matchmaker, absences,
     tokens: new TokenSigner(secret), log, matchQueue,
+    sessionsOf: (userId) => byUser.get(userId) ?? [],
     register(session) {
       sessions.add(session);
       const set = byUser.get(session.user!.userId) ?? new Set();

@@ -10,6 +10,7 @@ import type { Logger } from '../../runtime/log.ts';
 import type { Fanout, PendingReply, Role, Subscriber } from './fanout.ts';
 import type { GameState } from './game-actor.ts';
 import type { GameService } from './games.ts';
+import type { LobbyAbsences } from './lobby-absences.ts';
 import { newGameId, newLobbyCode, newTicketId, type Matchmaker, type Ticket } from './matchmaking.ts';
 import { ActorFinishedError, type Producer } from '../../runtime/producer.ts';
 import { guestName, newUserId, type TokenSigner } from './tokens.ts';
@@ -23,12 +24,15 @@ export interface SessionContext {
   readonly games: GameService;
   readonly fanout: Fanout;
   readonly matchmaker: Matchmaker;
+  readonly absences: LobbyAbsences;
   readonly tokens: TokenSigner;
   readonly log: Logger;
   /** claims and starts every full match of a queue (players on other nodes are told through Redis) */
   matchQueue(mode: QueueMode, size: number): Promise<void>;
   register(session: Session): void;
   unregister(session: Session): void;
+  /** the user's registered sessions on this node */
+  sessionsOf(userId: string): Iterable<Session>;
 }
 
 /** The socket side of a session, so the state machine does not depend on the server library. */
@@ -64,6 +68,8 @@ let nextSessionId = 1;
 export class Session implements Subscriber {
   readonly id = nextSessionId++;
   state: SessionState = { kind: 'new' };
+  /** when this connection entered the game it is in (ms): a close seen late does not undo a newer return */
+  private enteredAt = 0;
   user: { userId: string; name: string } | null = null;
   private closed = false;
   /** a hello arrived (it may still be being handled) */
@@ -349,7 +355,9 @@ export class Session implements Subscriber {
       await this.ctx.games.storeJoiner(gameId, state.seats.length, user);
     }
     this.state = { kind: 'game', gameId, role: 'player' };
+    this.enteredAt = Date.now();
     if (joining !== undefined) this.behind = { gameId, inputId: joining };
+    else await this.ctx.absences.back(gameId, user.userId); // seated already: a player back in its lobby by its code
     // answered by the lobby that seats this player, or refused if another join took the last seat first
     await this.ctx.fanout.watch(gameId, this, 'player', user.userId, { reply: pending(rid, true), joining });
   }
@@ -384,6 +392,7 @@ export class Session implements Subscriber {
   /** Plays a game this session just created. */
   private async follow(gameId: string, createdId: string, rid?: number): Promise<void> {
     this.state = { kind: 'game', gameId, role: 'player' };
+    this.enteredAt = Date.now();
     this.behind = { gameId, inputId: null };
     this.turnsOnTheirWay = [];
     await this.ctx.fanout.watch(gameId, this, 'player', this.user!.userId, { createdId, reply: pending(rid, true) });
@@ -403,6 +412,8 @@ export class Session implements Subscriber {
     }
     this.state = { kind: 'game', gameId, role };
     this.turnsOnTheirWay = [];
+    this.enteredAt = Date.now();
+    if (role === 'player' && state.phase === 'lobby') await this.ctx.absences.back(gameId, this.user!.userId);
     await this.ctx.fanout.watch(gameId, this, role, this.user!.userId, { reply: pending(rid, role === 'player') });
   }
 
@@ -485,7 +496,23 @@ export class Session implements Subscriber {
     this.ctx.unregister(this);
     await this.busy.catch(() => undefined);
     if (this.state.kind === 'queued') await this.unqueueQuietly().catch(() => undefined);
-    if (this.state.kind === 'game') this.ctx.fanout.unwatch(this.state.gameId, this);
+    if (this.state.kind === 'game') {
+      this.ctx.fanout.unwatch(this.state.gameId, this);
+      if (this.state.role === 'player') await this.leaveLobbyUnlessBack(this.state.gameId).catch(() => undefined);
+    }
+  }
+
+  /**
+   * A player whose connection closed in a private lobby keeps its seat for the grace period (a reload, a lost
+   * network), then leaves it (LobbyAbsences); not while another of its connections here is in the lobby still.
+   */
+  private async leaveLobbyUnlessBack(gameId: string): Promise<void> {
+    const userId = this.user!.userId;
+    for (const other of this.ctx.sessionsOf(userId)) {
+      if (other.state.kind === 'game' && other.state.gameId === gameId && other.state.role === 'player') return;
+    }
+    const state = await this.ctx.fanout.replica(gameId);
+    if (state?.phase === 'lobby' && state.seats.some((s) => s.userId === userId)) await this.ctx.absences.away(gameId, userId, this.enteredAt);
   }
 
   /** The node is stopping: tell the client, then close. */

@@ -51,6 +51,8 @@ export interface ClusterOptions {
   partitions?: number;
   workers?: number;
   leaseMs?: number;
+  /** how long a player whose connection closed keeps its seat in a private lobby (the node's default: 20 s) */
+  lobbyGraceMs?: number;
   /** the nodes' --redis (default: the shared server); a Redis of the spec's own is the spec's to clear */
   redis?: string;
 }
@@ -76,6 +78,7 @@ export class SpecCluster {
         SNAKETRON_PREFIX: this.prefix, SNAKETRON_PARTITIONS: String(this.options.partitions ?? 8),
         SNAKETRON_WORKERS: String(this.options.workers ?? 1), SNAKETRON_NODE_ID: nodeId,
         SNAKETRON_LEASE_MS: String(this.options.leaseMs ?? 1500),
+        ...(this.options.lobbyGraceMs === undefined ? {} : { SNAKETRON_LOBBY_GRACE_MS: String(this.options.lobbyGraceMs) }),
         SNAKETRON_LOG_LEVEL: process.env.SNAKETRON_LOG_LEVEL ?? 'warn',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
