@@ -52,7 +52,32 @@ const unpackr = new Unpackr({
 
 /** Encodes one value as a plain msgpack frame. The returned bytes stay valid (the packer never reuses them). */
 export function packFrame(value: unknown): Uint8Array {
-  return packr.pack(value);
+  return packr.pack(hasWideInteger(value) ? widenIntegers(value) : value);
+}
+
+// Whole numbers beyond 32 bits (clocks in ms: serverTime, startAt, pong's c and s) go out as msgpack int 64.
+// msgpackr writes a JavaScript number that big as float 64, which a client in a typed language refuses for an
+// integer field; given a BigInt it writes int 64.
+const isWide = (n: number): boolean => Number.isSafeInteger(n) && (n > 0xffffffff || n < -0x80000000);
+
+function hasWideInteger(value: unknown): boolean {
+  if (typeof value === 'number') return isWide(value);
+  if (Array.isArray(value)) return value.some(hasWideInteger);
+  if (isPlainMap(value)) {
+    for (const key in value) if (hasWideInteger(value[key])) return true;
+  }
+  return false;
+}
+
+function widenIntegers(value: unknown): unknown {
+  if (typeof value === 'number') return isWide(value) ? BigInt(value) : value;
+  if (Array.isArray(value)) return value.map(widenIntegers);
+  if (isPlainMap(value)) {
+    const out: Record<string, unknown> = {};
+    for (const key in value) out[key] = widenIntegers(value[key]);
+    return out;
+  }
+  return value;
 }
 
 /** Decodes one frame into a plain value, never throwing: structure first (`checkFrame`), then msgpackr. */

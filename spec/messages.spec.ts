@@ -1,7 +1,7 @@
 // The client protocol codecs (protocol/messages.ts): every message round-trips as plain msgpack, and no input,
 // however broken or hostile, makes the decoders throw: it gets a `bad_message` naming what was wrong.
 import { expect } from 'chai';
-import { Packr, pack, unpack } from 'msgpackr';
+import { Packr, Unpackr, pack, unpack } from 'msgpackr';
 import {
   BAD_MESSAGES_PER_10S, CLIENT_MESSAGE_TYPES, COUNTDOWN_MS, ERROR_CODES, MAX_FRAME_BYTES, MAX_QUEUED_TURNS,
   MAX_TURN_AHEAD, RATE_LIMIT_PER_S, SERVER_MESSAGE_TYPES, TOKEN_TTL_MS, TURN_DIRECTIONS, checkFrame,
@@ -147,15 +147,35 @@ describe('protocol messages', () => {
       });
     }
 
-    it('writes plain msgpack maps that a default msgpackr unpack reads back the same', () => {
+    it('writes plain msgpack maps that a plain msgpackr unpack reads back the same', () => {
+      // int 64 read as a number, as a JavaScript client reads a clock in ms (msgpackr's default gives a BigInt)
+      const plain = new Unpackr({ useRecords: false, int64AsType: 'number' });
       for (const message of [...clientMessages, ...serverMessages]) {
         const frame = (CLIENT_MESSAGE_TYPES as readonly string[]).includes(message.type)
           ? encodeClientMessage(message as ClientMessage)
           : encodeServerMessage(message as ServerMessage);
         expect(frame[0] >= 0x80 && frame[0] <= 0x8f).to.equal(true, 'a fixmap');
         expect(checkFrame(frame, { maxBytes: Infinity, maxDepth: 16 })).to.equal(null, 'no extension types');
-        expect(unpack(frame)).to.deep.equal(message);
+        expect(plain.unpack(frame)).to.deep.equal(message);
       }
+    });
+
+    it('writes whole numbers beyond 32 bits (clocks in ms) as msgpack int 64, never as a float', () => {
+      const now = 1795778090745;
+      const frames = [
+        encodeServerMessage({ type: 'welcome', userId: 'u', name: 'n', token: 't', node: 'x', serverTime: now, game: null }),
+        encodeServerMessage({ type: 'pong', c: now, s: now + 1 }),
+        encodeClientMessage({ type: 'ping', c: now }),
+      ];
+      for (const frame of frames) {
+        const bytes = Buffer.from(frame);
+        expect(bytes.includes(0xcb), 'no float 64').to.equal(false);
+        expect(bytes.includes(Buffer.from([0xd3, 0x00, 0x00, 0x01, 0xa2, 0x1c, 0xb7, 0x16, 0xf9])), 'int 64').to.equal(true);
+      }
+      expect(unpack(frames[1])).to.deep.equal({ type: 'pong', c: BigInt(now), s: BigInt(now + 1) });
+      expect(decodeServerMessage(frames[1])).to.deep.equal({ ok: true, message: { type: 'pong', c: now, s: now + 1 } });
+      // fractions and small numbers are as before
+      expect(unpack(encodeServerMessage({ type: 'pong', c: 12.5, s: 7 }))).to.deep.equal({ type: 'pong', c: 12.5, s: 7 });
     });
 
     it('leaves undefined fields out of the frame', () => {
