@@ -1,7 +1,9 @@
 // The web client in a real browser against a real node (bin/snaketron-node as a child process, its own key prefix
 // and database): a solo game steered with the keyboard to its game-over screen and "play again"; a private game
-// joined through its link, watched by a spectator, and replayed to a verified hash. Screenshots go to
-// spec/artifacts/ for a person to look at.
+// joined through its link, watched by a spectator, and replayed to a verified hash; a private lobby handed to a
+// guest when its host leaves; a spectator and a queued player put back where they were after a reload; the match
+// named over the countdown; boards of 40, 100 and 200 cells drawn legibly at 1280×800; the game-over panel without
+// "Leave game". Screenshots go to spec/artifacts/ for a person to look at.
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +26,8 @@ interface ClientState {
   connection: string;
   place: number | null;
   dir: string | null;
+  head: [number, number] | null;
+  view: { cell: number; x: number; y: number; cols: number; rows: number; whole: boolean; cssWidth: number; cssHeight: number } | null;
 }
 
 const state = (page: Page): Promise<ClientState> => page.evaluate(() => (window as unknown as { __snaketron: { state(): ClientState } }).__snaketron.state());
@@ -74,6 +78,27 @@ describe('web client in a browser', function () {
     await until(page, `${name} to be welcomed`, "s.screen !== 'name' && s.connection === 'connected'");
     return page;
   }
+
+  /** Makes a private game from the lobby's form and waits for its lobby; returns the join code. */
+  async function createPrivate(page: Page, game: { players: number; width: number; height: number; tickMs?: 250 | 150 | 100 | 70 }): Promise<string> {
+    await page.getByTestId('create-players').fill(String(game.players));
+    await page.getByTestId('create-width').fill(String(game.width));
+    await page.getByTestId('create-height').fill(String(game.height));
+    await page.getByTestId('create-speed').selectOption(String(game.tickMs ?? 150));
+    await page.getByTestId('create-button').click();
+    await until(page, 'the private lobby', "s.screen === 'private'");
+    return (await page.getByTestId('lobby-code').textContent())?.trim() ?? '';
+  }
+
+  /** A private game of one player, started: something to watch, or a board to look at. */
+  async function startAlone(page: Page, game: { width: number; height: number; tickMs?: 250 | 150 | 100 | 70 }): Promise<ClientState> {
+    await createPrivate(page, { players: 1, ...game });
+    await page.getByTestId('start-button').click();
+    return until(page, 'the game', "s.screen === 'game' && s.gameId !== null");
+  }
+
+  const lobbyPlayers = (page: Page, n: number): Promise<unknown> =>
+    page.waitForFunction((n) => document.querySelectorAll('[data-testid=lobby-players] li').length === n, n);
 
   it('plays a solo game with the keyboard to the game-over screen, then plays again', async () => {
     const page = await open('solo_player');
@@ -165,5 +190,149 @@ describe('web client in a browser', function () {
     expect(ticks).to.match(new RegExp(`^${ends[0].tick} / ${ends[0].tick}$`));
     await host.screenshot({ path: `${ARTIFACTS}browser-replay.png` });
     for (const page of [host, guest, watcher]) await page.context().close();
+  });
+
+  it('tells the guest handed a private lobby by its departing host, who can then start it', async () => {
+    const host = await open('first_host');
+    const code = await createPrivate(host, { players: 3, width: 40, height: 40 });
+    const heir = await open('heir', undefined, `/#join=${code}`);
+    await lobbyPlayers(host, 2);
+    const third = await open('third', undefined, `/#join=${code}`);
+    await lobbyPlayers(heir, 3);
+    expect(await heir.getByTestId('start-button').isVisible()).to.equal(false);
+    expect(await heir.getByTestId('lobby-notice').isVisible()).to.equal(false);
+
+    await host.getByTestId('leave-lobby').click();
+    await until(host, 'the host back in the lobby', "s.screen === 'lobby'");
+    // the seats pass in join order: the first guest hosts now, and is told so
+    await heir.getByTestId('lobby-notice').waitFor({ state: 'visible', timeout: 10_000 });
+    expect(await heir.getByTestId('lobby-notice').textContent()).to.match(/first_host left: you are the host now/);
+    expect(await heir.getByTestId('start-button').isVisible()).to.equal(true);
+    expect(await heir.getByTestId('start-button').isEnabled()).to.equal(true);
+    expect(await heir.getByTestId('lobby-wait').isVisible()).to.equal(false);
+    await lobbyPlayers(third, 2);
+    expect(await third.getByTestId('lobby-notice').isVisible()).to.equal(false);
+    expect(await third.getByTestId('start-button').isVisible()).to.equal(false);
+    await heir.screenshot({ path: `${ARTIFACTS}browser-lobby-new-host.png` });
+
+    await heir.getByTestId('start-button').click();
+    const [heirState, thirdState] = await Promise.all([
+      until(heir, 'the new host in the game', "s.screen === 'game'"),
+      until(third, 'the other guest in the game', "s.screen === 'game'"),
+    ]);
+    expect(heirState.gameId).to.equal(thirdState.gameId);
+    expect([heirState.snakeId, thirdState.snakeId].sort()).to.deep.equal([0, 1]);
+    for (const page of [host, heir, third]) await page.context().close();
+  });
+
+  it('puts a spectator back to watching, and a queued player back in the queue (or says why not), after a reload', async () => {
+    // one snake crossing 100 cells at 250 ms a tick: about 25 s to watch
+    const player = await open('long_solo');
+    const { gameId } = await startAlone(player, { width: 100, height: 20, tickMs: 250 });
+    const watcher = await open('reload_watcher', undefined, `/#watch=${gameId}`);
+    await until(watcher, 'the spectator in the game', "s.screen === 'game' && s.role === 'spectator'");
+    await watcher.reload();
+    const back = await until(watcher, 'the spectator watching the same game after the reload',
+      `s.screen === 'game' && s.role === 'spectator' && s.gameId === ${JSON.stringify(gameId)}`);
+    expect(await watcher.getByTestId('role').textContent()).to.equal('watching');
+    await until(watcher, 'ticks after the reload', `s.tick > ${back.tick}`);
+    for (const page of [player, watcher]) await page.context().close();
+
+    // a free-for-all of 3: the size is kept too, or the two who queue later for 3 would not meet this player
+    const waiting = await open('reload_queued');
+    await waiting.getByTestId('ffa-size').selectOption('3');
+    await waiting.getByTestId('ffa-button').click();
+    await until(waiting, 'the queue', "s.screen === 'queued'");
+    await waiting.reload();
+    await until(waiting, 'the queue after the reload', "s.screen === 'queued' && s.connection === 'connected'");
+    expect(await waiting.getByTestId('queued-text').textContent()).to.equal('Looking for 2 more players for a free-for-all…');
+    const others = await Promise.all([open('ffa_two'), open('ffa_three')]);
+    for (const page of others) {
+      await page.getByTestId('ffa-size').selectOption('3');
+      await page.getByTestId('ffa-button').click();
+    }
+    const games = await Promise.all([waiting, ...others].map((page) => until(page, 'the free-for-all', "s.screen === 'game'")));
+    expect(new Set(games.map((g) => g.gameId)).size).to.equal(1);
+    expect(games.map((g) => g.snakeId).sort()).to.deep.equal([0, 1, 2]);
+    for (const page of [waiting, ...others]) await page.context().close();
+
+    // refused: another tab of the same player holds its place in that queue; the reloaded tab says why
+    const tab = await open('two_tabs');
+    const otherTab = await tab.context().newPage();
+    otherTab.on('pageerror', (error) => pageErrors.push(`two_tabs (second tab): ${error.message}`));
+    await otherTab.goto(`${node.http}/`);
+    await until(otherTab, 'the second tab welcomed', "s.screen === 'lobby' && s.connection === 'connected'");
+    await otherTab.getByTestId('duel-button').click();
+    await until(otherTab, 'the second tab in the queue', "s.screen === 'queued'");
+    // the first tab was waiting for a duel when it was reloaded: what it keeps for the reload, written as it would be
+    await tab.evaluate(() => sessionStorage.setItem('snaketron.resume', JSON.stringify({ kind: 'queue', mode: 'duel' })));
+    await tab.reload();
+    const refusal = tab.getByTestId('toast').filter({ hasText: 'Could not put you back in the queue for a duel' });
+    await refusal.waitFor({ state: 'visible', timeout: 15_000 });
+    expect(await refusal.textContent()).to.match(/already queued/);
+    expect((await state(tab)).screen).to.equal('lobby');
+    await tab.context().close();
+  });
+
+  it('names the opponent over the countdown of a matchmade game', async () => {
+    const ann = await open('duel_ann');
+    const bob = await open('duel_bob');
+    await ann.getByTestId('duel-button').click();
+    await until(ann, 'the queue', "s.screen === 'queued'");
+    await bob.getByTestId('duel-button').click();
+    // both at once: the countdown is 1.5 s
+    const captionOverCountdown = (opponent: string): string => `s.screen === 'game' && s.tick === 0 && (() => {
+      const notice = document.querySelector('[data-testid=match-notice]');
+      const count = document.querySelector('[data-testid=countdown-number]');
+      return notice !== null && notice.checkVisibility() && notice.textContent === 'Match found — vs ${opponent}'
+        && count !== null && count.checkVisibility();
+    })()`;
+    await Promise.all([
+      until(ann, 'the caption over ann\'s countdown', captionOverCountdown('duel_bob')),
+      until(bob, 'the caption over bob\'s countdown', captionOverCountdown('duel_ann')),
+    ]);
+    await ann.screenshot({ path: `${ARTIFACTS}browser-match-countdown.png` });
+    // and the game runs as it would have
+    await Promise.all([ann, bob].map((page) => until(page, 'the duel to run', 's.tick >= 1')));
+    for (const page of [ann, bob]) await page.context().close();
+  });
+
+  it('draws boards of 100 and 200 cells legibly at 1280×800, and 40 cells whole', async () => {
+    const viewport = { width: 1280, height: 800 };
+    const page = await open('big_boards', viewport);
+    for (const size of [100, 200, 40]) {
+      await startAlone(page, { width: size, height: size, tickMs: 250 });
+      const { view, head } = await until(page, `the ${size}×${size} game drawn`, 's.tick >= 1 && s.view !== null');
+      expect(view!.cell, `CSS px per cell on ${size}×${size}`).to.be.at.least(10);
+      // the player's snake is in view, and the whole canvas is on the screen
+      expect(head![0]).to.be.within(view!.x, view!.x + view!.cols);
+      expect(head![1]).to.be.within(view!.y, view!.y + view!.rows);
+      const box = (await page.getByTestId('game-canvas').boundingBox())!;
+      expect(box.x).to.be.at.least(0);
+      expect(box.y).to.be.at.least(0);
+      expect(box.x + box.width).to.be.at.most(viewport.width);
+      expect(box.y + box.height).to.be.at.most(viewport.height);
+      if (size === 40) {
+        expect(view!.whole, 'a 40×40 board is drawn whole').to.equal(true);
+        expect(box.width).to.be.closeTo(box.height, 1);
+      }
+      await page.screenshot({ path: `${ARTIFACTS}browser-board-${size}.png` });
+      await page.getByTestId('leave-game').click();
+      await until(page, 'the lobby', "s.screen === 'lobby'");
+    }
+    await page.context().close();
+  });
+
+  it('shows only the game-over panel\'s own way back to the lobby once the game is over', async () => {
+    const page = await open('short_game');
+    await startAlone(page, { width: 20, height: 10, tickMs: 250 });
+    expect(await page.getByTestId('leave-game').isVisible()).to.equal(true);
+    await until(page, 'the game-over screen', "s.screen === 'over'", 30_000);
+    expect(await page.getByTestId('leave-game').isVisible()).to.equal(false);
+    expect(await page.getByTestId('back-to-lobby').isVisible()).to.equal(true);
+    await page.screenshot({ path: `${ARTIFACTS}browser-over-buttons.png` });
+    await page.getByTestId('back-to-lobby').click();
+    await until(page, 'the lobby', "s.screen === 'lobby'");
+    await page.context().close();
   });
 });

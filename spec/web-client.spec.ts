@@ -21,8 +21,10 @@ import { keyDirection, swipeDirection } from '../web/input.ts';
 import { interpolateBody, tickProgress } from '../web/interpolate.ts';
 import { ReplayClock, ReplayFormatError, ReplayPlayer, parseReplay, replayUrl } from '../web/replay.ts';
 import {
-  describeQueue, leftGame, loadProfile, overSummary, parseHash, playModeOf, playRequest, rememberLeftGame, saveProfile,
+  describeQueue, leftGame, loadProfile, loadResume, matchCaption, overSummary, parseHash, playModeOf, playRequest, queueName,
+  rememberLeftGame, saveProfile, saveResume,
 } from '../web/session.ts';
+import { boardView, MIN_CELL_PX } from '../web/game-view.ts';
 
 // ---- a node in miniature: the authoritative game and the messages it sends ------------------------------------
 
@@ -460,6 +462,48 @@ describe('web client: input', () => {
   });
 });
 
+describe('web client: the board view', () => {
+  it('draws a board that fits with cells of at least MIN_CELL_PX whole, square cells, as large as the box allows', () => {
+    const view = boardView(40, 40, 972, 730, 1, [20, 20], null);
+    expect(view.whole).to.equal(true);
+    expect(view.cell).to.equal(730 / 40);
+    expect([view.cssWidth, view.cssHeight]).to.deep.equal([730, 730]);
+    const wide = boardView(100, 20, 1200, 730, 1, [50, 10], null);
+    expect(wide.whole).to.equal(true);
+    expect(wide.cssWidth / wide.cssHeight).to.be.closeTo(5, 0.05);
+  });
+
+  it('shows a player the part of a large board around their head, with cells of MIN_CELL_PX', () => {
+    for (const [size, dpr] of [[100, 1], [200, 1], [200, 1.25], [200, 2]] as const) {
+      const view = boardView(size, size, 972, 730, dpr, [150 % size, 60], null);
+      expect(view.whole).to.equal(false);
+      expect(view.cell).to.be.at.least(MIN_CELL_PX);
+      expect(view.cell * dpr % 1, 'whole device pixels per cell').to.equal(0);
+      expect(view.cssWidth).to.be.at.most(972);
+      expect(view.cssHeight).to.be.at.most(730);
+      expect(view.x).to.be.within(0, size - view.cols);
+      expect(150 % size + 0.5).to.be.within(view.x, view.x + view.cols);
+      expect(60.5).to.be.within(view.y, view.y + view.rows);
+    }
+  });
+
+  it('moves the view only as the head nears its edge, and never past the board', () => {
+    const first = boardView(200, 200, 500, 500, 1, [100, 100], null);
+    expect([first.x, first.y]).to.deep.equal([100.5 - 25, 100.5 - 25]);
+    // a few cells from the middle: the view stays
+    const near = boardView(200, 200, 500, 500, 1, [105, 97], first);
+    expect([near.x, near.y]).to.deep.equal([first.x, first.y]);
+    // past 65 % of the view: it follows
+    const far = boardView(200, 200, 500, 500, 1, [112, 100], near);
+    expect(far.x).to.be.closeTo(112.5 - 50 * 0.65, 1e-9);
+    // at the board's edge the view stops at it
+    const edge = boardView(200, 200, 500, 500, 1, [199, 0], far);
+    expect([edge.x, edge.y]).to.deep.equal([150, 0]);
+    // nothing to follow (a spectator, a dead snake): the whole board
+    expect(boardView(200, 200, 500, 500, 1, null, edge).whole).to.equal(true);
+  });
+});
+
 describe('web client: session rules', () => {
   it('plays again in the mode of the last game', () => {
     expect(playRequest(playModeOf(defaultSettings('solo'), 1))).to.deep.equal({ type: 'solo' });
@@ -499,6 +543,42 @@ describe('web client: session rules', () => {
     expect([alone.title, alone.place]).to.deep.equal(['Game over', 'Score 2 · length 6']);
     const teams = overSummary({ ...over, winner: null, winningTeam: 1, results: over.results.map((r) => ({ ...r, place: r.team === 1 ? 1 : 2 })) }, names, 0, false);
     expect([teams.title, teams.place]).to.deep.equal(['Game over', 'Team 2 wins · 2nd place of 3']);
+  });
+
+  it('says who a match is against', () => {
+    const players = [{ userId: 'u1', name: 'ann', snakeId: 0 }, { userId: 'u2', name: 'bo', snakeId: 1 }, { userId: 'u3', name: 'cy', snakeId: 2 }, { userId: 'u4', name: 'di', snakeId: 3 }];
+    expect(matchCaption(players.slice(0, 2), 'u1')).to.equal('Match found — vs bo');
+    expect(matchCaption(players, 'u2')).to.equal('Match found — vs ann, cy and di');
+    const teams = (snakeId: number): number => snakeId % 2;
+    expect(matchCaption(players, 'u1', teams)).to.equal('Match found — with cy vs bo and di');
+    expect(queueName('duel')).to.equal('a duel');
+    expect(queueName('ffa', 6)).to.equal('a free-for-all of 6');
+    expect(queueName('teams')).to.equal('teams 2 v 2');
+  });
+
+  it('keeps what the page watched or queued for, so a reload goes back to it', () => {
+    const store = new Map<string, string>();
+    const storage = {
+      getItem: (k: string) => store.get(k) ?? null, setItem: (k: string, v: string) => { store.set(k, v); }, removeItem: (k: string) => { store.delete(k); },
+    };
+    expect(loadResume(storage)).to.equal(null);
+    saveResume(storage, { kind: 'watch', gameId: 'g-1' });
+    expect(loadResume(storage)).to.deep.equal({ kind: 'watch', gameId: 'g-1' });
+    saveResume(storage, { kind: 'queue', mode: 'ffa', size: 3 });
+    expect(loadResume(storage)).to.deep.equal({ kind: 'queue', mode: 'ffa', size: 3 });
+    saveResume(storage, { kind: 'queue', mode: 'duel' });
+    expect(loadResume(storage)).to.deep.equal({ kind: 'queue', mode: 'duel' });
+    saveResume(storage, null);
+    expect(loadResume(storage)).to.equal(null);
+    // what the page cannot ask for again is not kept
+    store.set('snaketron.resume', JSON.stringify({ kind: 'queue', mode: 'ffa', size: 12 }));
+    expect(loadResume(storage)).to.deep.equal({ kind: 'queue', mode: 'ffa' });
+    store.set('snaketron.resume', JSON.stringify({ kind: 'queue', mode: 'chess' }));
+    expect(loadResume(storage)).to.equal(null);
+    store.set('snaketron.resume', '{not json');
+    expect(loadResume(storage)).to.equal(null);
+    expect(loadResume(null)).to.equal(null);
+    expect(() => saveResume({ setItem: () => { throw new Error('quota'); }, removeItem: () => undefined }, { kind: 'watch', gameId: 'g' })).to.not.throw();
   });
 
   it('remembers the running game the player left, so a reload does not put them back in it', () => {

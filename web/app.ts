@@ -3,19 +3,19 @@
 // authority on everything; this file decides what to ask it for and what to show.
 import { DIR_NAMES, type Dir } from '../protocol/engine.ts';
 import type {
-  ErrorMessage, HelloMessage, LobbyMessage, OutgoingClientMessage, OverMessage, ServerMessage, SnapshotMessage, TickMessage,
-  WelcomeMessage,
+  ErrorMessage, HelloMessage, LobbyMessage, MatchMessage, OutgoingClientMessage, OverMessage, ServerMessage, SnapshotMessage,
+  TickMessage, WelcomeMessage,
 } from '../protocol/messages.ts';
 import { validateSettings } from '../protocol/settings.ts';
 import { Connection, socketUrl, type ConnectionStatus } from './connection.ts';
 import { GameSync, TurnIntent } from './game-sync.ts';
-import { GameView } from './game-view.ts';
+import { GameView, type BoardView } from './game-view.ts';
 import { bindSteering } from './input.ts';
 import { ReplayClock, ReplayPlayer, parseReplay, replayUrl } from './replay.ts';
 import { Screens, type ScreenName, type UiActions } from './screens.ts';
 import {
-  describeQueue, leftGame, loadProfile, overSummary, parseHash, playModeOf, playRequest, rememberLeftGame, saveProfile,
-  type HashAction, type PlayMode,
+  describeQueue, leftGame, loadProfile, loadResume, matchCaption, overSummary, parseHash, playModeOf, playRequest, queueName,
+  rememberLeftGame, saveProfile, saveResume, type HashAction, type PlayMode, type Resume,
 } from './session.ts';
 
 /** What the browser specs read (`window.__snaketron.state()`). */
@@ -32,6 +32,10 @@ export interface ClientState {
   resyncs: number;
   /** the player's snake's direction as the node last confirmed it */
   dir: 'up' | 'right' | 'down' | 'left' | null;
+  /** the head of the player's snake (board cells) */
+  head: [number, number] | null;
+  /** the part of the board the game canvas shows, as last drawn (GameView.view) */
+  view: BoardView | null;
 }
 
 declare global {
@@ -47,6 +51,8 @@ interface Pending {
   /** for `leave-then`: what to send once `left` arrives */
   then?: Pending;
   gameId?: string;
+  /** going back to what the page was doing before a reload or reconnect (`resume`); counts the tries */
+  restoring?: number;
 }
 
 const RESYNC_RETRY_MS = 4000;
@@ -54,12 +60,21 @@ const RESYNC_RETRY_MS = 4000;
 const TRANSIENT = new Set<string>(['unavailable', 'internal', 'rate_limited']);
 const RETRY_MS = 2000;
 const REPLAY_FETCH_TRIES = 6;
+/** A queue refused right after a reload (the closed connection's ticket not yet taken out) is asked again this often. */
+const RESTORE_TRIES = 4;
+/** The "Match found" caption stays at least this long after the match, over the countdown and into the game. */
+const MATCH_CAPTION_MS = 2000;
 
 const storage = (() => { try { return window.localStorage; } catch { return null; } })();
 let profile = loadProfile(storage);
+/** per tab, so it survives a reload but not into another tab */
+const tabStorage = (() => { try { return window.sessionStorage; } catch { return null; } })();
+let resume: Resume | null = loadResume(tabStorage);
 let connectionStatus: ConnectionStatus = 'connecting';
 let helloWithToken = false;
 let welcomed = false;
+/** counts welcomes: a retry planned on one connection is dropped once another has been welcomed */
+let welcomes = 0;
 
 let sync: GameSync | null = null;
 let over: OverMessage | null = null;
@@ -75,6 +90,12 @@ let resyncs = 0;
 let resyncTimer: ReturnType<typeof setTimeout> | null = null;
 /** the node said the game's owner is being replaced (`status recovering`) */
 let recovering = false;
+/** the match the player was queued into, until its game's snapshot turns it into a caption */
+let matched: MatchMessage | null = null;
+/** shown over the countdown of a matchmade game */
+let matchNotice: { gameId: string; text: string; until: number } | null = null;
+/** said in the private lobby to a player who was handed it when its host left */
+let hostNotice: { gameId: string; text: string } | null = null;
 const pending = new Map<number, Pending>();
 
 let replay: { player: ReplayPlayer; clock: ReplayClock; returnTo: ScreenName } | null = null;
@@ -102,6 +123,45 @@ function sendHello(): void {
 function play(mode: PlayMode): void {
   playMode = mode;
   request(playRequest(mode), 'play', { retryAfterLeave: true });
+}
+
+/** Keeps where the page is (watching a game, waiting in a queue) for a reload; null: nothing to go back to. */
+function remember(next: Resume | null): void {
+  resume = next;
+  saveResume(tabStorage, next);
+}
+
+/** After a reload or a reconnect: back to watching the same game, or into the same queue. */
+function restore(what: Resume, tries = 1): void {
+  if (what.kind === 'watch') {
+    request({ type: 'watch', gameId: what.gameId }, 'watch', { gameId: what.gameId, restoring: tries });
+    return;
+  }
+  playMode = what.size === undefined ? { kind: 'queue', mode: what.mode } : { kind: 'queue', mode: what.mode, size: what.size };
+  request(playRequest(playMode), 'play', { restoring: tries });
+}
+
+/**
+ * A restore the node refused. Right after a reload the closed connection may still hold the queue ticket (the
+ * node takes it out as it notices the close), so a refusal is asked again a few times; then the player is told.
+ */
+function restoreRefused(message: ErrorMessage, replyTo: Pending): void {
+  const what = resume;
+  if (what === null) return; // the player has moved on meanwhile (cancelled, or went elsewhere)
+  const tries = replyTo.restoring ?? RESTORE_TRIES;
+  const passing = TRANSIENT.has(message.code) || (what.kind === 'queue' && message.code === 'bad_state');
+  if (passing && tries < RESTORE_TRIES) {
+    const planned = welcomes;
+    setTimeout(() => {
+      if (welcomed && welcomes === planned && resume === what) restore(what, tries + 1);
+    }, RETRY_MS / 2);
+    return;
+  }
+  remember(null);
+  if (screens.current === 'queued') screens.show('lobby');
+  screens.toast(what.kind === 'queue'
+    ? `Could not put you back in the queue for ${queueName(what.mode, what.size)}: ${message.message}`
+    : `Could not go back to watching game ${what.gameId}: ${message.message}`);
 }
 
 /**
@@ -144,13 +204,18 @@ function onMessage(message: ServerMessage): void {
     case 'welcome': return onWelcome(message);
     case 'pong': return screens.setLatency(connection.latency);
     case 'queued':
+      remember(message.mode === 'ffa' ? { kind: 'queue', mode: message.mode, size: message.size } : { kind: 'queue', mode: message.mode });
       screens.queued(describeQueue(message.mode, message.size));
       return screens.show('queued');
     case 'unqueued':
+      if (resume?.kind === 'queue') remember(null);
       if (screens.current === 'queued') screens.show('lobby');
       return;
     case 'match':
-      screens.queued(`Match found with ${message.players.map((p) => p.name).join(', ')}. Get ready…`);
+      // the game it made is the player's now: a reload rejoins it (welcome.game), not the queue
+      remember(null);
+      matched = message;
+      screens.queued(`${matchCaption(message.players, profile.userId)}. Get ready…`);
       return;
     case 'lobby': return onLobby(message);
     case 'snapshot': return onSnapshot(message);
@@ -179,6 +244,7 @@ function onMessage(message: ServerMessage): void {
 
 function onWelcome(message: WelcomeMessage): void {
   welcomed = true;
+  welcomes++;
   profile = { name: message.name, token: message.token, userId: message.userId };
   saveProfile(storage, profile);
   screens.setPlayer(message.name);
@@ -190,8 +256,10 @@ function onWelcome(message: WelcomeMessage): void {
     requestResync(false);
   } else if (message.game !== null && message.game !== over?.gameId && message.game !== leftGame(storage)) {
     request({ type: 'rejoin', gameId: message.game }, 'rejoin', { gameId: message.game });
-  } else if (screens.current === 'queued' && playMode !== null) {
-    play(playMode);
+  } else if (resume !== null) {
+    // a link opened meanwhile is newer than where the page was
+    if (pendingHash === null) restore(resume);
+    else remember(null);
   } else if (screens.current === 'private' && lobby !== null) {
     request({ type: 'join', code: lobby.code }, 'join');
   }
@@ -214,12 +282,24 @@ function runHashAction(action: HashAction): void {
 }
 
 function onLobby(message: LobbyMessage): void {
+  const before = lobby;
   lobby = message;
   playMode = { kind: 'private', settings: { ...message.settings } };
-  if (message.host === profile.userId) hostedGame = message.gameId;
+  const isHost = message.host === profile.userId;
+  if (isHost) hostedGame = message.gameId;
   else if (hostedGame === message.gameId) hostedGame = null;
-  screens.privateLobby(message, message.host === profile.userId, `${location.origin}/#join=${message.code}`);
+  if (!isHost || hostNotice?.gameId !== message.gameId) hostNotice = null;
+  const handedOver = isHost && before !== null && before.gameId === message.gameId && before.host !== message.host;
+  if (handedOver) {
+    const formerHost = before.players.find((p) => p.userId === before.host)?.name ?? 'The host';
+    hostNotice = { gameId: message.gameId, text: `${formerHost} left: you are the host now. Start the game when everyone is in.` };
+  }
+  screens.privateLobby(message, isHost, `${location.origin}/#join=${message.code}`, hostNotice?.text ?? null);
   if (screens.current !== 'private') screens.show('private');
+  if (handedOver) {
+    screens.toast('You are the host now.', 'info');
+    screens.focusStart();
+  }
 }
 
 function onSnapshot(message: SnapshotMessage): void {
@@ -234,8 +314,21 @@ function onSnapshot(message: SnapshotMessage): void {
   }
   intent.clear();
   lobby = null;
+  hostNotice = null;
   replay?.clock.pause();
   replay = null;
+  // a reload goes back to watching this game; a game the player plays in is welcome.game's to bring back
+  remember(message.role === 'spectator' && message.state.status !== 'complete' ? { kind: 'watch', gameId: message.gameId } : null);
+  if (matched !== null && matched.gameId === message.gameId) {
+    const snakes = message.state.snakes;
+    const teamOf = (snakeId: number): number | null => snakes.find((s) => s.id === snakeId)?.team ?? null;
+    matchNotice = {
+      gameId: message.gameId,
+      text: matchCaption(matched.players, profile.userId, matched.mode === 'teams' ? teamOf : undefined),
+      until: now + MATCH_CAPTION_MS,
+    };
+    matched = null;
+  }
   if (message.role === 'player') {
     // "play again" after a private game makes a new lobby: the host's, to share; a guest goes back to the lobby
     // and joins it (each making one of their own split the friends up)
@@ -282,6 +375,8 @@ function onOver(message: OverMessage): void {
   if (sync === null || sync.gameId !== message.gameId) return;
   over = message;
   intent.clear();
+  // nothing left to watch: a reload lands in the lobby
+  if (sync.role === 'spectator') remember(null);
   const names = sync.frame.snakes.map((s) => s.name);
   const summary = overSummary(message, names, sync.snakeId, sync.settings.mode === 'solo');
   screens.over({ ...summary, canPlayAgain: sync.role === 'player' && playMode !== null });
@@ -304,6 +399,10 @@ function onError(message: ErrorMessage, replyTo: Pending | undefined): void {
       screens.show('name');
       screens.nameError(message.message);
     }
+    return;
+  }
+  if (replyTo?.restoring !== undefined) {
+    restoreRefused(message, replyTo);
     return;
   }
   if (replyTo !== undefined && message.code === 'bad_state' && replyTo.retryAfterLeave) {
@@ -385,6 +484,7 @@ const actions: UiActions = {
   watch: (gameId) => { request({ type: 'watch', gameId }, 'watch', { retryAfterLeave: true }); },
   openReplay: (gameId) => { void openReplay(gameId, false); },
   cancelQueue() {
+    remember(null);
     request({ type: 'unqueue' }, 'unqueue');
     screens.show('lobby');
   },
@@ -443,6 +543,7 @@ const actions: UiActions = {
 function backToLobby(): void {
   if (sync !== null && over === null && sync.role === 'player') rememberLeftGame(storage, sync.gameId);
   if (sync !== null) request({ type: 'leave' }, 'leave');
+  remember(null);
   sync = null;
   over = null;
   intent.clear();
@@ -499,6 +600,12 @@ function countdownText(): string | null {
   return left > 0 ? (left / 1000).toFixed(1) : null;
 }
 
+/** "Match found — vs NAME" over the countdown of a matchmade game (and a moment longer, should the countdown be short). */
+function matchCaptionText(now: number, counting: boolean): string | null {
+  if (matchNotice === null || sync === null || sync.gameId !== matchNotice.gameId) return null;
+  return counting || now < matchNotice.until ? matchNotice.text : null;
+}
+
 /** The small badge over the arena: why the game is not moving, if it is not. */
 function gameStatusText(now: number): string | null {
   if (sync === null) return null;
@@ -520,9 +627,12 @@ function frame(now: number): void {
       hint: sync.alive ? intent.next : null,
       teams,
       tickMs: sync.tickMs,
+      // a player in a game keeps their snake in sight; the finished game, a spectator and a dead snake see it all
+      follow: screen === 'game' && sync.role === 'player' && sync.alive ? sync.snakeId : null,
     });
     screens.scores(sync.frame, sync.snakeId, teams);
-    screens.countdown(screen === 'game' ? countdownText() : null);
+    const count = screen === 'game' ? countdownText() : null;
+    screens.countdown(count, screen === 'game' ? matchCaptionText(now, count !== null) : null);
     screens.gameStatus(screen === 'game' ? gameStatusText(now) : null);
   } else if (screen === 'replay' && replay !== null) {
     const { player, clock } = replay;
@@ -533,7 +643,7 @@ function frame(now: number): void {
       }
     }
     const teams = player.replay.settings.mode === 'teams';
-    replayView.render(player.frame, now, { mySnakeId: null, hint: null, teams, tickMs: clock.stepMs });
+    replayView.render(player.frame, now, { mySnakeId: null, hint: null, teams, tickMs: clock.stepMs, follow: null });
     screens.replayScores(player.frame, teams);
     screens.replayInfo({
       gameId: player.replay.gameId,
@@ -580,6 +690,11 @@ window.addEventListener('hashchange', () => {
   if (welcomed && screens.current === 'lobby') followPendingHash();
 });
 
+function myHead(): [number, number] | null {
+  const head = sync?.snakeId != null ? sync.frame.snakes[sync.snakeId]?.body[0] : undefined;
+  return head === undefined ? null : [head[0], head[1]];
+}
+
 window.__snaketron = {
   state: () => ({
     screen: screens.current,
@@ -593,6 +708,8 @@ window.__snaketron = {
     place: over !== null && sync !== null ? over.results.find((r) => r.snakeId === sync?.snakeId)?.place ?? null : null,
     resyncs,
     dir: sync?.myDir != null ? DIR_NAMES[sync.myDir] : null,
+    head: myHead(),
+    view: (screens.current === 'game' || screens.current === 'over') && sync !== null ? gameView.view : null,
   }),
 };
 

@@ -1,5 +1,7 @@
 // The arena on a canvas: border, food, and every snake drawn as a thick path through its interpolated cells, so
 // motion stays smooth between ticks at any frame rate. The player's own snake gets an outline; dead snakes fade.
+// A board too large to draw whole with readable cells shows a player the part around their snake, with the whole
+// board small in a corner.
 import type { Dir } from '../protocol/engine.ts';
 import type { Frame, SnakeFrame } from './game-sync.ts';
 import { interpolateBody, tickProgress, type Point } from './interpolate.ts';
@@ -12,6 +14,9 @@ const FOOD = '#ff5a5f';
 const BACKGROUND = '#0b1020';
 const GRID_DOT = 'rgba(148, 163, 184, 0.10)';
 const BORDER = '#64748b';
+const MINIMAP_BACKGROUND = 'rgba(11, 16, 32, 0.82)';
+const MINIMAP_FRAME = 'rgba(148, 163, 184, 0.55)';
+const MINIMAP_VIEW = 'rgba(248, 250, 252, 0.75)';
 
 export function snakeColor(snake: Pick<SnakeFrame, 'id' | 'team'>, teams: boolean): string {
   if (teams) {
@@ -28,15 +33,77 @@ export interface RenderOptions {
   hint: Dir | null;
   teams: boolean;
   tickMs: number;
+  /** the snake whose head stays in sight when the whole board would have cells too small to read; null: the whole board */
+  follow: number | null;
+}
+
+/** A player's cells are never drawn smaller than this (CSS px): below it a snake is a thin line. */
+export const MIN_CELL_PX = 10;
+/** The view moves once the followed head is closer than this share of the view to one of its edges. */
+const FOLLOW_MARGIN = 0.35;
+/** the minimap's longer side at most, CSS px, and as a share of the view's shorter side */
+const MINIMAP_PX = 140;
+const MINIMAP_SHARE = 0.25;
+
+/** The part of the board a canvas shows. */
+export interface BoardView {
+  /** CSS px per cell */
+  cell: number;
+  /** the board cell at the view's top-left corner (fractional while the view follows a snake) */
+  x: number;
+  y: number;
+  /** how many cells the view spans */
+  cols: number;
+  rows: number;
+  /** all of the board is in view */
+  whole: boolean;
+  /** the canvas, CSS px */
+  cssWidth: number;
+  cssHeight: number;
+}
+
+/**
+ * What of a `width`×`height` board to draw in an `availW`×`availH` box (CSS px): all of it, as large as fits, square
+ * cells; unless that makes cells smaller than MIN_CELL_PX and there is a `focus` (the player's head) to keep in sight.
+ * Then the cells are MIN_CELL_PX (a whole number of device pixels, so the grid slides without shimmering) and the
+ * view is the part of the board around the focus, moved from `previous` only as the focus nears its edge.
+ */
+export function boardView(
+  width: number, height: number, availW: number, availH: number, dpr: number, focus: Point | null, previous: BoardView | null,
+): BoardView {
+  const fitCell = Math.max(2, Math.min(availW / width, availH / height));
+  if (focus === null || fitCell >= MIN_CELL_PX) {
+    const cssWidth = Math.floor(fitCell * width);
+    const cssHeight = Math.floor(fitCell * height);
+    return { cell: cssWidth / width, x: 0, y: 0, cols: width, rows: height, whole: true, cssWidth, cssHeight };
+  }
+  const cell = Math.ceil(MIN_CELL_PX * dpr) / dpr;
+  const cssWidth = Math.floor(Math.min(availW, cell * width));
+  const cssHeight = Math.floor(Math.min(availH, cell * height));
+  const cols = cssWidth / cell;
+  const rows = cssHeight / cell;
+  const follow = (from: number | null, head: number, span: number, size: number): number => {
+    // a head out of view (a new game, a snapshot, a resize) is centred; else it may roam the middle of the view
+    const start = from === null || head < from || head > from + span ? head - span / 2 : from;
+    const kept = Math.min(Math.max(start, head - span * (1 - FOLLOW_MARGIN)), head - span * FOLLOW_MARGIN);
+    return Math.min(Math.max(kept, 0), size - span);
+  };
+  const before = previous !== null && !previous.whole && previous.cell === cell ? previous : null;
+  return {
+    cell, cols, rows, whole: false, cssWidth, cssHeight,
+    x: follow(before?.x ?? null, focus[0] + 0.5, cols, width),
+    y: follow(before?.y ?? null, focus[1] + 0.5, rows, height),
+  };
 }
 
 const DX = [0, 1, 0, -1] as const;
 const DY = [-1, 0, 1, 0] as const;
 
 export class GameView {
+  /** what the canvas shows, as last drawn */
+  view: BoardView | null = null;
   private readonly ctx: CanvasRenderingContext2D;
-  private cssWidth = 0;
-  private cssHeight = 0;
+  private dpr = 1;
   private gridKey = '';
   private grid: HTMLCanvasElement | null = null;
 
@@ -46,33 +113,42 @@ export class GameView {
     this.ctx = ctx;
   }
 
-  /** Sizes the canvas to the largest `width`×`height` board that fits the container, sharp on high-DPI screens. */
-  private layout(width: number, height: number): number {
+  /** Sizes the canvas for the part of the board it shows (boardView), sharp on high-DPI screens. */
+  private layout(width: number, height: number, focus: Point | null): BoardView {
     const availW = Math.max(100, this.fit.clientWidth);
     const availH = Math.max(100, this.fit.clientHeight || availW);
-    const cell = Math.max(2, Math.min(availW / width, availH / height));
-    const cssW = Math.floor(cell * width);
-    const cssH = Math.floor(cell * height);
     const dpr = Math.min(3, window.devicePixelRatio || 1);
-    if (cssW !== this.cssWidth || cssH !== this.cssHeight || this.canvas.width !== Math.round(cssW * dpr)) {
-      this.cssWidth = cssW;
-      this.cssHeight = cssH;
-      this.canvas.style.width = `${cssW}px`;
-      this.canvas.style.height = `${cssH}px`;
-      this.canvas.width = Math.round(cssW * dpr);
-      this.canvas.height = Math.round(cssH * dpr);
+    const view = boardView(width, height, availW, availH, dpr, focus, this.view);
+    const previous = this.view;
+    if (previous === null || previous.cssWidth !== view.cssWidth || previous.cssHeight !== view.cssHeight || this.dpr !== dpr
+      || this.canvas.width !== Math.round(view.cssWidth * dpr)) {
+      this.canvas.style.width = `${view.cssWidth}px`;
+      this.canvas.style.height = `${view.cssHeight}px`;
+      this.canvas.width = Math.round(view.cssWidth * dpr);
+      this.canvas.height = Math.round(view.cssHeight * dpr);
       this.grid = null;
     }
-    this.ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    return cssW / width;
+    this.dpr = dpr;
+    this.view = view;
+    return view;
   }
 
   render(frame: Frame, now: number, options: RenderOptions): void {
-    const cell = this.layout(frame.width, frame.height);
-    const ctx = this.ctx;
     const alpha = tickProgress(frame.steppedAt, now, options.tickMs);
-    this.drawBoard(frame, cell);
+    const bodies = new Map(frame.snakes.map((s) => [s.id, interpolateBody(s.alive ? s.prevBody : null, s.body, alpha)]));
+    const followed = options.follow === null ? undefined : frame.snakes[options.follow];
+    const focus = followed?.alive ? bodies.get(followed.id)?.[0] ?? null : null;
+    const view = this.layout(frame.width, frame.height, focus);
+    const cell = view.cell;
+    const dpr = this.dpr;
+    const ctx = this.ctx;
+    this.drawBoard(frame, view);
 
+    // board coordinates from here: the view's top-left cell at the canvas's corner
+    ctx.setTransform(dpr, 0, 0, dpr, -view.x * cell * dpr, -view.y * cell * dpr);
+    ctx.strokeStyle = BORDER;
+    ctx.lineWidth = 2;
+    ctx.strokeRect(1, 1, frame.width * cell - 2, frame.height * cell - 2);
     for (const [x, y] of frame.food) {
       ctx.fillStyle = FOOD;
       ctx.beginPath();
@@ -81,45 +157,89 @@ export class GameView {
     }
     // Dead snakes under the living, the player's own snake on top.
     const order = [...frame.snakes].sort((a, b) => rank(a, options.mySnakeId) - rank(b, options.mySnakeId));
-    for (const snake of order) this.drawSnake(snake, alpha, cell, options);
+    for (const snake of order) this.drawSnake(snake, bodies.get(snake.id) ?? snake.body, cell, options);
+    if (!view.whole) this.drawMinimap(frame, view, focus, options);
   }
 
-  private drawBoard(frame: Frame, cell: number): void {
+  /** The background and its dots, drawn once per size (a cell larger than the view, to slide as it moves), then copied. */
+  private drawBoard(frame: Frame, view: BoardView): void {
     const ctx = this.ctx;
-    const key = `${this.canvas.width}x${this.canvas.height}:${frame.width}x${frame.height}`;
+    const cell = view.cell;
+    const key = `${this.canvas.width}x${this.canvas.height}:${cell}:${frame.width}x${frame.height}`;
     if (this.grid === null || this.gridKey !== key) {
-      // The background and its dots only change with the size: drawn once, then copied each frame.
+      const scale = this.canvas.width / view.cssWidth;
+      const cssW = view.whole ? view.cssWidth : view.cssWidth + cell;
+      const cssH = view.whole ? view.cssHeight : view.cssHeight + cell;
       const grid = document.createElement('canvas');
-      grid.width = this.canvas.width;
-      grid.height = this.canvas.height;
+      grid.width = Math.ceil(cssW * scale);
+      grid.height = Math.ceil(cssH * scale);
       const g = grid.getContext('2d')!;
-      const scale = this.canvas.width / this.cssWidth;
       g.setTransform(scale, 0, 0, scale, 0, 0);
       g.fillStyle = BACKGROUND;
-      g.fillRect(0, 0, this.cssWidth, this.cssHeight);
+      g.fillRect(0, 0, cssW, cssH);
       if (cell >= 6) {
         g.fillStyle = GRID_DOT;
-        const r = Math.max(0.6, cell * 0.06);
-        for (let y = 0; y < frame.height; y++) {
-          for (let x = 0; x < frame.width; x++) g.fillRect((x + 0.5) * cell - r, (y + 0.5) * cell - r, r * 2, r * 2);
+        // big enough to see slide by when the view follows a snake over small cells
+        const r = Math.max(0.9, cell * 0.06);
+        for (let y = 0; y < Math.ceil(cssH / cell); y++) {
+          for (let x = 0; x < Math.ceil(cssW / cell); x++) g.fillRect((x + 0.5) * cell - r, (y + 0.5) * cell - r, r * 2, r * 2);
         }
       }
-      g.strokeStyle = BORDER;
-      g.lineWidth = 2;
-      g.strokeRect(1, 1, this.cssWidth - 2, this.cssHeight - 2);
       this.grid = grid;
       this.gridKey = key;
     }
-    ctx.save();
+    const shift = (at: number): number => -(at - Math.floor(at)) * cell * this.dpr;
     ctx.setTransform(1, 0, 0, 1, 0, 0);
-    ctx.drawImage(this.grid, 0, 0);
+    ctx.drawImage(this.grid, shift(view.x), shift(view.y));
+  }
+
+  /**
+   * The whole board, small, in a corner, with the part in view outlined: for a view that shows only part of it. It
+   * fades while the followed head is under or near it, so it never hides the player's way.
+   */
+  private drawMinimap(frame: Frame, view: BoardView, focus: Point | null, options: RenderOptions): void {
+    const ctx = this.ctx;
+    const size = Math.min(MINIMAP_PX, Math.min(view.cssWidth, view.cssHeight) * MINIMAP_SHARE);
+    const scale = size / Math.max(frame.width, frame.height);
+    const w = frame.width * scale;
+    const h = frame.height * scale;
+    const dot = Math.max(2, scale);
+    const left = view.cssWidth - w - 10;
+    const top = view.cssHeight - h - 10;
+    const near = 4 * view.cell;
+    const head = focus === null ? null : [(focus[0] + 0.5 - view.x) * view.cell, (focus[1] + 0.5 - view.y) * view.cell];
+    ctx.save();
+    if (head !== null && head[0] > left - near && head[1] > top - near) ctx.globalAlpha = 0.3;
+    ctx.setTransform(this.dpr, 0, 0, this.dpr, left * this.dpr, top * this.dpr);
+    ctx.fillStyle = MINIMAP_BACKGROUND;
+    ctx.fillRect(0, 0, w, h);
+    ctx.fillStyle = FOOD;
+    for (const [x, y] of frame.food) ctx.fillRect(x * scale, y * scale, dot, dot);
+    const order = frame.snakes.filter((s) => s.alive).sort((a, b) => rank(a, options.mySnakeId) - rank(b, options.mySnakeId));
+    for (const snake of order) {
+      ctx.fillStyle = snakeColor(snake, options.teams);
+      for (const [x, y] of snake.body) ctx.fillRect(x * scale, y * scale, dot, dot);
+    }
+    const mine = options.mySnakeId === null ? undefined : frame.snakes[options.mySnakeId];
+    if (mine?.alive) {
+      // where the player is, at a glance
+      ctx.strokeStyle = '#f8fafc';
+      ctx.lineWidth = 1.5;
+      ctx.beginPath();
+      ctx.arc((mine.body[0][0] + 0.5) * scale, (mine.body[0][1] + 0.5) * scale, 4, 0, Math.PI * 2);
+      ctx.stroke();
+    }
+    ctx.strokeStyle = MINIMAP_FRAME;
+    ctx.lineWidth = 1;
+    ctx.strokeRect(0.5, 0.5, w - 1, h - 1);
+    ctx.strokeStyle = MINIMAP_VIEW;
+    ctx.strokeRect(view.x * scale, view.y * scale, view.cols * scale, view.rows * scale);
     ctx.restore();
   }
 
-  private drawSnake(snake: SnakeFrame, alpha: number, cell: number, options: RenderOptions): void {
+  private drawSnake(snake: SnakeFrame, points: readonly Point[], cell: number, options: RenderOptions): void {
     const ctx = this.ctx;
     const mine = snake.id === options.mySnakeId;
-    const points = interpolateBody(snake.alive ? snake.prevBody : null, snake.body, alpha);
     const color = snakeColor(snake, options.teams);
     const px = (p: Point): [number, number] => [(p[0] + 0.5) * cell, (p[1] + 0.5) * cell];
     const path = (): void => {

@@ -160,6 +160,8 @@ export class Screens {
     const visible = SCREEN_IDS[screen];
     for (const id of new Set(Object.values(SCREEN_IDS))) byId(id).hidden = id !== visible;
     byId('game-over').hidden = screen !== 'over';
+    // the game-over panel has its own way back to the lobby
+    byId('leave-game').hidden = screen === 'over';
     document.body.dataset.screen = screen;
     if (screen === 'name') byId<HTMLInputElement>('name-input').focus();
   }
@@ -201,7 +203,8 @@ export class Screens {
     byId('queued-text').textContent = text;
   }
 
-  privateLobby(lobby: LobbyMessage, isHost: boolean, shareUrl: string): void {
+  /** `notice`: what changed for this player (they were handed the game when its host left), or null. */
+  privateLobby(lobby: LobbyMessage, isHost: boolean, shareUrl: string, notice: string | null): void {
     byId('lobby-code').textContent = lobby.code;
     const link = byId<HTMLAnchorElement>('lobby-link');
     link.href = shareUrl;
@@ -215,8 +218,17 @@ export class Screens {
       if (p.userId === lobby.host) item.className = 'host';
       return item;
     }));
-    byId<HTMLButtonElement>('start-button').hidden = !isHost;
+    const start = byId<HTMLButtonElement>('start-button');
+    start.hidden = !isHost;
+    start.disabled = !isHost;
     byId('lobby-wait').hidden = isHost;
+    const note = byId('lobby-notice');
+    note.hidden = notice === null;
+    if (note.textContent !== (notice ?? '')) note.textContent = notice ?? '';
+  }
+
+  focusStart(): void {
+    byId<HTMLButtonElement>('start-button').focus();
   }
 
   private async copyLink(): Promise<void> {
@@ -247,10 +259,17 @@ export class Screens {
     this.scoreKey = '';
   }
 
-  countdown(text: string | null): void {
+  /** The seconds before step 1 over the arena, and under them who the match is against (`caption`). */
+  countdown(text: string | null, caption: string | null): void {
     const element = byId('countdown');
-    element.hidden = text === null;
-    if (text !== null && element.textContent !== text) element.textContent = text;
+    const hidden = text === null && caption === null;
+    if (element.hidden !== hidden) element.hidden = hidden;
+    const number = byId('countdown-number');
+    if (number.hidden !== (text === null)) number.hidden = text === null;
+    if (text !== null && number.textContent !== text) number.textContent = text;
+    const notice = byId('match-notice');
+    if (notice.hidden !== (caption === null)) notice.hidden = caption === null;
+    if (caption !== null && notice.textContent !== caption) notice.textContent = caption;
   }
 
   gameStatus(text: string | null): void {

@@ -1,7 +1,9 @@
-// Session rules of the page that need no DOM: what "play again" asks for, what a game-over panel says, what a
-// `#join=CODE` link means, and the player's saved name and token.
+// Session rules of the page that need no DOM: what "play again" asks for, what a game-over panel and a match say,
+// what a `#join=CODE` link means, the player's saved name and token, and where a reload takes the page back to.
 import type { Settings } from '../protocol/settings.ts';
-import type { LobbySettings, OutgoingClientMessage, OverMessage, QueueMode } from '../protocol/messages.ts';
+import {
+  QUEUE_MODES, QUEUE_SIZES, type LobbySettings, type MatchPlayer, type OutgoingClientMessage, type OverMessage, type QueueMode,
+} from '../protocol/messages.ts';
 
 /** How the player got into a game, so "play again" can ask for the same. */
 export type PlayMode =
@@ -36,6 +38,37 @@ export function describeQueue(mode: QueueMode, size: number): string {
     case 'duel': return 'Looking for an opponent…';
     case 'teams': return 'Looking for 3 more players for 2 v 2…';
     case 'ffa': return `Looking for ${size - 1} more player${size === 2 ? '' : 's'} for a free-for-all…`;
+  }
+}
+
+/** "ann", "ann and bo", "ann, bo and cy" */
+function listNames(names: readonly string[]): string {
+  if (names.length <= 1) return names[0] ?? '';
+  return `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
+}
+
+/**
+ * What the countdown of a matchmade game says about whom the player meets: "Match found — vs ann". `teamOf` (from
+ * the game's snapshot) splits a teams match into team mates and opponents.
+ */
+export function matchCaption(players: readonly MatchPlayer[], myUserId: string | null, teamOf?: (snakeId: number) => number | null): string {
+  const me = players.find((p) => p.userId === myUserId);
+  const others = players.filter((p) => p !== me);
+  const myTeam = me !== undefined && teamOf !== undefined ? teamOf(me.snakeId) : null;
+  if (myTeam !== null && teamOf !== undefined) {
+    const mates = others.filter((p) => teamOf(p.snakeId) === myTeam).map((p) => p.name);
+    const rivals = others.filter((p) => teamOf(p.snakeId) !== myTeam).map((p) => p.name);
+    return `Match found — ${mates.length > 0 ? `with ${listNames(mates)} ` : ''}vs ${listNames(rivals)}`;
+  }
+  return others.length === 0 ? 'Match found' : `Match found — vs ${listNames(others.map((p) => p.name))}`;
+}
+
+/** "a duel", "a free-for-all of 6", "teams 2 v 2": what a queue is for, in a sentence. */
+export function queueName(mode: QueueMode, size?: number): string {
+  switch (mode) {
+    case 'duel': return 'a duel';
+    case 'teams': return 'teams 2 v 2';
+    case 'ffa': return `a free-for-all of ${size ?? QUEUE_SIZES.ffa.default}`;
   }
 }
 
@@ -104,6 +137,41 @@ export interface Profile {
 
 const KEY = 'snaketron.profile';
 const LEFT_KEY = 'snaketron.left';
+const RESUME_KEY = 'snaketron.resume';
+
+/**
+ * Where the page was besides a game it plays in (`welcome.game` brings that back): watching a game, or waiting in
+ * a queue. Kept per tab (sessionStorage), so a reload or a reconnect goes back to it.
+ */
+export type Resume = { kind: 'watch'; gameId: string } | { kind: 'queue'; mode: QueueMode; size?: number };
+
+export function loadResume(storage: Pick<Storage, 'getItem'> | null): Resume | null {
+  try {
+    const raw = storage?.getItem(RESUME_KEY);
+    if (!raw) return null;
+    const value = JSON.parse(raw) as Record<string, unknown>;
+    if (value.kind === 'watch' && typeof value.gameId === 'string' && value.gameId !== '') return { kind: 'watch', gameId: value.gameId };
+    const mode = QUEUE_MODES.find((m) => m === value.mode);
+    if (value.kind !== 'queue' || mode === undefined) return null;
+    // only a free-for-all has a size to choose
+    const { min, max } = QUEUE_SIZES.ffa;
+    const size = value.size;
+    if (mode === 'ffa' && typeof size === 'number' && Number.isInteger(size) && size >= min && size <= max) return { kind: 'queue', mode, size };
+    return { kind: 'queue', mode };
+  } catch {
+    return null;
+  }
+}
+
+/** `null` forgets it (the player went back to the lobby, or into a game of their own). */
+export function saveResume(storage: Pick<Storage, 'setItem' | 'removeItem'> | null, resume: Resume | null): void {
+  try {
+    if (resume === null) storage?.removeItem(RESUME_KEY);
+    else storage?.setItem(RESUME_KEY, JSON.stringify(resume));
+  } catch {
+    // not kept: a reload lands in the lobby, as it did before
+  }
+}
 
 /**
  * The running game the player last left on purpose: `welcome` still names it (the game goes on without them), and
