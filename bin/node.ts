@@ -14,7 +14,7 @@ if (config === 'help') {
   process.stdout.write(`${usage()}\n`);
   process.exit(0);
 }
-const log = createLogger({ node: config.nodeId });
+const log = createLogger({ node: config.nodeId }, config.logLevel);
 let node;
 try {
   node = await startNode({ ...config, logger: log });
@@ -28,7 +28,10 @@ const running = node;
 let signals = 0;
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, () => {
-    if (++signals > 1) process.exit(1);
+    if (++signals > 1) {
+      log.warn({ signal }, 'second signal: exiting at once, without finishing the hand-over');
+      process.exit(1);
+    }
     log.info({ signal }, 'signal received');
     void running.stop().then(() => process.exit(0), (err: unknown) => {
       log.error({ err }, 'stop failed');

@@ -61,7 +61,9 @@ export async function migrate(db: Kysely<any>, table: string, migrations: Record
     const failed = results?.find((r) => r.status === 'Error')?.migrationName;
     let reason = error instanceof Error ? error.message : String(error);
     // Postgres' invalid_catalog_name: the database named in the URL is not there
-    if ((error as { code?: unknown }).code === '3D000') reason += ' (create it, e.g. `createdb -h HOST NAME`, or give --database one that exists)';
+    const code = (error as { code?: unknown }).code;
+    if (code === '3D000') reason += ' (create it, e.g. `createdb -h HOST NAME`, or give --database one that exists)';
+    if (code === 'ECONNREFUSED' || code === 'ETIMEDOUT' || code === 'ENOTFOUND') reason = `Postgres does not answer (${reason}): is it running, and is --database right?`;
     throw new Error(failed ? `database migration ${failed} failed: ${reason}` : `cannot prepare the database: ${reason}`);
   }
 }

@@ -1,8 +1,8 @@
-// Structured JSON logs with levels (pino). SNAKETRON_LOG_LEVEL sets the level (default info; specs: warn).
+// Structured JSON logs with levels (pino), one object a line, the level by name ("level":"warn").
 import { pino, type Logger } from 'pino';
 
 export type { Logger };
 
-export function createLogger(bindings: Record<string, unknown> = {}, level = process.env.SNAKETRON_LOG_LEVEL ?? 'info'): Logger {
-  return pino({ level, base: { pid: process.pid, ...bindings } });
+export function createLogger(bindings: Record<string, unknown> = {}, level = 'info'): Logger {
+  return pino({ level, base: { pid: process.pid, ...bindings }, formatters: { level: (label) => ({ level: label }) } });
 }

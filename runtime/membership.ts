@@ -12,9 +12,10 @@ export interface NodeInfo {
   startedAt: number;
   lastHeartbeat: number;
   partitions: number[];
-  /** games hosted per owned partition */
-  partitionGames: Record<number, number>;
-  games: number;
+  /** actors hosted per owned partition */
+  partitionActors: Record<number, number>;
+  actors: number;
+  /** the application's clients on this node (WebSocket connections, say) */
   clients: number;
 }
 
@@ -23,7 +24,7 @@ export class Membership {
   private timer: NodeJS.Timeout | null = null;
   private beats = 0;
   /** what this node says of itself at each heartbeat */
-  info: () => Pick<NodeInfo, 'partitions' | 'partitionGames' | 'games' | 'clients'> = () => ({ partitions: [], partitionGames: {}, games: 0, clients: 0 });
+  info: () => Pick<NodeInfo, 'partitions' | 'partitionActors' | 'actors' | 'clients'> = () => ({ partitions: [], partitionActors: {}, actors: 0, clients: 0 });
 
   constructor(
     private readonly redis: RedisClient,
@@ -65,11 +66,26 @@ export class Membership {
   async refresh(now = Date.now()): Promise<string[]> {
     const ids = await this.redis.zrangebyscore(this.keys.nodes, now - this.deadAfterMs, '+inf');
     const next = ids.sort();
-    if (next.join() !== this.live.join()) this.log.info({ nodes: next }, 'cluster membership changed');
+    if (next.join() !== this.live.join()) await this.logChange(this.live, next);
     this.live = next;
     // forget nodes long dead so the set stays small
     await this.redis.zremrangebyscore(this.keys.nodes, '-inf', now - this.deadAfterMs * 100);
     return next;
+  }
+
+  /** Says who joined and who left, and how: a node that stopped (SIGTERM) left its registration behind it. */
+  private async logChange(before: readonly string[], after: readonly string[]): Promise<void> {
+    for (const nodeId of after) if (!before.includes(nodeId) && nodeId !== this.nodeId) this.log.info({ joined: nodeId, nodes: after }, `node ${nodeId} joined the cluster`);
+    for (const nodeId of before) {
+      if (after.includes(nodeId)) continue;
+      const beat = await this.redis.zscore(this.keys.nodes, nodeId);
+      if (beat === null) {
+        this.log.info({ left: nodeId, nodes: after }, `node ${nodeId} left the cluster; its partitions move to the others`);
+      } else {
+        this.log.warn({ dead: nodeId, lastHeartbeat: Number(beat), nodes: after },
+          `node ${nodeId} missed its heartbeats for ${Date.now() - Number(beat)} ms and counts as dead; its partitions are taken over`);
+      }
+    }
   }
 
   /** Whether a node's heartbeat is fresh now, read from Redis (the list above is as of this node's last beat). */

@@ -62,7 +62,7 @@ export class Producer {
     return this.store({ v: RECORD_VERSION, id: submissionId, a: actorId, b: input });
   }
 
-  /** Creates an actor: its create input goes to its partition's mailbox (for a game, the GameCreated record). */
+  /** Creates an actor: its create input goes to its partition's mailbox (an application's record of the actor's creation: SnakeTron's GameCreated). */
   create(actorType: string, actorId: string, init: unknown, submissionId = this.newSubmissionId()): Promise<string> {
     return this.store({ v: RECORD_VERSION, id: submissionId, a: actorId, ty: actorType, b: init });
   }

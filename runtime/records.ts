@@ -34,7 +34,7 @@ export interface JournalRecord {
   a: string;
   n: number;
   at: number;
-  /** create: actor type and init (the GameCreated record) */
+  /** create: actor type and init (the actor's creation record: SnakeTron's GameCreated) */
   c?: { ty: string; b: unknown };
   i?: JournalInput[];
   t?: number;

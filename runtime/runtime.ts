@@ -16,10 +16,11 @@ import { Supervisor } from './supervisor.ts';
 export interface RuntimeOptions {
   redisUrl: string;
   databaseUrl: string;
-  /** URLs of modules exporting `actorTypes` (see ActorModule); workers import them */
+  /** absolute URLs of modules exporting `actorTypes` (see ActorModule), `new URL('./x.ts', import.meta.url).href`: workers import them */
   actorModules: readonly string[];
   nodeId?: string;
-  prefix?: string;
+  /** of every Redis key: nodes with one prefix form one cluster (and must load the same actor modules) */
+  prefix: string;
   partitions?: number;
   workers?: number;
   leaseMs?: number;
@@ -38,7 +39,6 @@ export interface RuntimeOptions {
 }
 
 export const RUNTIME_DEFAULTS = {
-  prefix: 'snaketron',
   partitions: 32,
   leaseMs: 1500,
   checkpointTicks: 20,
@@ -76,7 +76,15 @@ export class Runtime {
   }
 
   static async start(options: RuntimeOptions): Promise<Runtime> {
-    const prefix = options.prefix ?? RUNTIME_DEFAULTS.prefix;
+    const { prefix } = options;
+    if (typeof prefix !== 'string' || !/^[\w.-]{1,64}$/.test(prefix)) {
+      throw new ConfigurationError(`prefix must be 1-64 letters, digits, '.', '_' or '-' naming the cluster, got ${JSON.stringify(prefix)}`);
+    }
+    for (const url of options.actorModules) {
+      if (!URL.canParse(url)) {
+        throw new ConfigurationError(`actorModules takes absolute URLs, as new URL('${url}', import.meta.url).href gives; got "${url}" (worker threads resolve it from elsewhere)`);
+      }
+    }
     const partitions = options.partitions ?? RUNTIME_DEFAULTS.partitions;
     const leaseMs = options.leaseMs ?? RUNTIME_DEFAULTS.leaseMs;
     const nodeId = options.nodeId ?? defaultNodeId();
@@ -135,8 +143,8 @@ export class Runtime {
     const runtime = new Runtime(nodeId, keys, partitions, redis, db, new CheckpointStore(db, prefix), membership, supervisor, log, options.redisUrl);
     membership.info = () => ({
       partitions: [...supervisor.owned.keys()].sort((a, b) => a - b),
-      partitionGames: Object.fromEntries([...supervisor.owned.values()].map((o) => [o.partition, o.actors])),
-      games: [...supervisor.owned.values()].reduce((n, o) => n + o.actors, 0),
+      partitionActors: Object.fromEntries([...supervisor.owned.values()].map((o) => [o.partition, o.actors])),
+      actors: [...supervisor.owned.values()].reduce((n, o) => n + o.actors, 0),
       clients: runtime.clientCount(),
     });
     try {

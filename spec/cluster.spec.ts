@@ -209,6 +209,9 @@ describe('a SnakeTron cluster', function () {
     await ghost.next('queued');
     n1.kill('SIGKILL');
     await waitFor('n2 to see n1 dead', async () => (await n2.get('/api/cluster')).json<{ nodes: unknown[] }>().nodes.length === 1, 30_000, 100);
+    // the operator reads in n2's log which node died
+    const death = await waitFor('the death in n2\'s log', () => n2.output.split('\n').find((l) => l.includes(`node ${n1.nodeId} missed its heartbeats`)));
+    expect(JSON.parse(death)).to.include({ level: 'warn', dead: n1.nodeId });
     // the stranded player reconnects to n2 and queues again: the dead node's ticket does not hold it
     const back = await SpecClient.connect(n2.ws, 'back');
     await back.hello(undefined, welcome.token);

@@ -28,11 +28,12 @@ describe('snaketron-node configuration', function () {
       ['--partitions', 'SNAKETRON_PARTITIONS'], ['--workers', 'SNAKETRON_WORKERS'], ['--node-id', 'SNAKETRON_NODE_ID'],
       ['--prefix', 'SNAKETRON_PREFIX'], ['--secret', 'SNAKETRON_SECRET'], ['--public-url', 'SNAKETRON_PUBLIC_URL'],
       ['--checkpoint-ticks', 'SNAKETRON_CHECKPOINT_TICKS'], ['--lease-ms', 'SNAKETRON_LEASE_MS'],
-      ['--lobby-grace-ms', 'SNAKETRON_LOBBY_GRACE_MS']]) {
+      ['--lobby-grace-ms', 'SNAKETRON_LOBBY_GRACE_MS'], ['--log-level', 'SNAKETRON_LOG_LEVEL']]) {
       expect(stdout).to.contain(flag).and.contain(env);
     }
     expect(stdout).to.contain('(default 8080)').and.contain('(default 32)').and.contain('(default 1500)');
     expect(stdout).to.contain('host name, port and a random suffix');
+    expect(stdout).to.contain('(default cores − 1)').and.contain('(default info)');
   });
 
   it('takes flags over the environment over the defaults', () => {
@@ -52,6 +53,10 @@ describe('snaketron-node configuration', function () {
     expect(run(['--database', 'postgres://[::1']).stderr).to.contain('--database (SNAKETRON_DATABASE_URL) must be a postgres:// URL, got "postgres://[::1"');
     expect(run(['--public-url', 'not a url']).stderr).to.contain('--public-url (SNAKETRON_PUBLIC_URL) must be a ws:// or wss:// URL');
     expect(run(['--node-id', '']).stderr).to.contain('--node-id (SNAKETRON_NODE_ID) must be 1-100 letters');
+    expect(run(['--prefix', 'a b']).stderr).to.contain('--prefix (SNAKETRON_PREFIX) must be 1-64 letters');
+    const level = run(['--log-level', 'loud']);
+    expect(level.code).to.equal(2);
+    expect(level.stderr).to.contain('--log-level (SNAKETRON_LOG_LEVEL) must be one of fatal, error, warn, info, debug, trace, silent, got "loud"');
   });
 
   it('refuses to join a cluster whose partition count differs from its own, saying so, with exit code 1', async () => {
@@ -108,7 +113,7 @@ describe('snaketron-node configuration', function () {
     expect(redis.stderr).to.contain('Redis at redis://127.0.0.1:1 does not answer');
     const pg = run(['--port', '0', '--prefix', 'st-config-spec', '--database', 'postgres://root@127.0.0.1:1/none']);
     expect(pg.code).to.equal(1);
-    expect(pg.stderr).to.match(/cannot prepare the database: .*ECONNREFUSED/);
+    expect(pg.stderr).to.match(/cannot prepare the database: Postgres does not answer \(.*ECONNREFUSED.*\): is it running, and is --database right\?/);
     const missing = run(['--port', '0', '--prefix', 'st-config-spec', '--database', 'postgres://root@127.0.0.1:5432/st_no_such_database']);
     expect(missing.code).to.equal(1);
     expect(missing.stderr).to.contain('database "st_no_such_database" does not exist (create it');

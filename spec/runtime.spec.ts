@@ -485,6 +485,26 @@ describe('runtime on one node', function () {
 });
 
 
+describe('runtime configuration', () => {
+  it('refuses to start without a cluster prefix, or with an actor module URL the worker threads cannot resolve', async () => {
+    const base: RuntimeOptions = { redisUrl: REDIS_URL, databaseUrl: 'postgres://127.0.0.1:5432/test', prefix: 'st-config', actorModules: [] };
+    const refusal = async (options: RuntimeOptions) => {
+      try {
+        await Runtime.start(options);
+      } catch (err) {
+        return err as Error;
+      }
+      throw new Error('the runtime started');
+    };
+    const noPrefix = await refusal({ ...base, prefix: undefined as unknown as string });
+    expect(noPrefix.name).to.equal('ConfigurationError');
+    expect(noPrefix.message).to.contain('prefix must be 1-64 letters');
+    const relative = await refusal({ ...base, actorModules: ['./my-game.ts'] });
+    expect(relative.name).to.equal('ConfigurationError');
+    expect(relative.message).to.contain(`actorModules takes absolute URLs, as new URL('./my-game.ts', import.meta.url).href gives`);
+  });
+});
+
 describe('producer', function () {
   this.timeout(30000);
 

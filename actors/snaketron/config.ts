@@ -10,6 +10,8 @@ interface Option {
   help: string;
   default: () => string | undefined;
   kind: 'int' | 'string' | 'url';
+  /** what --help says the default is, where it depends on the machine */
+  shownDefault?: string;
   min?: number;
   max?: number;
 }
@@ -19,17 +21,20 @@ const OPTIONS: Option[] = [
   { flag: 'redis', env: 'SNAKETRON_REDIS_URL', help: 'Redis URL, or comma-separated host:port seeds of a Redis Cluster', default: () => 'redis://127.0.0.1:6379', kind: 'string' },
   { flag: 'database', env: 'SNAKETRON_DATABASE_URL', help: 'Postgres URL', default: () => 'postgres://127.0.0.1:5432/snaketron', kind: 'url' },
   { flag: 'partitions', env: 'SNAKETRON_PARTITIONS', help: 'partitions of the cluster (fixed at its first start)', default: () => '32', kind: 'int', min: 1, max: 4096 },
-  { flag: 'workers', env: 'SNAKETRON_WORKERS', help: 'worker threads running partition executors', default: () => String(Math.max(1, availableParallelism() - 1)), kind: 'int', min: 1, max: 256 },
+  { flag: 'workers', env: 'SNAKETRON_WORKERS', help: 'worker threads running partition executors', default: () => String(Math.max(1, availableParallelism() - 1)), shownDefault: 'cores − 1', kind: 'int', min: 1, max: 256 },
   { flag: 'node-id', env: 'SNAKETRON_NODE_ID', help: 'this node\'s id in the cluster (default: host name, port and a random suffix)', default: () => undefined, kind: 'string' },
   { flag: 'prefix', env: 'SNAKETRON_PREFIX', help: 'prefix of every Redis key', default: () => 'snaketron', kind: 'string' },
   { flag: 'secret', env: 'SNAKETRON_SECRET', help: 'token signing secret (default: generated once per cluster, kept in Redis)', default: () => undefined, kind: 'string' },
   { flag: 'public-url', env: 'SNAKETRON_PUBLIC_URL', help: 'the WebSocket URL clients use (default ws://HOST:PORT/ws)', default: () => undefined, kind: 'string' },
   { flag: 'checkpoint-ticks', env: 'SNAKETRON_CHECKPOINT_TICKS', help: 'checkpoint every game at least every K ticks', default: () => '20', kind: 'int', min: 1, max: 100000 },
   { flag: 'lobby-grace-ms', env: 'SNAKETRON_LOBBY_GRACE_MS', help: 'how long a player whose connection closed keeps its seat in a private lobby', default: () => '20000', kind: 'int', min: 0, max: 3600000 },
+  { flag: 'log-level', env: 'SNAKETRON_LOG_LEVEL', help: 'fatal, error, warn, info, debug, trace or silent', default: () => 'info', kind: 'string' },
   { flag: 'lease-ms', env: 'SNAKETRON_LEASE_MS', help: 'partition lease; a dead node\'s games move after about this long', default: () => '1500', kind: 'int', min: 200, max: 600000 },
 ];
 
 export class ConfigError extends Error {}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /** Whether `text` parses as a URL with one of these schemes (a regular expression alone lets `postgres://[::1` by). */
 export function isUrl(text: string, schemes: readonly string[]): boolean {
@@ -41,7 +46,7 @@ export function isUrl(text: string, schemes: readonly string[]): boolean {
 }
 
 export function usage(): string {
-  const rows = OPTIONS.map((o) => `  --${o.flag.padEnd(18)} ${o.env.padEnd(28)} ${o.help}${o.default() ? ` (default ${o.default()})` : ''}`);
+  const rows = OPTIONS.map((o) => `  --${o.flag.padEnd(18)} ${o.env.padEnd(28)} ${o.help}${o.default() ? ` (default ${o.shownDefault ?? o.default()})` : ''}`);
   return ['Usage: snaketron-node [options]', '', 'Starts a SnakeTron cluster node. Every option may also be set by its environment variable.', '',
     '  flag                 environment                  meaning', ...rows, '  --help               show this'].join('\n');
 }
@@ -78,7 +83,9 @@ export function parseNodeConfig(argv: string[], env: NodeJS.ProcessEnv): NodeCon
   }
   const port = int('port');
   const prefix = value(get('prefix'))!;
-  if (!/^[\w.-]{1,64}$/.test(prefix)) throw new ConfigError(`--prefix must be 1-64 letters, digits, '.', '_' or '-', got "${prefix}"`);
+  if (!/^[\w.-]{1,64}$/.test(prefix)) throw new ConfigError(`--prefix (SNAKETRON_PREFIX) must be 1-64 letters, digits, '.', '_' or '-', got "${prefix}"`);
+  const logLevel = value(get('log-level'))!;
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`--log-level (SNAKETRON_LOG_LEVEL) must be one of ${LOG_LEVELS.join(', ')}, got "${logLevel}"`);
   const nodeId = value(get('node-id'));
   if (nodeId !== undefined && !/^[\w.:-]{1,100}$/.test(nodeId)) {
     throw new ConfigError(`--node-id (SNAKETRON_NODE_ID) must be 1-100 letters, digits, '.', ':', '_' or '-', got "${nodeId}"`);
@@ -91,6 +98,6 @@ export function parseNodeConfig(argv: string[], env: NodeJS.ProcessEnv): NodeCon
     port, redisUrl: redis, databaseUrl: database, partitions: int('partitions'), workers: int('workers'),
     nodeId: nodeId ?? `${hostname()}-${port}-${randomBytes(3).toString('hex')}`,
     prefix, secret: value(get('secret')), publicUrl,
-    checkpointTicks: int('checkpoint-ticks'), leaseMs: int('lease-ms'), lobbyGraceMs: int('lobby-grace-ms'),
+    checkpointTicks: int('checkpoint-ticks'), leaseMs: int('lease-ms'), lobbyGraceMs: int('lobby-grace-ms'), logLevel,
   };
 }

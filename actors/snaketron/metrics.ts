@@ -43,7 +43,7 @@ class ExposedHistogram {
 export function createMetrics(runtime: Runtime, fanout: Fanout, stats: NodeStats): client.Registry {
   const registry = new client.Registry();
   registry.setDefaultLabels({ node: runtime.nodeId });
-  client.collectDefaultMetrics({ register: registry, prefix: 'snaketron_process_' });
+  client.collectDefaultMetrics({ register: registry, prefix: 'snaketron_' });
   const counters = runtime.supervisor.counters;
   const gauge = (name: string, help: string, value: () => number) =>
     new client.Gauge({ name, help, registers: [registry], collect() { this.set(value()); } });
@@ -62,7 +62,7 @@ export function createMetrics(runtime: Runtime, fanout: Fanout, stats: NodeStats
   counter('snaketron_inputs_total', 'mailbox inputs read', () => counters.inputs);
   counter('snaketron_mailbox_reads_total', 'mailbox reads (one Redis call each; at ticks, and between them only for partitions with lobbies)', () => counters.reads);
   counter('snaketron_dead_letters_total', 'inputs dead-lettered', () => counters.deadLetters);
-  counter('snaketron_recoveries_total', 'partition recoveries (takeovers, worker replacements)', () => counters.recoveries);
+  counter('snaketron_recoveries_total', 'partitions this node took up and restored: at its start, on a hand-off, on a takeover from a dead node, on a worker replacement', () => counters.recoveries);
   counter('snaketron_actor_restarts_total', 'actors restarted after throwing', () => counters.actorRestarts);
   counter('snaketron_worker_restarts_total', 'worker threads replaced', () => counters.workerRestarts);
   const histogram = (name: string, help: string, source: () => LatencyHistogram) =>
@@ -70,7 +70,7 @@ export function createMetrics(runtime: Runtime, fanout: Fanout, stats: NodeStats
   histogram('snaketron_tick_lateness_seconds', 'how late ticks ran after they were due', () => counters.lateness);
   histogram('snaketron_commit_seconds', 'journal commit latency', () => counters.commitMs);
   histogram('snaketron_checkpoint_seconds', 'checkpoint batch write latency', () => counters.checkpointMs);
-  histogram('snaketron_recovery_seconds', 'partition recovery duration', () => counters.recoveryMs);
+  histogram('snaketron_recovery_seconds', 'how long restoring a partition took (checkpoints and journal replay); after a node dies its games also wait for its lease to expire (--lease-ms)', () => counters.recoveryMs);
   histogram('snaketron_tick_delivery_seconds', 'from a tick\'s commit to its message handed to the sockets of this node\'s clients (per outbox entry holding ticks)', () => fanout.counters.deliveryMs);
   const lag = new client.Gauge({
     name: 'snaketron_inbox_lag', help: 'mailbox entries not yet read by the owner, per partition', labelNames: ['partition'], registers: [registry],

@@ -34,6 +34,8 @@ export interface NodeConfig {
   leaseMs: number;
   /** how long a player whose connection closed keeps its seat in a private lobby */
   lobbyGraceMs: number;
+  /** pino's level for the node's own logger (when `logger` is not given) and its threads */
+  logLevel?: string;
   logger?: Logger;
 }
 
@@ -62,7 +64,7 @@ export interface RunningNode {
 }
 
 export async function startNode(config: NodeConfig): Promise<RunningNode> {
-  const log = config.logger ?? createLogger({ node: config.nodeId });
+  const log = config.logger ?? createLogger({ node: config.nodeId }, config.logLevel);
   // the port first: a node that cannot have it says so before it joins the cluster (it would take partitions only to
   // drop them again); its routes are added once the node is ready to serve them
   const app = uWS.App();
@@ -361,11 +363,11 @@ export async function clusterView(runtime: Runtime): Promise<unknown> {
     return { partition: p, owner, epoch: epoch === null ? null : Number(epoch) };
   }));
   const games: Record<number, number> = {};
-  for (const n of nodes) Object.assign(games, n.partitionGames ?? {});
+  for (const n of nodes) Object.assign(games, n.partitionActors ?? {});
   for (const o of runtime.supervisor.owned.values()) games[o.partition] = o.actors;
   return {
     node: runtime.nodeId,
-    nodes: nodes.map((n) => ({ id: n.nodeId, url: n.url, started: n.startedAt, lastHeartbeat: n.lastHeartbeat, partitions: n.partitions, games: n.games, clients: n.clients })),
+    nodes: nodes.map((n) => ({ id: n.nodeId, url: n.url, started: n.startedAt, lastHeartbeat: n.lastHeartbeat, partitions: n.partitions, games: n.actors, clients: n.clients })),
     partitions: partitions.map((p) => ({ ...p, games: games[p.partition] ?? null })),
     takeovers: runtime.supervisor.recentTakeovers.slice(-20),
   };
