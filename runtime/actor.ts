@@ -27,6 +27,11 @@ export interface TickSchedule {
   readonly startAt: number;
 }
 
+/**
+ * An actor type. Its inputs and create input arrive as `unknown`: they are whatever a submitter stored in the
+ * mailbox (msgpack), so the actor checks them. Its outputs are journaled the same way: plain data (objects, arrays,
+ * strings, numbers, booleans, null, Uint8Array), which observers read back from the outbox.
+ */
 export interface ActorType<State = unknown, Output = unknown> {
   /** The name inputs use to create an actor of this type. */
   readonly type: string;
@@ -56,5 +61,5 @@ export interface ActorType<State = unknown, Output = unknown> {
 
 /** A module that hosts actors exports its types under this name; workers import it by URL. */
 export interface ActorModule {
-  readonly actorTypes: readonly ActorType<any, any>[];
+  readonly actorTypes: readonly ActorType[];
 }
