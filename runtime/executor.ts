@@ -253,6 +253,7 @@ export class PartitionExecutor {
       if (actor.finished) this.finished.add(actor.id);
     }
     await this.claimPending();
+    await this.forgetOldConsumers();
     if (this.halted) return;
     this.running = true;
     this.stats.actors = this.actors.size;
@@ -274,6 +275,26 @@ export class PartitionExecutor {
     } while (cursor !== '0-0');
     claimed.sort((a, b) => compareStreamIds(a.id, b.id));
     await this.route(claimed);
+  }
+
+  /**
+   * Forgets the mailbox consumers of earlier owners (each node reads as a consumer named by its id, and a restarted
+   * node has a new one): their pending inputs were just claimed, and the fence keeps them from reading again. Left
+   * alone, every restart added one consumer to every partition's group for good.
+   */
+  private async forgetOldConsumers(): Promise<void> {
+    const inbox = this.keys.inbox(this.partition);
+    try {
+      const consumers = await this.redis.xinfo('CONSUMERS', inbox, OWNER_GROUP) as Array<Array<string | number>>;
+      for (const consumer of consumers) {
+        const fields = new Map<unknown, unknown>();
+        for (let i = 0; i + 1 < consumer.length; i += 2) fields.set(String(consumer[i]), consumer[i + 1]);
+        const name = String(fields.get('name'));
+        if (name !== this.config.nodeId && Number(fields.get('pending')) === 0) await this.redis.xgroup('DELCONSUMER', inbox, OWNER_GROUP, name);
+      }
+    } catch (err) {
+      this.log.warn({ err: errorText(err), partition: this.partition }, 'could not forget the mailbox consumers of earlier owners; they are tried again at the next recovery');
+    }
   }
 
   private toInboxEntry([id, fields]: [Buffer | string, Buffer[]]): InboxEntry {

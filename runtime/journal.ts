@@ -15,6 +15,11 @@ import type { RedisClient } from './redis.ts';
  */
 export const TICK_PHASES = 8;
 
+/** The phase (0 to TICK_PHASES − 1) at which a partition ticks: partitions of one phase come due together. */
+export function tickPhase(partition: number, partitions: number): number {
+  return partition % Math.min(partitions, TICK_PHASES);
+}
+
 /**
  * A partition's tick grid: partition p ticks at phase (p mod the phases) of each period and, on a finer grid of
  * `slots` instants a period, at the phase plus floor(j · period / slots) for j < slots.
@@ -22,7 +27,7 @@ export const TICK_PHASES = 8;
 export function tickGrid(partition: number, partitions: number): ActorContext['align'] {
   const phases = Math.min(partitions, TICK_PHASES);
   return (t, periodMs, precisionMs = periodMs) => {
-    const phase = Math.floor(((partition % phases) * periodMs) / phases);
+    const phase = Math.floor((tickPhase(partition, partitions) * periodMs) / phases);
     const slots = Math.max(1, Math.ceil(periodMs / Math.max(1, precisionMs)));
     const offset = (((t - phase) % periodMs) + periodMs) % periodMs; // t's distance past the last phase instant
     const slotStart = (j: number) => Math.floor((j * periodMs) / slots); // slot `slots` is the next period's first

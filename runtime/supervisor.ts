@@ -5,6 +5,7 @@
 import { EventEmitter } from 'node:events';
 import type { Worker } from 'node:worker_threads';
 import type { ExecutorEvent } from './executor.ts';
+import { tickPhase } from './journal.ts';
 import { LatencyHistogram } from './histogram.ts';
 import type { Keys } from './keys.ts';
 import type { Logger } from './log.ts';
@@ -278,14 +279,24 @@ export class Supervisor extends EventEmitter {
     for (const o of partitions) await this.acquire(o.partition);
   }
 
-  private leastLoaded(): WorkerSlot | null {
+  /**
+   * The worker for a partition: the one with the fewest partitions of its tick phase, then the fewest in all.
+   * Partitions of one phase come due at the same instant, and a worker works off its partitions one after another:
+   * on one worker, the last of them waits for the ticks of all the others, while the other worker idles.
+   */
+  private placeFor(partition: number): WorkerSlot | null {
+    const phase = tickPhase(partition, this.config.partitions);
     let best: WorkerSlot | null = null;
-    let bestLoad = Infinity;
+    let bestLoad: [number, number] = [Infinity, Infinity];
     for (const slot of this.slots) {
       if (!slot.worker || !slot.ready) continue;
-      let load = 0;
-      for (const o of this.owned.values()) if (o.worker === slot) load++;
-      if (load < bestLoad) { best = slot; bestLoad = load; }
+      const load: [number, number] = [0, 0];
+      for (const o of this.owned.values()) {
+        if (o.worker !== slot) continue;
+        if (tickPhase(o.partition, this.config.partitions) === phase) load[0]++;
+        load[1]++;
+      }
+      if (load[0] < bestLoad[0] || (load[0] === bestLoad[0] && load[1] < bestLoad[1])) { best = slot; bestLoad = load; }
     }
     return best;
   }
@@ -295,7 +306,7 @@ export class Supervisor extends EventEmitter {
     // one acquisition at a time per partition (a worker's replacement and the balance loop may both try): two
     // would start two executors of it under two epochs
     if (this.owned.has(partition) || this.acquiring.has(partition) || this.stopping) return false;
-    const slot = this.leastLoaded();
+    const slot = this.placeFor(partition);
     if (!slot) return false;
     this.acquiring.add(partition);
     let epoch: number;

@@ -14,7 +14,7 @@ import { dropKeys, freshDatabase, freshPrefix, REDIS_URL, sleep, waitFor, type S
 import { JournalCollector, readDeadLetters, verifyGame } from './support/journal.ts';
 import { GameDriver, SPEC_DUEL } from './support/driver.ts';
 import { GAME_ACTOR, type CreateGame } from '../actors/snaketron/game-actor.ts';
-import { fieldValue, TICK_PHASES, tickGrid } from '../runtime/journal.ts';
+import { fieldValue, TICK_PHASES, tickGrid, tickPhase } from '../runtime/journal.ts';
 import { compareStreamIds, decodeBatch, decodeInput } from '../runtime/records.ts';
 import { Producer } from '../runtime/producer.ts';
 import { CheckpointStore, type Checkpoint } from '../runtime/checkpoints.ts';
@@ -484,6 +484,48 @@ describe('runtime on one node', function () {
   });
 });
 
+
+describe('runtime placement and restarts', function () {
+  this.timeout(60_000);
+
+  it('spreads the partitions of each tick phase over the workers, and forgets the mailbox consumers of earlier owners', async () => {
+    const db = await freshDatabase('placement');
+    const prefix = freshPrefix('placement');
+    const keys = new Keys(prefix);
+    const partitions = 2 * TICK_PHASES;
+    const start = (nodeId: string) => Runtime.start({
+      redisUrl: REDIS_URL, databaseUrl: db.url, actorModules: [FIXTURES], prefix, partitions, workers: 2, nodeId,
+      logger: createLogger({ spec: 'placement' }, 'silent'),
+    });
+    const redis = connectRedis(REDIS_URL);
+    try {
+      const earlier = await start('earlier-node');
+      await waitFor('the first node to own its partitions', () => earlier.isSettled());
+      await earlier.stop(true);
+      const runtime = await start('later-node');
+      try {
+        await waitFor('the node to own its partitions', () => runtime.isSettled());
+        // partitions of one phase come due together: each worker takes one of the two, not both
+        const workersOf = new Map<number, number[]>();
+        for (const owned of runtime.supervisor.owned.values()) {
+          const phase = tickPhase(owned.partition, partitions);
+          workersOf.set(phase, [...(workersOf.get(phase) ?? []), owned.worker.index].sort());
+        }
+        expect([...workersOf.values()]).to.deep.equal(Array.from({ length: TICK_PHASES }, () => [0, 1]));
+        for (let p = 0; p < partitions; p++) {
+          const consumers = await redis.xinfo('CONSUMERS', keys.inbox(p), 'owner') as Array<Array<string | number>>;
+          expect(consumers.map((c) => c[c.indexOf('name') + 1]), `partition ${p}`).to.deep.equal(['later-node']);
+        }
+      } finally {
+        await runtime.stop(false);
+      }
+    } finally {
+      redis.disconnect();
+      await db.drop();
+      await dropKeys(prefix);
+    }
+  });
+});
 
 describe('runtime configuration', () => {
   it('refuses to start without a cluster prefix, or with an actor module URL the worker threads cannot resolve', async () => {
