@@ -16,6 +16,8 @@ export class Keys {
   deadLetters(partition: number): string { return this.part(partition, 'dead'); }
   /** The owner's node id, with an expiry: the lease. */
   lease(partition: number): string { return this.part(partition, 'lease'); }
+  /** The node that last acquired the partition (no expiry): whom the next owner takes it from. */
+  holder(partition: number): string { return this.part(partition, 'holder'); }
   /** The fencing epoch: increased at every acquisition; writes carrying an older one are refused. */
   epoch(partition: number): string { return this.part(partition, 'epoch'); }
   /** The number of the last committed batch, so a commit retried after a lost reply is applied once. */
@@ -33,6 +35,8 @@ export class Keys {
   get nodes(): string { return `${this.prefix}:nodes`; }
   /** A node's registration (url, start time, counts), refreshed with its heartbeat. */
   node(nodeId: string): string { return `${this.prefix}:node:${nodeId}`; }
+  /** The cluster's latest partition takeovers, newest first (a capped list of JSON Takeover). */
+  get takeovers(): string { return `${this.prefix}:takeovers`; }
   /** Application keys outside the runtime (matchmaking, sessions) live under this prefix too. */
   app(name: string): string { return `${this.prefix}:app:${name}`; }
   /** An application key beside a partition's streams (same hash tag), e.g. data collected from its journal. */

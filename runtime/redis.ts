@@ -16,7 +16,7 @@ const COMMANDS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'commands');
  * pulls in `commands/includes/x.lua`.
  */
 const COMMANDS = {
-  acquire: 3,
+  acquire: 4,
   renew: 2,
   release: 2,
   read: 3,

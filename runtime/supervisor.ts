@@ -35,6 +35,8 @@ interface OwnedPartition {
   since: number;
   /** the hand-off under way, which a stop waits for too */
   handingOff?: Promise<void>;
+  from: string | null;
+  reason: TakeoverReason;
 }
 
 class WorkerSlot {
@@ -64,13 +66,33 @@ export class RuntimeCounters {
   readonly actorRestartMs = new LatencyHistogram();
 }
 
+/** Why a node took a partition up. */
+export type TakeoverReason =
+  /** nobody held it before (a new cluster) */
+  | 'new'
+  /** its holder handed it over: it left the cluster (SIGTERM) or the partitions were rebalanced */
+  | 'handed over'
+  /** its holder stopped heartbeating (it died) and its lease ran out */
+  | 'holder died'
+  /** this node held it: its worker was replaced, or it lost the lease for a moment */
+  | 'restarted';
+
 export interface Takeover {
   partition: number;
   epoch: number;
+  /** the node that took it */
+  node: string;
+  /** the node that held it before, or null */
+  from: string | null;
+  reason: TakeoverReason;
   at: number;
+  /** from the acquisition to the end of the recovery */
   ms: number;
   actors: number;
 }
+
+/** How many takeovers the cluster remembers (Keys.takeovers). */
+const TAKEOVERS_KEPT = 100;
 
 const WORKER_ENTRY = siblingModule(import.meta.url, 'worker');
 
@@ -80,7 +102,6 @@ export class Supervisor extends EventEmitter {
   /** partitions whose acquisition is on its way to Redis */
   private readonly acquiring = new Set<number>();
   readonly counters = new RuntimeCounters();
-  readonly recentTakeovers: Takeover[] = [];
   private timers: NodeJS.Timeout[] = [];
   private pingSeq = 0;
   private lastCheck = 0;
@@ -191,11 +212,14 @@ export class Supervisor extends EventEmitter {
           owned.actors = event.actors;
           this.counters.recoveries++;
           this.counters.recoveryMs.observe(event.ms);
-          const takeover = { partition: event.partition, epoch: event.epoch, at: Date.now(), ms: Date.now() - owned.since, actors: event.actors };
-          this.recentTakeovers.push(takeover);
-          if (this.recentTakeovers.length > 50) this.recentTakeovers.shift();
+          const takeover: Takeover = {
+            partition: event.partition, epoch: event.epoch, node: this.config.nodeId, from: owned.from, reason: owned.reason,
+            at: Date.now(), ms: Date.now() - owned.since, actors: event.actors,
+          };
           this.log.info(takeover, 'partition recovered');
           this.emit('recovered', takeover);
+          void this.redis.multi().lpush(this.keys.takeovers, JSON.stringify(takeover)).ltrim(this.keys.takeovers, 0, TAKEOVERS_KEPT - 1).exec()
+            .catch((err: unknown) => this.log.warn({ err: String(err) }, 'could not note a takeover in the cluster\'s list'));
         }
         break;
       case 'lost':
@@ -311,9 +335,10 @@ export class Supervisor extends EventEmitter {
     this.acquiring.add(partition);
     let epoch: number;
     let lastSeq: number | string;
+    let previous: string | undefined;
     try {
-      [epoch, lastSeq] = await runCommand<[number, number | string]>(this.redis, 'acquire',
-        [this.keys.lease(partition), this.keys.epoch(partition), this.keys.commitSeq(partition)],
+      [epoch, lastSeq, previous] = await runCommand<[number, number | string, string?]>(this.redis, 'acquire',
+        [this.keys.lease(partition), this.keys.epoch(partition), this.keys.commitSeq(partition), this.keys.holder(partition)],
         [this.config.nodeId, this.config.leaseMs]);
     } finally {
       this.acquiring.delete(partition);
@@ -324,11 +349,26 @@ export class Supervisor extends EventEmitter {
       await runCommand<number>(this.redis, 'release', [this.keys.lease(partition), this.keys.epoch(partition)], [this.config.nodeId, epoch]).catch(() => 0);
       return false;
     }
-    this.owned.set(partition, { partition, epoch, worker: slot, state: 'recovering', actors: 0, since: Date.now() });
+    const from = previous || null;
+    const reason = await this.reasonFor(from);
+    this.owned.set(partition, { partition, epoch, worker: slot, state: 'recovering', actors: 0, since: Date.now(), from, reason });
     this.counters.takeovers++;
     this.post(slot, { kind: 'assign', partition, epoch, lastSeq: Number(lastSeq) });
-    this.log.info({ partition, epoch, worker: slot.index }, 'partition acquired');
+    this.log.info({ partition, epoch, worker: slot.index, from, reason }, 'partition acquired');
     return true;
+  }
+
+  /** Why this node took up a partition `from` held: a node gone from the membership left it (SIGTERM), one still listed but silent died. */
+  private async reasonFor(from: string | null): Promise<TakeoverReason> {
+    if (from === null) return 'new';
+    if (from === this.config.nodeId) return 'restarted';
+    const beat = await this.redis.zscore(this.keys.nodes, from).catch(() => null);
+    return beat !== null && !(await this.membership.isAlive(from)) ? 'holder died' : 'handed over';
+  }
+
+  /** The cluster's latest takeovers, newest first. */
+  async recentTakeovers(count: number): Promise<Takeover[]> {
+    return (await this.redis.lrange(this.keys.takeovers, 0, count - 1)).map((t) => JSON.parse(t) as Takeover);
   }
 
   /** Owns the partitions the membership assigns to this node, and hands the others over. */

@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { DIR_NAMES } from '../protocol/engine.ts';
 import { Keys } from '../runtime/keys.ts';
+import type { Takeover } from '../runtime/supervisor.ts';
 import type { CreateGame, GameInput } from '../actors/snaketron/game-actor.ts';
 import { SpecCluster } from './support/cluster.ts';
 import { SpecClient } from './support/client.ts';
@@ -175,6 +176,18 @@ describe('a SnakeTron cluster', function () {
       const after = (await first[0].get('/api/cluster')).json<{ partitions: Array<{ owner: string }> }>();
       return after.partitions.every((p) => first.some((n) => n.nodeId === p.owner));
     });
+    // any node lists the cluster's takeovers: the fourth took its share from the first nodes, which took it back
+    const takeovers = await waitFor('the takeovers back from the fourth node', async () => {
+      const list = (await first[1].get('/api/cluster')).json<{ takeovers: Takeover[] }>().takeovers;
+      return list.filter((t) => t.from === fourth.nodeId).length === PARTITIONS / 4 ? list : null;
+    });
+    for (const t of takeovers.filter((t) => t.from === fourth.nodeId)) {
+      expect(t).to.include({ reason: 'handed over' });
+      expect(first.map((n) => n.nodeId)).to.include(t.node);
+    }
+    const toFourth = takeovers.filter((t) => t.node === fourth.nodeId);
+    expect(toFourth).to.have.length(PARTITIONS / 4);
+    for (const t of toFourth) expect(t.reason).to.equal('handed over');
     const back = await SpecClient.connect(first[2].ws, 'watcher-again');
     await back.hello('watcher');
     back.send({ type: 'watch', gameId: a.gameId });
@@ -209,7 +222,13 @@ describe('a SnakeTron cluster', function () {
     await ghost.next('queued');
     n1.kill('SIGKILL');
     await waitFor('n2 to see n1 dead', async () => (await n2.get('/api/cluster')).json<{ nodes: unknown[] }>().nodes.length === 1, 30_000, 100);
-    // the operator reads in n2's log which node died
+    // the operator reads on /api/cluster whose partitions n2 took, and why, and in n2's log which node died
+    // (n1 handed n2 half of them when n2 joined; n2 took the rest when n1 died)
+    const taken = await waitFor('n2 to list its takeovers from the dead n1', async () => {
+      const list = (await n2.get('/api/cluster')).json<{ takeovers: Takeover[] }>().takeovers.filter((t) => t.from === n1.nodeId && t.reason === 'holder died');
+      return list.length === PARTITIONS / 2 ? list : null;
+    });
+    for (const t of taken) expect(t.node).to.equal(n2.nodeId);
     const death = await waitFor('the death in n2\'s log', () => n2.output.split('\n').find((l) => l.includes(`node ${n1.nodeId} missed its heartbeats`)));
     expect(JSON.parse(death)).to.include({ level: 'warn', dead: n1.nodeId });
     // the stranded player reconnects to n2 and queues again: the dead node's ticket does not hold it

@@ -92,7 +92,7 @@ async function tickingDuel(h: Harness): Promise<{ gameId: string; p: number }> {
 
 /** Takes a partition's lease for a node as an owner does (the acquire script): [epoch, last commit seq]. */
 function acquireLease(redis: ReturnType<typeof connectRedis>, keys: Keys, p: number, nodeId: string, leaseMs: number): Promise<[number, number]> {
-  return runCommand<[number, number]>(redis, 'acquire', [keys.lease(p), keys.epoch(p), keys.commitSeq(p)], [nodeId, leaseMs]);
+  return runCommand<[number, number]>(redis, 'acquire', [keys.lease(p), keys.epoch(p), keys.commitSeq(p), keys.holder(p)], [nodeId, leaseMs]);
 }
 
 describe('runtime on one node', function () {

@@ -369,7 +369,7 @@ export async function clusterView(runtime: Runtime): Promise<unknown> {
     node: runtime.nodeId,
     nodes: nodes.map((n) => ({ id: n.nodeId, url: n.url, started: n.startedAt, lastHeartbeat: n.lastHeartbeat, partitions: n.partitions, games: n.actors, clients: n.clients })),
     partitions: partitions.map((p) => ({ ...p, games: games[p.partition] ?? null })),
-    takeovers: runtime.supervisor.recentTakeovers.slice(-20),
+    takeovers: await runtime.supervisor.recentTakeovers(20),
   };
 }
 
