@@ -36,7 +36,8 @@ interface OwnedPartition {
   /** the hand-off under way, which a stop waits for too */
   handingOff?: Promise<void>;
   from: string | null;
-  reason: TakeoverReason;
+  /** worked out beside the recovery */
+  reason: Promise<TakeoverReason>;
 }
 
 class WorkerSlot {
@@ -75,7 +76,9 @@ export type TakeoverReason =
   /** its holder stopped heartbeating (it died) and its lease ran out */
   | 'holder died'
   /** this node held it: its worker was replaced, or it lost the lease for a moment */
-  | 'restarted';
+  | 'restarted'
+  /** Redis did not say whether the holder was alive */
+  | 'unknown';
 
 export interface Takeover {
   partition: number;
@@ -131,13 +134,15 @@ export class Supervisor extends EventEmitter {
   /** Starts leasing: lease renewals, worker health checks, and taking the partitions the membership assigns. */
   async start(): Promise<void> {
     await this.startWorkers();
-    const every = (ms: number, fn: () => Promise<void> | void) => {
-      this.timers.push(setInterval(() => { void Promise.resolve(fn()).catch((err: unknown) => this.log.warn({ err }, 'supervisor task failed')); }, ms));
+    const every = (ms: number, task: string, fn: () => Promise<void> | void) => {
+      this.timers.push(setInterval(() => {
+        void Promise.resolve(fn()).catch((err: unknown) => this.log.warn({ err: String(err), task }, `supervisor task ${task} failed; it runs again shortly`));
+      }, ms));
     };
-    every(Math.max(100, Math.floor(this.config.leaseMs / 3)), () => this.renew());
-    every(200, () => this.checkWorkers());
+    every(Math.max(100, Math.floor(this.config.leaseMs / 3)), 'renewing leases', () => this.renew());
+    every(200, 'checking workers', () => this.checkWorkers());
     // often, so a partition released by a node handing off (or leaving) is taken up within a tenth of a second
-    every(100, () => this.balance());
+    every(100, 'balancing partitions', () => this.balance());
     await this.balance();
   }
 
@@ -212,14 +217,16 @@ export class Supervisor extends EventEmitter {
           owned.actors = event.actors;
           this.counters.recoveries++;
           this.counters.recoveryMs.observe(event.ms);
-          const takeover: Takeover = {
-            partition: event.partition, epoch: event.epoch, node: this.config.nodeId, from: owned.from, reason: owned.reason,
-            at: Date.now(), ms: Date.now() - owned.since, actors: event.actors,
-          };
-          this.log.info(takeover, 'partition recovered');
-          this.emit('recovered', takeover);
-          void this.redis.multi().lpush(this.keys.takeovers, JSON.stringify(takeover)).ltrim(this.keys.takeovers, 0, TAKEOVERS_KEPT - 1).exec()
-            .catch((err: unknown) => this.log.warn({ err: String(err) }, 'could not note a takeover in the cluster\'s list'));
+          const at = Date.now();
+          const { from, since } = owned;
+          void owned.reason.then((reason) => {
+            const takeover: Takeover = {
+              partition: event.partition, epoch: event.epoch, node: this.config.nodeId, from, reason, at, ms: at - since, actors: event.actors,
+            };
+            this.log.info(takeover, 'partition recovered');
+            this.emit('recovered', takeover);
+            return this.redis.multi().lpush(this.keys.takeovers, JSON.stringify(takeover)).ltrim(this.keys.takeovers, 0, TAKEOVERS_KEPT - 1).exec();
+          }).catch((err: unknown) => this.log.warn({ err: String(err) }, 'could not note a takeover in the cluster\'s list'));
         }
         break;
       case 'lost':
@@ -350,20 +357,29 @@ export class Supervisor extends EventEmitter {
       return false;
     }
     const from = previous || null;
-    const reason = await this.reasonFor(from);
+    // why, worked out beside the recovery: a round trip here would hold up every partition acquired after this one
+    const reason = this.reasonFor(from);
     this.owned.set(partition, { partition, epoch, worker: slot, state: 'recovering', actors: 0, since: Date.now(), from, reason });
     this.counters.takeovers++;
     this.post(slot, { kind: 'assign', partition, epoch, lastSeq: Number(lastSeq) });
-    this.log.info({ partition, epoch, worker: slot.index, from, reason }, 'partition acquired');
+    // debug: 'partition recovered' says the same and more once the partition runs
+    this.log.debug({ partition, epoch, worker: slot.index, from }, 'partition acquired');
     return true;
   }
 
-  /** Why this node took up a partition `from` held: a node gone from the membership left it (SIGTERM), one still listed but silent died. */
+  /**
+   * Why this node took up a partition `from` held: a node gone from the membership left it (SIGTERM) or handed it on
+   * in a rebalance; one still listed whose heartbeat is older than a lease died.
+   */
   private async reasonFor(from: string | null): Promise<TakeoverReason> {
     if (from === null) return 'new';
     if (from === this.config.nodeId) return 'restarted';
-    const beat = await this.redis.zscore(this.keys.nodes, from).catch(() => null);
-    return beat !== null && !(await this.membership.isAlive(from)) ? 'holder died' : 'handed over';
+    try {
+      const beat = await this.redis.zscore(this.keys.nodes, from);
+      return beat !== null && Number(beat) < Date.now() - this.config.leaseMs ? 'holder died' : 'handed over';
+    } catch {
+      return 'unknown';
+    }
   }
 
   /** The cluster's latest takeovers, newest first. */
