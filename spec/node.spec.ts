@@ -327,9 +327,12 @@ describe('a SnakeTron node over WebSockets', function () {
     expect((await second.next('lobby', (l) => l.players.length === 1)).host).to.equal(userId);
     await waitFor('the API to name the new host', async () => (await hostIn()).host === userId);
     second.send({ type: 'start' });
-    await second.next('snapshot');
+    const started = await second.next('snapshot');
+    expect(started.state.settings.players).to.equal(1);
     await waitFor('the game to run', async () => (await hostIn()).status === 'running');
     expect((await hostIn()).host).to.equal(userId);
+    // the game started with the one seat taken, not the three it offered: the API says the same as the game
+    expect((await node.get(`/api/games/${lobby.gameId}`)).json<{ settings: { players: number } }>().settings.players).to.equal(1);
   });
 
   it('hands a lobby on when its host\'s connection closes and the host is not back within the grace period', async () => {

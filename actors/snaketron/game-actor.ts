@@ -37,7 +37,8 @@ export type GameInput =
 export type GameOutput =
   // host: absent in records journaled before lobby outputs carried it
   | { e: 'lobby'; players: Seat[]; host?: string | null }
-  | { e: 'status'; status: GamePhase; startAt: number | null; reason?: string }
+  // players: at a start, the seats the game starts with (a private game's settings said how many it could seat)
+  | { e: 'status'; status: GamePhase; startAt: number | null; reason?: string; players?: number }
   | { e: 'tick'; t: number; turns: Array<[number, Dir]>; died: number[]; food: Cell | null; hash: number; over?: GameOver };
 
 export interface GameOver {
@@ -74,7 +75,7 @@ function start(state: GameState, countdownMs: number, ctx: ActorContext): GameOu
   state.phase = 'countdown';
   const precision = Math.max(1, Math.floor(2 * START_TOLERANCE * countdownMs));
   state.startAt = ctx.align(ctx.now + countdownMs - Math.floor(precision / 2), settings.tickMs, precision);
-  return { e: 'status', status: 'running', startAt: state.startAt };
+  return { e: 'status', status: 'running', startAt: state.startAt, players: state.seats.length };
 }
 
 const packr = new Packr({ useRecords: false, variableMapSize: true });

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Packr } from 'msgpackr';
 import { readFileSync } from 'node:fs';
 import type { Worker } from 'node:worker_threads';
+import { sql } from 'kysely';
 import type { Keys } from '../../runtime/keys.ts';
 import type { Logger } from '../../runtime/log.ts';
 import { fieldValue } from '../../runtime/journal.ts';
@@ -190,8 +191,12 @@ export class Recorder {
         lobbies.set(record.a, output);
       }
       if (output.e === 'status' && output.status === 'running') {
-        writes.push(this.db.updateTable('games').set({ status: 'running', started_at: new Date(output.startAt ?? Date.now()) })
-          .where('id', '=', record.a).where('status', '=', 'lobby').execute());
+        // a private game starts with the seats taken, not the seats it offered: its stored settings say so from now
+        const players = output.players;
+        writes.push(this.db.updateTable('games').set({
+          status: 'running', started_at: new Date(output.startAt ?? Date.now()),
+          ...(players === undefined ? {} : { settings: sql`jsonb_set(settings, '{players}', to_jsonb(${players}::int))` }),
+        }).where('id', '=', record.a).where('status', '=', 'lobby').execute());
       }
       if (output.e === 'tick') {
         collected.tick = { t: output.t, turns: output.turns, hash: output.hash };
