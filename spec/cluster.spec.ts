@@ -283,6 +283,39 @@ describe('a SnakeTron cluster', function () {
     for (const c of [guest, moved, joiner]) c.close();
   });
 
+  it('takes a SIGKILLed node\'s lobby players out of their lobbies unless they come back elsewhere within the grace period', async () => {
+    const [n1, n2] = [await cluster.start(), await cluster.start()];
+    await cluster.settled();
+    const lobbyOn = async (host: SpecClient, guestName: string) => {
+      host.send({ type: 'create', settings: { players: 2 } });
+      const lobby = await host.next('lobby');
+      const guest = await SpecClient.connect(n2.ws, guestName);
+      const { userId } = await guest.hello(guestName);
+      guest.send({ type: 'join', code: lobby.code });
+      await guest.next('lobby', (l) => l.players.length === 2);
+      return { lobby, guest, userId };
+    };
+    const lost = await SpecClient.connect(n1.ws, 'lost-host');
+    await lost.hello('losthost');
+    const a = await lobbyOn(lost, 'guest-a');
+    const moving = await SpecClient.connect(n1.ws, 'moving-host');
+    const movingWelcome = await moving.hello('movinghost');
+    const b = await lobbyOn(moving, 'guest-b');
+    n1.kill('SIGKILL');
+    // one host comes back on n2 at once (its page reconnects); the other never does
+    const back = await SpecClient.connect(n2.ws, 'moving-host-back');
+    expect((await back.hello(undefined, movingWelcome.token)).game).to.equal(b.lobby.gameId);
+    back.send({ type: 'rejoin', gameId: b.lobby.gameId });
+    await back.next('lobby', () => true, 20_000);
+    const handed = await a.guest.next('lobby', (l) => l.players.length === 1, 30_000);
+    expect(handed).to.deep.include({ gameId: a.lobby.gameId, host: a.userId });
+    await new Promise((resolve) => setTimeout(resolve, 5_000 + 2 * LOBBY_GRACE_MS));
+    expect(b.guest.all('lobby').filter((l) => l.players.length < 2)).to.have.length(0);
+    back.send({ type: 'start' });
+    expect((await b.guest.next('snapshot')).state.snakes.map((s) => s.name)).to.deep.equal(['movinghost', 'guest-b']);
+    for (const c of [a.guest, b.guest, back]) c.close();
+  });
+
   it('tells a matched player of its match when the notification from the node that made it is lost', async () => {
     const [n1, n2] = [await cluster.start(), await cluster.start()];
     await cluster.settled();

@@ -1,7 +1,9 @@
 // Players who drop out of a private lobby by closing their connection (a reload, a lost network) keep their seat
 // for a grace period. One not back by then leaves the lobby as if it had sent leave: its seat is freed and, if it
 // was the host, the lobby goes to the next player, who can start it. Before, a host who closed the page kept the
-// others waiting for good. The absences live in Redis, so any node ends them, also those a dead node had seen.
+// others waiting for good. The absences live in Redis, so any node ends them. Each node also notes there which
+// lobby players it serves, so that when it dies the others mark its players absent: a player that comes back (on
+// any node) keeps its seat, one that does not leaves.
 import { readFileSync } from 'node:fs';
 import type { Keys } from '../../runtime/keys.ts';
 import type { Logger } from '../../runtime/log.ts';
@@ -9,15 +11,19 @@ import { ActorFinishedError, type Producer } from '../../runtime/producer.ts';
 import { Script, type RedisClient } from '../../runtime/redis.ts';
 
 const script = (file: string) => new Script(readFileSync(new URL(`./commands/${file}`, import.meta.url), 'utf8'));
-const AWAY = script('away-2.lua');
+const AWAY = script('away-3.lua');
+const DEPART = script('depart-2.lua');
 const DUE = script('due-1.lua');
 /** how many absences one round ends at most; the next round takes the rest */
 const ROUND_LIMIT = 100;
 /** how long a player's return to a lobby is remembered, against a close of an older connection seen late */
 const RETURN_KEPT_MS = 3_600_000;
+/** a presence note this old is of a game long over (its player stayed connected after it): dropped unmarked */
+const PRESENCE_KEPT_MS = 86_400_000;
 
 export class LobbyAbsences {
   private readonly key: string;
+  private readonly presences: string;
 
   constructor(
     private readonly redis: RedisClient,
@@ -28,22 +34,49 @@ export class LobbyAbsences {
     readonly graceMs: number,
   ) {
     this.key = keys.app('{lobby}:absences');
+    this.presences = keys.app('{lobby}:presences');
   }
 
   /**
-   * A connection that entered the lobby at `enteredAt` (ms) closed, the player's last here: it leaves the lobby
-   * unless it is back within the grace period, or came back on a newer connection already.
+   * A player's connection on node `nodeId` entered its lobby at `enteredAt` (ms): back if it had dropped out, it
+   * keeps its seat; and should this node die, the others know to mark it absent.
    */
-  async away(gameId: string, userId: string, enteredAt: number): Promise<void> {
-    await AWAY.run(this.redis, [this.key, this.returnKey(gameId, userId)], [member(gameId, userId), Date.now() + this.graceMs, enteredAt]);
-  }
-
-  /** The player is in the lobby again (on any node): it keeps its seat. */
-  async back(gameId: string, userId: string): Promise<void> {
+  async entered(gameId: string, userId: string, nodeId: string, enteredAt: number): Promise<void> {
     await this.redis.multi()
       .zrem(this.key, member(gameId, userId))
-      .set(this.returnKey(gameId, userId), Date.now(), 'PX', RETURN_KEPT_MS)
+      .set(this.returnKey(gameId, userId), enteredAt, 'PX', RETURN_KEPT_MS)
+      .hset(this.presences, member(gameId, userId), `${nodeId} ${enteredAt}`)
       .exec();
+  }
+
+  /**
+   * A connection on node `nodeId` that entered the game at `enteredAt` (ms) closed, the player's last here. In a
+   * lobby (`inLobby`), the player leaves it unless it is back within the grace period, or came back on a newer
+   * connection already; in a game that has started, only the note of its presence goes.
+   */
+  async away(gameId: string, userId: string, nodeId: string, enteredAt: number, inLobby: boolean): Promise<void> {
+    await AWAY.run(this.redis, [this.key, this.returnKey(gameId, userId), this.presences],
+      [member(gameId, userId), Date.now() + this.graceMs, enteredAt, nodeId, inLobby ? 1 : 0]);
+  }
+
+  /**
+   * Marks absent the lobby players of nodes that died (`isLive` false), as if each had closed its connection: the
+   * ones that come back on another node keep their seats. Returns how many it marked.
+   */
+  async departed(isLive: (nodeId: string) => Promise<boolean>, now = Date.now()): Promise<number> {
+    const notes = await this.redis.hgetall(this.presences);
+    const byNode = new Map<string, string[]>();
+    for (const [entry, note] of Object.entries(notes)) {
+      const nodeId = note.slice(0, note.lastIndexOf(' '));
+      byNode.set(nodeId, [...(byNode.get(nodeId) ?? []), entry, note]);
+    }
+    let marked = 0;
+    for (const [nodeId, pairs] of byNode) {
+      if (await isLive(nodeId)) continue;
+      marked += await DEPART.run<number>(this.redis, [this.presences, this.key], [now + this.graceMs, now - PRESENCE_KEPT_MS, ...pairs]);
+    }
+    if (marked > 0) this.log.warn({ marked }, 'lobby players of a node that died are marked absent; those that do not come back leave their lobbies');
+    return marked;
   }
 
   private returnKey(gameId: string, userId: string): string {

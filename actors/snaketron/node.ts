@@ -94,7 +94,9 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
   }, () => [...runtime.supervisor.owned.keys()], log);
   recorder.start();
   const games = new GameService(db, runtime.producer);
-  const matchmaker = new Matchmaker(runtime.redis, runtime.keys, log, async (nodeId) => nodeId === config.nodeId || runtime.membership.isAlive(nodeId));
+  /** whether a node is alive now, read from Redis (the membership's list is as of this node's last heartbeat) */
+  const isLive = async (nodeId: string) => nodeId === config.nodeId || runtime.membership.isAlive(nodeId);
+  const matchmaker = new Matchmaker(runtime.redis, runtime.keys, log, isLive);
   const absences = new LobbyAbsences(runtime.redis, runtime.keys, runtime.producer, log, config.lobbyGraceMs);
 
   // sessions on this node, by user, so match notifications find their players
@@ -158,7 +160,10 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
       for (const [mode, size] of QUEUES) await matchQueue(mode, size);
       await matchmaker.sweep((id) => games.exists(id), startMatch);
       await tellUntold();
-      if (++matchRounds % PRUNE_EVERY_ROUNDS === 0) await matchmaker.prune();
+      if (++matchRounds % PRUNE_EVERY_ROUNDS === 0) {
+        await matchmaker.prune();
+        await absences.departed(isLive);
+      }
     })().catch((err: unknown) => log.warn({ err: String(err) }, 'matchmaking round failed'));
     void absences.expire().catch((err: unknown) => log.warn({ err: String(err) }, 'ending lobby absences failed'));
   }, 1000);

@@ -339,6 +339,7 @@ export class Session implements Subscriber {
     const user = this.user!;
     const createdId = await this.ctx.games.create({ gameId, settings, players: [user], host: user.userId, code: newLobbyCode() });
     await this.follow(gameId, createdId, rid);
+    await this.ctx.absences.entered(gameId, user.userId, this.ctx.nodeId, this.enteredAt);
   }
 
   private async join(code: string, rid?: number): Promise<void> {
@@ -357,7 +358,7 @@ export class Session implements Subscriber {
     this.state = { kind: 'game', gameId, role: 'player' };
     this.enteredAt = Date.now();
     if (joining !== undefined) this.behind = { gameId, inputId: joining };
-    else await this.ctx.absences.back(gameId, user.userId); // seated already: a player back in its lobby by its code
+    await this.ctx.absences.entered(gameId, user.userId, this.ctx.nodeId, this.enteredAt);
     // answered by the lobby that seats this player, or refused if another join took the last seat first
     await this.ctx.fanout.watch(gameId, this, 'player', user.userId, { reply: pending(rid, true), joining });
   }
@@ -413,7 +414,7 @@ export class Session implements Subscriber {
     this.state = { kind: 'game', gameId, role };
     this.turnsOnTheirWay = [];
     this.enteredAt = Date.now();
-    if (role === 'player' && state.phase === 'lobby') await this.ctx.absences.back(gameId, this.user!.userId);
+    if (role === 'player' && state.phase === 'lobby') await this.ctx.absences.entered(gameId, this.user!.userId, this.ctx.nodeId, this.enteredAt);
     await this.ctx.fanout.watch(gameId, this, role, this.user!.userId, { reply: pending(rid, role === 'player') });
   }
 
@@ -498,21 +499,22 @@ export class Session implements Subscriber {
     if (this.state.kind === 'queued') await this.unqueueQuietly().catch(() => undefined);
     if (this.state.kind === 'game') {
       this.ctx.fanout.unwatch(this.state.gameId, this);
-      if (this.state.role === 'player') await this.leaveLobbyUnlessBack(this.state.gameId).catch(() => undefined);
+      if (this.state.role === 'player') await this.noteDeparture(this.state.gameId).catch(() => undefined);
     }
   }
 
   /**
    * A player whose connection closed in a private lobby keeps its seat for the grace period (a reload, a lost
-   * network), then leaves it (LobbyAbsences); not while another of its connections here is in the lobby still.
+   * network), then leaves it (LobbyAbsences); not while another of its connections here is in the game still.
    */
-  private async leaveLobbyUnlessBack(gameId: string): Promise<void> {
+  private async noteDeparture(gameId: string): Promise<void> {
     const userId = this.user!.userId;
     for (const other of this.ctx.sessionsOf(userId)) {
       if (other.state.kind === 'game' && other.state.gameId === gameId && other.state.role === 'player') return;
     }
     const state = await this.ctx.fanout.replica(gameId);
-    if (state?.phase === 'lobby' && state.seats.some((s) => s.userId === userId)) await this.ctx.absences.away(gameId, userId, this.enteredAt);
+    const inLobby = state?.phase === 'lobby' && state.seats.some((s) => s.userId === userId);
+    await this.ctx.absences.away(gameId, userId, this.ctx.nodeId, this.enteredAt, inLobby);
   }
 
   /** The node is stopping: tell the client, then close. */
