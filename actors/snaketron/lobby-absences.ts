@@ -71,9 +71,12 @@ export class LobbyAbsences {
       byNode.set(nodeId, [...(byNode.get(nodeId) ?? []), entry, note]);
     }
     let marked = 0;
+    const oldest = now - PRESENCE_KEPT_MS;
     for (const [nodeId, pairs] of byNode) {
-      if (await isLive(nodeId)) continue;
-      marked += await DEPART.run<number>(this.redis, [this.presences, this.key], [now + this.graceMs, now - PRESENCE_KEPT_MS, ...pairs]);
+      // a live node's notes a day old are of games long over whose players stayed connected: they go unmarked
+      const stale = (await isLive(nodeId)) ? pairs.filter((_, i) => i % 2 === 0 && Number(pairs[i + 1].split(' ').pop()) < oldest) : null;
+      const taken = stale === null ? pairs : stale.flatMap((entry) => [entry, notes[entry]]);
+      if (taken.length > 0) marked += await DEPART.run<number>(this.redis, [this.presences, this.key], [now + this.graceMs, oldest, ...taken]);
     }
     if (marked > 0) this.log.warn({ marked }, 'lobby players of a node that died are marked absent; those that do not come back leave their lobbies');
     return marked;
