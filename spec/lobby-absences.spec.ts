@@ -17,7 +17,7 @@ describe('lobby absences', () => {
   let absences: LobbyAbsences;
   const live = new Set(['n1']);
   const isLive = async (node: string) => live.has(node);
-  const absent = () => redis.zrange(`${prefix}:app:{lobby}:absences`, "0", "-1");
+  const absent = () => redis.zrange(`${prefix}:app:{lobby}:absences`, '0', '-1');
   const notes = () => redis.hgetall(`${prefix}:app:{lobby}:presences`);
 
   beforeEach(() => {
