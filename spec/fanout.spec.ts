@@ -2,7 +2,7 @@
 // behind gets no backlog, then a fresh snapshot once it drains, and the ticks that follow apply to it exactly; a
 // game that fails ends for its clients with an error and an over.
 import { expect } from 'chai';
-import { Fanout, type Subscriber } from '../actors/snaketron/fanout.ts';
+import { Fanout, isStalled, type Subscriber } from '../actors/snaketron/fanout.ts';
 import { GAME_ACTOR, type CreateGame } from '../actors/snaketron/game-actor.ts';
 import type { ServerMessage } from '../protocol/messages.ts';
 import { defaultSettings } from '../protocol/settings.ts';
@@ -123,4 +123,19 @@ describe('fan-out to a client that falls behind', function () {
       await new Promise((resolve) => setTimeout(resolve, 300));
       expect(client.got.at(-1)).to.equal(over);
   }));
+
+  it('counts a game as stalled once its ticks stop: a running one since its last record, one in its countdown since its first tick was due', () => {
+    const settings = { ...defaultSettings('duel'), tickMs: 100 }; // stalled after 2 ticks and 250 ms: 450 ms
+    const startAt = 10_000;
+    const countdown = { phase: 'countdown' as const, startAt, settings };
+    // its start record came 1.5 s before startAt: right after startAt, before tick 1 arrives, nothing has stopped
+    expect(isStalled(countdown, startAt - 1500, startAt + 5)).to.equal(false);
+    expect(isStalled(countdown, startAt - 1500, startAt + 450)).to.equal(false);
+    expect(isStalled(countdown, startAt - 1500, startAt + 451)).to.equal(true);
+    expect(isStalled(countdown, startAt - 1500, startAt - 100)).to.equal(false);
+    const running = { phase: 'running' as const, startAt: null, settings };
+    expect(isStalled(running, 20_000, 20_450)).to.equal(false);
+    expect(isStalled(running, 20_000, 20_451)).to.equal(true);
+    expect(isStalled({ phase: 'lobby', startAt: null, settings }, 0, 1e9)).to.equal(false);
+  });
 });

@@ -84,6 +84,17 @@ const KEEP_UNWATCHED_MS = 30_000;
 const stalledAfterMs = (tickMs: number) => tickMs * 2 + 250;
 const HOUSEKEEPING_MS = 250;
 
+/**
+ * Whether a game's ticks have stopped coming: a running game quiet for longer than stalledAfterMs since its last
+ * record, or one whose first tick is that much overdue. (Counted from its start record, the first tick always
+ * looked a countdown late, so a round falling between startAt and the first tick said 'recovering'.)
+ */
+export function isStalled(state: Pick<GameState, 'phase' | 'startAt' | 'settings'>, lastRecordAt: number, now: number): boolean {
+  if (state.phase === 'running') return now - lastRecordAt > stalledAfterMs(state.settings.tickMs);
+  if (state.phase !== 'countdown' || state.startAt === null) return false;
+  return now - Math.max(lastRecordAt, state.startAt) > stalledAfterMs(state.settings.tickMs);
+}
+
 export interface FanoutCounters {
   resyncs: number;
   /** from a tick's commit (its outbox entry's id) to when its message was handed to its watchers' sockets */
@@ -532,8 +543,7 @@ export class Fanout {
       }
       usedPartitions.add(game.partition);
       if (!game.loaded && !game.loading && game.buffered.length > 0) this.resume(game);
-      if (state && (state.phase === 'running' || (state.phase === 'countdown' && state.startAt !== null && now > state.startAt))
-        && !game.recovering && now - game.lastRecordAt > stalledAfterMs(state.settings.tickMs)) {
+      if (state && !game.recovering && isStalled(state, game.lastRecordAt, now)) {
         game.recovering = true;
         this.broadcast(game, { type: 'status', gameId: game.gameId, status: 'recovering' });
       }
