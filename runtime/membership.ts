@@ -73,25 +73,34 @@ export class Membership {
     return next;
   }
 
-  /** Says who joined and who left, and how: a node that stopped (SIGTERM) left its registration behind it. */
+  /** Says who joined and who left, and how: a node that stopped (SIGTERM) took its registration with it. */
   private async logChange(before: readonly string[], after: readonly string[]): Promise<void> {
     for (const nodeId of after) if (!before.includes(nodeId) && nodeId !== this.nodeId) this.log.info({ joined: nodeId, nodes: after }, `node ${nodeId} joined the cluster`);
     for (const nodeId of before) {
       if (after.includes(nodeId)) continue;
-      const beat = await this.redis.zscore(this.keys.nodes, nodeId);
-      if (beat === null) {
-        this.log.info({ left: nodeId, nodes: after }, `node ${nodeId} left the cluster; its partitions move to the others`);
+      const { standing, lastHeartbeat } = await this.standing(nodeId);
+      if (standing === 'dead') {
+        this.log.warn({ dead: nodeId, lastHeartbeat, nodes: after },
+          `node ${nodeId} missed its heartbeats for ${Date.now() - lastHeartbeat!} ms and counts as dead; its partitions are taken over`);
       } else {
-        this.log.warn({ dead: nodeId, lastHeartbeat: Number(beat), nodes: after },
-          `node ${nodeId} missed its heartbeats for ${Date.now() - Number(beat)} ms and counts as dead; its partitions are taken over`);
+        this.log.info({ left: nodeId, nodes: after }, `node ${nodeId} left the cluster; its partitions move to the others`);
       }
     }
   }
 
-  /** Whether a node's heartbeat is fresh now, read from Redis (the list above is as of this node's last beat). */
-  async isAlive(nodeId: string, now = Date.now()): Promise<boolean> {
+  /**
+   * A node as Redis has it now (the list above is as of this node's last beat): alive (a fresh heartbeat), dead
+   * (registered, but its heartbeat is older than deadAfterMs) or left (it unregistered as it stopped, or is unknown).
+   */
+  async standing(nodeId: string, now = Date.now()): Promise<{ standing: 'alive' | 'dead' | 'left'; lastHeartbeat: number | null }> {
     const beat = await this.redis.zscore(this.keys.nodes, nodeId);
-    return beat !== null && Number(beat) >= now - this.deadAfterMs;
+    if (beat === null) return { standing: 'left', lastHeartbeat: null };
+    return { standing: Number(beat) >= now - this.deadAfterMs ? 'alive' : 'dead', lastHeartbeat: Number(beat) };
+  }
+
+  /** Whether a node's heartbeat is fresh now, read from Redis. */
+  async isAlive(nodeId: string, now = Date.now()): Promise<boolean> {
+    return (await this.standing(nodeId, now)).standing === 'alive';
   }
 
   liveNodes(): readonly string[] {

@@ -1,14 +1,13 @@
 // Stores inputs in actors' mailboxes: what a WebSocket node (or any client of the runtime) uses to create actors
 // and send them inputs. A stored input is acknowledged: the runtime applies it exactly once.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { Keys } from './keys.ts';
 import { partitionOf } from './partition.ts';
 import { encodeRecord, RECORD_VERSION, type InputEnvelope } from './records.ts';
 import { Script, type RedisClient } from './redis.ts';
 
 /** Stores a partition's inputs in order, each once; it takes as many keys as there are inputs, plus the inbox. */
-const SUBMIT = new Script(readFileSync(new URL('./commands/submit.lua', import.meta.url), 'utf8'));
+const SUBMIT = Script.load(new URL('./commands/submit.lua', import.meta.url));
 /** How long a submission id is remembered, so that a retried submit is stored once. */
 const SUBMISSION_TTL_MS = 10 * 60_000;
 /** The most inputs one script call stores, so that a burst does not hold Redis in one long script. */

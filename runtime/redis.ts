@@ -77,6 +77,11 @@ export class Script {
     this.sha = createHash('sha1').update(source).digest('hex');
   }
 
+  /** The script in a file, e.g. `Script.load(new URL('./commands/x-2.lua', import.meta.url))`. */
+  static load(file: URL): Script {
+    return new Script(readFileSync(file, 'utf8'));
+  }
+
   /** Runs it; replies come as strings. */
   run<T>(client: RedisClient, keys: readonly string[], args: readonly Arg[]): Promise<T> {
     return this.exec<T>(client.evalsha as Eval, client.eval as Eval, client, keys, args);

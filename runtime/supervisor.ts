@@ -375,8 +375,7 @@ export class Supervisor extends EventEmitter {
     if (from === null) return 'new';
     if (from === this.config.nodeId) return 'restarted';
     try {
-      const beat = await this.redis.zscore(this.keys.nodes, from);
-      return beat !== null && Number(beat) < Date.now() - this.config.leaseMs ? 'holder died' : 'handed over';
+      return (await this.membership.standing(from)).standing === 'dead' ? 'holder died' : 'handed over';
     } catch {
       return 'unknown';
     }

@@ -4,13 +4,12 @@
 // others waiting for good. The absences live in Redis, so any node ends them. Each node also notes there which
 // lobby players it serves, so that when it dies the others mark its players absent: a player that comes back (on
 // any node) keeps its seat, one that does not leaves.
-import { readFileSync } from 'node:fs';
 import type { Keys } from '../../runtime/keys.ts';
 import type { Logger } from '../../runtime/log.ts';
 import { ActorFinishedError, type Producer } from '../../runtime/producer.ts';
 import { Script, type RedisClient } from '../../runtime/redis.ts';
 
-const script = (file: string) => new Script(readFileSync(new URL(`./commands/${file}`, import.meta.url), 'utf8'));
+const script = (file: string) => Script.load(new URL(`./commands/${file}`, import.meta.url));
 const AWAY = script('away-3.lua');
 const DEPART = script('depart-2.lua');
 const DUE = script('due-1.lua');

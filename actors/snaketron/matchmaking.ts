@@ -2,13 +2,12 @@
 // is matched twice; the match stays recorded as pending until its game exists, and a sweeper on any node finishes
 // or undoes matches whose maker died, so no player is stranded.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { QueueMode } from '../../protocol/messages.ts';
 import type { Keys } from '../../runtime/keys.ts';
 import type { Logger } from '../../runtime/log.ts';
 import { Script, type RedisClient } from '../../runtime/redis.ts';
 
-const script = (file: string) => new Script(readFileSync(new URL(`./commands/${file}`, import.meta.url), 'utf8'));
+const script = (file: string) => Script.load(new URL(`./commands/${file}`, import.meta.url));
 const MATCH = script('match-4.lua');
 const ENQUEUE = script('enqueue-4.lua');
 const DEQUEUE = script('dequeue-2.lua');

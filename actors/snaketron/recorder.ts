@@ -4,7 +4,6 @@
 // mid-game loses nothing: the next owner's recorder claims the entries it left pending and goes on.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Packr } from 'msgpackr';
-import { readFileSync } from 'node:fs';
 import type { Worker } from 'node:worker_threads';
 import { sql } from 'kysely';
 import type { Keys } from '../../runtime/keys.ts';
@@ -46,7 +45,7 @@ interface Collected {
   tick?: ReplayTick;
 }
 
-const COLLECT = new Script(readFileSync(new URL('./commands/collect.lua', import.meta.url), 'utf8'));
+const COLLECT = Script.load(new URL('./commands/collect.lua', import.meta.url));
 
 type Seat = { userId: string; name: string; snakeId: number };
 
