@@ -2,8 +2,9 @@
 // game's own mulberry32 — because the server, the browser, the bots, replays and recovery must all step a game
 // to the same state. Bundled for the browser too, so nothing here may import Node modules.
 //
-// Inside, a game is kept for speed rather than for reading: an occupancy grid (alive snake cells per grid cell)
-// makes a collision one array read, bodies are ring buffers of cell indices, food has a flag per cell.
+// Inside, a game is kept for speed rather than for reading: one byte per grid cell holds how many alive snake cells
+// lie there and whether food does, so a collision or a meal is one array read; bodies are ring buffers of cell
+// indices. (One byte, not two grids: a 200×200 game keeps 40 KB, which is most of what it costs to hold or restore.)
 // `snapshot()` turns this into the plain data the protocol carries.
 
 import { FNV_OFFSET, fnv1aWord } from './hash.ts';
@@ -57,6 +58,11 @@ const DY = [-1, 0, 1, 0] as const;
 /** GAME.md "Spawning one food": attempts before giving up for this spawn. */
 const SPAWN_ATTEMPTS = 16;
 
+// A grid cell's byte: the count of alive snake cells on it (at most two per snake, a head on its own body, so far
+// below SNAKES) and the food flag.
+const SNAKES = 0x7f;
+const FOOD = 0x80;
+
 // Per-snake marks of the move phase, so a snake that dies can get back the body it had before the step.
 const GREW = 1;
 const OUTSIDE = 2;
@@ -93,9 +99,11 @@ export class Game {
   private _winner: number | null = null;
   private _winningTeam: number | null = null;
 
-  /** How many cells of alive snakes lie on each grid cell; a head on a count above 1 has collided. */
-  private readonly occupancy: Uint8Array;
-  private readonly foodAt: Uint8Array;
+  /**
+   * Per grid cell: how many cells of alive snakes lie on it (SNAKES bits; a head on a count above 1 has collided)
+   * and whether food does (FOOD).
+   */
+  private readonly grid: Uint8Array;
   /** Food cell indices in spawn order (the order is hashed). */
   private food: Int32Array;
   private foodCount = 0;
@@ -132,8 +140,7 @@ export class Game {
     this.height = settings.height;
     this.count = players;
     const cells = settings.width * settings.height;
-    this.occupancy = new Uint8Array(cells);
-    this.foodAt = new Uint8Array(cells);
+    this.grid = new Uint8Array(cells);
     this.food = new Int32Array(settings.foodTarget);
     this.alive = new Uint8Array(players);
     this.dir = new Uint8Array(players);
@@ -198,7 +205,7 @@ export class Game {
           continue;
         }
         game.pushHead(id, cy * width + cx);
-        game.occupancy[cy * width + cx]++;
+        game.grid[cy * width + cx]++;
       }
       game.headX[id] = x;
       game.headY[id] = y;
@@ -253,7 +260,7 @@ export class Game {
       for (let k = snake.body.length - 1; k >= inside; k--) {
         const cell = cellOf(snake.body[k], `snake ${id} body`);
         game.pushHead(id, cell);
-        if (snake.alive) game.occupancy[cell]++;
+        if (snake.alive) game.grid[cell]++;
       }
       game.headX[id] = snake.body[0][0];
       game.headY[id] = snake.body[0][1];
@@ -302,7 +309,7 @@ export class Game {
     if (this._status === 'complete') return { t: this._tick, turns: [], died: [], food: null };
     const t = this._tick + 1;
     const n = this.count;
-    const { width, height, alive, occupancy } = this;
+    const { width, height, alive, grid } = this;
 
     const turns: Array<[number, Dir]> = [];
     for (let i = 0; i < n; i++) {
@@ -325,13 +332,13 @@ export class Game {
         this.grow[i]--;
         marks |= GREW;
       } else {
-        occupancy[this.popTail(i)]--;
+        grid[this.popTail(i)]--;
       }
       if (x < 0 || y < 0 || x >= width || y >= height) {
         marks |= OUTSIDE;
       } else {
         this.pushHead(i, y * width + x);
-        occupancy[y * width + x]++;
+        grid[y * width + x]++;
       }
       this.headX[i] = x;
       this.headY[i] = y;
@@ -342,14 +349,14 @@ export class Game {
     const died: number[] = [];
     for (let i = 0; i < n; i++) {
       if (alive[i] === 0) continue;
-      if ((this.moveMarks[i] & OUTSIDE) !== 0 || occupancy[this.headY[i] * width + this.headX[i]] > 1) died.push(i);
+      if ((this.moveMarks[i] & OUTSIDE) !== 0 || (grid[this.headY[i] * width + this.headX[i]] & SNAKES) > 1) died.push(i);
     }
     for (const i of died) this.kill(i, t);
 
     for (let i = 0; i < n; i++) {
       if (alive[i] === 0) continue;
       const head = this.headY[i] * width + this.headX[i];
-      if (this.foodAt[head] === 1) {
+      if ((grid[head] & FOOD) !== 0) {
         this.removeFood(head);
         this.grow[i]++;
         this.score[i]++;
@@ -509,8 +516,7 @@ export class Game {
     this._rng = from._rng;
     this._winner = from._winner;
     this._winningTeam = from._winningTeam;
-    this.occupancy.set(from.occupancy);
-    this.foodAt.set(from.foodAt);
+    this.grid.set(from.grid);
     this.food = from.food.slice();
     this.foodCount = from.foodCount;
     this.alive.set(from.alive);
@@ -559,7 +565,7 @@ export class Game {
     const ring = this.rings[i];
     const mask = ring.length - 1;
     const start = this.ringStart[i];
-    for (let k = 0; k < this.ringLen[i]; k++) this.occupancy[ring[(start + k) & mask]]--;
+    for (let k = 0; k < this.ringLen[i]; k++) this.grid[ring[(start + k) & mask]]--;
     const marks = this.moveMarks[i];
     if ((marks & OUTSIDE) === 0) this.ringLen[i]--;
     if ((marks & GREW) === 0) {
@@ -609,7 +615,7 @@ export class Game {
       rng = mulberry32Advance(rng);
       const y = mulberry32Output(rng) % height;
       const cell = y * width + x;
-      if (this.foodAt[cell] === 0 && this.occupancy[cell] === 0) {
+      if (this.grid[cell] === 0) {
         this._rng = rng;
         this.addFood(cell);
         return [x, y];
@@ -620,13 +626,13 @@ export class Game {
   }
 
   private addFood(cell: number): void {
-    if (this.foodAt[cell] === 1) throw new RangeError(`food already lies on cell ${cell}`);
-    this.foodAt[cell] = 1;
+    if ((this.grid[cell] & FOOD) !== 0) throw new RangeError(`food already lies on cell ${cell}`);
+    this.grid[cell] |= FOOD;
     this.food[this.foodCount++] = cell;
   }
 
   private removeFood(cell: number): void {
-    this.foodAt[cell] = 0;
+    this.grid[cell] &= SNAKES;
     const food = this.food;
     let k = food.indexOf(cell);
     for (this.foodCount--; k < this.foodCount; k++) food[k] = food[k + 1];
