@@ -1,15 +1,18 @@
 // Another game on the runtime: tug of war (actors/tug-of-war), hosted without anything of SnakeTron, its worker
 // thread terminated mid-game. Judged by the journal: records and ticks numbered 1..N once each, every acked pull
 // applied once (or, racing its game's end, dead-lettered; a pull sent once the end is committed is refused, not
-// acked), and a replay of the journal with the actor's own
-// code reaching the state of the game's final checkpoint.
+// acked), and a replay of the journal with the actor's own code reaching the state of the game's final checkpoint.
+// An observer follows half the games from mid-game on (runtime/follower.ts), as a node serving their players
+// would: it is told every record from there to the end, through the crash, and its replicas end where the games do.
 import { expect } from 'chai';
 import { TUG_OF_WAR, tugOfWar, type TugOutput, type TugPull, type TugState } from '../actors/tug-of-war/tug-of-war.ts';
+import { Follower, type Replica } from '../runtime/follower.ts';
 import { applyRecord, tickGrid } from '../runtime/journal.ts';
 import { Keys } from '../runtime/keys.ts';
 import { createLogger } from '../runtime/log.ts';
 import { partitionOf } from '../runtime/partition.ts';
 import { ActorFinishedError } from '../runtime/producer.ts';
+import type { JournalRecord } from '../runtime/records.ts';
 import { Runtime } from '../runtime/runtime.ts';
 import { dropKeys, freshDatabase, freshPrefix, REDIS_URL, sleep, waitFor } from './support/env.ts';
 import { JournalCollector, readDeadLetters } from './support/journal.ts';
@@ -31,6 +34,13 @@ describe('another game on the runtime: tug of war', function () {
       redisUrl: REDIS_URL, databaseUrl: db.url, prefix, partitions: PARTITIONS, workers: 1, actorModules: [MODULE],
       logger: createLogger({ spec: 'tug' }, 'silent'),
     });
+    // what the observer is told: per game, the state its replica was loaded at, then each record applied
+    const told = new Map<string, { loadedAt: { seq: number; tick: number }; records: JournalRecord[] }>();
+    const follower = new Follower<TugState>(runtime, tugOfWar, {
+      loaded: (replica: Replica<TugState>) => told.set(replica.actorId, { loadedAt: { seq: replica.seq, tick: replica.state!.tick }, records: [] }),
+      applied: (replica, record) => told.get(replica.actorId)!.records.push(record),
+    }, runtime.log, { name: 'observer' });
+    follower.start();
     const outputs = (game: string) => (collector.records.get(game) ?? []).flatMap((r) => (r.o ?? []) as TugOutput[]);
     const over = (game: string) => outputs(game).some((o) => o.e === 'tick' && o.winner !== null);
     let pulling = true;
@@ -59,6 +69,8 @@ describe('another game on the runtime: tug of war', function () {
         }
       })();
       await waitFor('the games to be under way', () => games.every((g) => collector.lastTick(g) >= 5));
+      const followed = games.filter((_, i) => i % 2 === 1);
+      const replicas = await Promise.all(followed.map((game) => follower.follow(game)));
       const badPull = await runtime.submit(games[0], { pull: 'up', by: 'someone' });
       expect(games.filter(over), 'games won before the crash').to.deep.equal([]);
       await runtime.supervisor.crashWorker(0);
@@ -111,8 +123,20 @@ describe('another game on the runtime: tug of war', function () {
         expect(state!.winner, `${game}'s winner`).to.equal(games.indexOf(game) % 2 === 0 ? 'right' : 'left');
         expect(Math.abs(state!.rope)).to.equal(40);
       }
+
+      // the observer joined mid-game and was told every record from there on, through the crash, in order
+      for (const [i, game] of followed.entries()) {
+        const { loadedAt, records } = told.get(game)!;
+        expect(loadedAt.tick, `${game} when followed`).to.be.greaterThan(0);
+        const all = collector.records.get(game)!;
+        await waitFor(`the observer to reach the end of ${game}`, () => replicas[i].seq === all.length);
+        expect(records.map((r) => r.n), `records of ${game} told`).to.deep.equal(all.slice(loadedAt.seq).map((r) => r.n));
+        expect(records.flatMap((r) => (r.o ?? []) as TugOutput[]), `outputs of ${game} told`).to.deep.equal(all.slice(loadedAt.seq).flatMap((r) => r.o ?? []));
+        expect(replicas[i].state, `${game}'s replica`).to.deep.equal(tugOfWar.decode((await runtime.checkpoints.load(game))!.state));
+      }
     } finally {
       pulling = false;
+      await follower.stop();
       await runtime.stop(false);
       await collector.stop();
       await dropKeys(prefix);

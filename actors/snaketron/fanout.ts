@@ -1,15 +1,13 @@
-// Event distribution to WebSocket clients: a node follows the outboxes of the partitions its clients care about
-// and keeps an exact replica of each watched game (checkpoint + journal, stepped with the same actor code), so a
-// client that joins or rejoins gets a snapshot consistent with the ticks that follow. Each client gets only its
-// games' messages.
-import { setTimeout as sleep } from 'node:timers/promises';
+// Event distribution to WebSocket clients: a node follows the games its clients care about (runtime/follower.ts
+// keeps an exact replica of each, checkpoint + journal stepped with the game's own code, wherever the game runs),
+// so a client that joins or rejoins gets a snapshot consistent with the ticks that follow. Each client gets only
+// its games' messages.
 import { encodeServerMessage, type ServerMessage, type SnapshotMessage, type SnapshotState } from '../../protocol/messages.ts';
-import type { ActorContext, ActorType } from '../../runtime/actor.ts';
-import { applyRecord, fieldValue, readOutbox, tickGrid } from '../../runtime/journal.ts';
+import type { ActorType } from '../../runtime/actor.ts';
+import { Follower, type Replica } from '../../runtime/follower.ts';
 import { LatencyHistogram } from '../../runtime/histogram.ts';
 import type { Logger } from '../../runtime/log.ts';
-import { compareStreamIds, decodeBatch, type JournalRecord } from '../../runtime/records.ts';
-import { readStreams, type RedisClient, type StreamsReply } from '../../runtime/redis.ts';
+import { compareStreamIds, type JournalRecord } from '../../runtime/records.ts';
 import type { Runtime } from '../../runtime/runtime.ts';
 import { gameActor, type GameOutput, type GameState } from './game-actor.ts';
 
@@ -58,21 +56,19 @@ export interface PendingReply {
   lobbyAnswers: boolean;
 }
 
+/** A game this node's clients follow: its replica and who watches it. */
 class WatchedGame {
-  state: GameState | undefined = undefined;
-  seq = 0;
-  /** the mailbox id of the last input the replica applied ('' before it saw one) */
-  lastInput = '';
-  loaded = false;
-  loading: Promise<void> | null = null;
-  buffered: JournalRecord[] = [];
   readonly watchers = new Map<number, Watch>();
-  lastRecordAt = Date.now();
+  /** the phase as of the last record its watchers were told of */
+  phase: GameState['phase'] | undefined = undefined;
   recovering = false;
   idleSince = Date.now();
   /** requests waiting for the replica to catch up with their client's last create or join (see Fanout.caughtUp) */
   waiters: Array<{ inputId: string | null; done: () => void }> = [];
-  constructor(readonly gameId: string, readonly partition: number, readonly align: ActorContext['align']) {}
+  constructor(readonly replica: Replica<GameState>) {}
+
+  get gameId(): string { return this.replica.actorId; }
+  get state(): GameState | undefined { return this.replica.state; }
 }
 
 /** How long a game nobody watches stays replicated (rejoins after a drop find it warm). */
@@ -103,36 +99,39 @@ export interface FanoutCounters {
 
 export class Fanout {
   private readonly games = new Map<string, WatchedGame>();
-  /** outbox position per followed partition */
-  private readonly positions = new Map<number, string>();
-  private readonly reader: RedisClient;
-  private running = true;
-  private loop: Promise<void> | null = null;
+  private readonly follower: Follower<GameState>;
   private timer: NodeJS.Timeout | null = null;
+  /** a tick was sent for a record of the outbox entry being read (its delivery is timed once it is all sent) */
+  private sentTicks = false;
   readonly counters: FanoutCounters = { resyncs: 0, deliveryMs: new LatencyHistogram() };
 
   /**
    * `actor`: the game its replicas step, SnakeTron's own or a variant that records the same outputs (specs inject
    * faults through one).
    */
-  constructor(
-    private readonly runtime: Runtime,
-    private readonly log: Logger,
-    private readonly actor: ActorType<GameState, GameOutput> = gameActor,
-  ) {
-    this.reader = runtime.connectReader('fanout');
+  constructor(runtime: Runtime, private readonly log: Logger, actor: ActorType<GameState, GameOutput> = gameActor) {
+    this.follower = new Follower(runtime, actor, {
+      applied: (replica, record) => this.apply(replica, record),
+      afterEntry: (entryId) => {
+        if (this.sentTicks) this.counters.deliveryMs.observe(Date.now() - Number(entryId.slice(0, entryId.indexOf('-'))));
+        this.sentTicks = false;
+      },
+      rebuilding: (replica) => {
+        // its watchers get nothing meanwhile and a snapshot once it is back, so no tick lands on a state they do not follow
+        for (const watch of this.games.get(replica.actorId)?.watchers.values() ?? []) watch.synced = false;
+      },
+      loaded: (replica, rebuilt) => this.loaded(replica, rebuilt),
+    }, log, { name: 'fanout' });
   }
 
   start(): void {
-    this.loop = this.follow();
-    this.timer = setInterval(() => { void this.housekeeping().catch(() => undefined); }, HOUSEKEEPING_MS);
+    this.follower.start();
+    this.timer = setInterval(() => this.housekeeping(), HOUSEKEEPING_MS);
   }
 
   async stop(): Promise<void> {
-    this.running = false;
     if (this.timer) clearInterval(this.timer);
-    await this.loop?.catch(() => undefined);
-    this.reader.disconnect();
+    await this.follower.stop();
   }
 
   get watchedGames(): number {
@@ -150,8 +149,7 @@ export class Fanout {
    * to the game (a game's inputs reach it in mailbox order).
    */
   applied(gameId: string, inputId: string): boolean {
-    const last = this.games.get(gameId)?.lastInput;
-    return last !== undefined && last !== '' && compareStreamIds(inputId, last) <= 0;
+    return this.games.get(gameId)?.replica.applied(inputId) ?? false;
   }
 
   /** Starts sending a game's messages to a client; sends it what it needs to join in (lobby or snapshot). */
@@ -218,7 +216,7 @@ export class Fanout {
     const game = this.games.get(gameId);
     const watch = game?.watchers.get(sub.id);
     // a replica being reloaded greets every watcher once it is back
-    if (!game?.state || !game.loaded || !watch || watch.synced) return;
+    if (!game?.state || !game.replica.loaded || !watch || watch.synced) return;
     this.counters.resyncs++;
     watch.synced = true;
     this.greet(game, watch);
@@ -228,144 +226,40 @@ export class Fanout {
   private async ensure(gameId: string, createdId?: string): Promise<WatchedGame> {
     let game = this.games.get(gameId);
     if (!game) {
-      const partition = this.runtime.partitionOf(gameId);
-      game = new WatchedGame(gameId, partition, tickGrid(partition, this.runtime.partitions));
+      game = new WatchedGame(this.follower.track(gameId));
       this.games.set(gameId, game);
     }
-    if (!game.loaded) {
-      game.loading ??= this.load(game, createdId).finally(() => { game!.loading = null; });
-      await game.loading;
-    }
+    await this.follower.follow(gameId, createdId);
     return game;
   }
 
-  /** Replica = last checkpoint + the journal after it; records the follower delivers meanwhile are buffered. */
-  private async load(game: WatchedGame, createdId?: string): Promise<void> {
-    if (!this.positions.has(game.partition)) {
-      const last = await this.runtime.redis.xrevrange(this.runtime.keys.outbox(game.partition), '+', '-', 'COUNT', 1);
-      if (!this.positions.has(game.partition)) this.positions.set(game.partition, last[0]?.[0] ?? '0-0');
-    }
-    // a checkpoint read just before its owner confirmed a newer one and trimmed the journal up to that shows a
-    // jump in the journal after it: the newer checkpoint is read then
-    for (let attempt = 1; ; attempt++) {
-      const rebuilt = await this.rebuild(game, createdId);
-      if (rebuilt) {
-        game.state = rebuilt.state;
-        game.seq = rebuilt.seq;
-        break;
+  /** The replica holds the game (again): waiting requests go on; after a rebuild, every watcher gets a snapshot. */
+  private loaded(replica: Replica<GameState>, rebuilt: boolean): void {
+    const game = this.games.get(replica.actorId);
+    if (!game) return;
+    game.phase = replica.state?.phase;
+    if (rebuilt) {
+      for (const watch of game.watchers.values()) {
+        watch.synced = true;
+        this.greet(game, watch);
       }
-      if (attempt === 3) throw new Error(`journal of ${game.gameId} has a gap after its checkpoint`);
     }
-    game.loaded = true;
-    const buffered = game.buffered;
-    game.buffered = [];
-    for (const record of buffered) this.apply(game, record);
     this.wake(game);
   }
 
-  /** A game's state from its checkpoint and the journal after it; null when the journal jumps past it. */
-  private async rebuild(game: WatchedGame, createdId?: string): Promise<{ state: GameState | undefined; seq: number } | null> {
-    const checkpoint = await this.runtime.checkpoints.load(game.gameId);
-    let state = checkpoint ? this.actor.decode(checkpoint.state) : undefined;
-    let seq = checkpoint?.seq ?? 0;
-    // without a checkpoint the journal is read from the game's creation when known (a new game), else whole
-    const fromMs = !checkpoint && createdId ? Number(createdId.split('-')[0]) : undefined;
-    for await (const entry of readOutbox(this.runtime.redis, this.runtime.keys, game.partition, checkpoint?.outboxId ?? '-', 200, fromMs)) {
-      for (const record of entry.batch.records) {
-        if (record.a !== game.gameId || record.n <= seq) continue;
-        if (record.n !== seq + 1) return null;
-        state = applyRecord(this.actor, state, record, game.align);
-        seq = record.n;
-        if (record.i?.length) game.lastInput = record.i[record.i.length - 1].s;
-      }
-    }
-    return { state, seq };
-  }
-
-  private async follow(): Promise<void> {
-    let lastRegister = 0;
-    while (this.running) {
-      if (this.positions.size === 0) {
-        await sleep(20);
-        continue;
-      }
-      const partitions = [...this.positions.keys()];
-      const streams = partitions.map((p) => this.runtime.keys.outbox(p));
-      let reply: StreamsReply | null;
-      try {
-        reply = await readStreams(this.reader, ['COUNT', 1000], 50, streams, partitions.map((p) => this.positions.get(p)!));
-      } catch (err) {
-        this.log.warn({ err: String(err) }, 'outbox read failed; retrying');
-        await sleep(200);
-        continue;
-      }
-      for (const [streamBuf, entries] of reply ?? []) {
-        const partition = partitions[streams.indexOf(streamBuf.toString())];
-        for (const [idBuf, fields] of entries) {
-          const id = idBuf.toString();
-          this.positions.set(partition, id);
-          let records: JournalRecord[];
-          try {
-            records = decodeBatch(fieldValue(fields, 'd')).records;
-          } catch (err) {
-            this.log.error({ err: String(err), partition }, 'undecodable outbox entry');
-            continue;
-          }
-          let sentTicks = false;
-          for (const record of records) {
-            const game = this.games.get(record.a);
-            if (!game) continue;
-            if (!game.loaded) {
-              game.buffered.push(record);
-              continue;
-            }
-            try {
-              if (this.apply(game, record)) sentTicks = true;
-            } catch (err) {
-              // a replica that cannot follow its game is rebuilt from storage; the other games go on
-              this.log.error({ err: String(err), game: game.gameId, record: record.n }, 'replica could not apply a record; reloading');
-              this.reload(game, record);
-            }
-          }
-          if (sentTicks) this.counters.deliveryMs.observe(Date.now() - Number(id.slice(0, id.indexOf('-'))));
-        }
-      }
-      if (Date.now() - lastRegister > 5000) {
-        lastRegister = Date.now();
-        await this.register().catch(() => undefined);
-      }
-    }
-  }
-
-  /** Tells the partition owners how far this node has read, so trimming waits for it. */
-  private async register(): Promise<void> {
-    const now = Date.now();
-    await Promise.all([...this.positions].map(([p, id]) =>
-      this.runtime.redis.hset(this.runtime.keys.readers(p), this.runtime.nodeId, `${id} ${now}`)));
-  }
-
-  /** Steps the replica by a record and sends its outputs; true when it sent a tick. */
-  private apply(game: WatchedGame, record: JournalRecord): boolean {
-    if (record.n <= game.seq) return false;
-    if (record.n !== game.seq + 1) {
-      // a gap (the reader fell behind a trim)
-      this.log.warn({ game: game.gameId, have: game.seq, got: record.n }, 'replica gap; reloading');
-      this.reload(game, record);
-      return false;
-    }
-    const before = game.state?.phase;
-    game.state = applyRecord(this.actor, game.state, record, game.align);
-    game.seq = record.n;
-    game.lastRecordAt = Date.now();
+  /** The replica applied a record: its outputs go to the game's watchers. */
+  private apply(replica: Replica<GameState>, record: JournalRecord): void {
+    const game = this.games.get(replica.actorId);
+    const state = replica.state; // a record always leaves a state (its actor's creation makes one)
+    if (!game || !state) return;
+    const before = game.phase;
+    game.phase = state.phase;
     if (record.i?.length) {
-      game.lastInput = record.i[record.i.length - 1].s;
       const lobbyFollows = (record.o as GameOutput[] | undefined)?.some((o) => o.e === 'lobby') ?? false;
       for (const watch of game.watchers.values()) {
-        if (watch.joining !== null && compareStreamIds(watch.joining, game.lastInput) <= 0) this.settleJoin(game, watch, lobbyFollows);
+        if (watch.joining !== null && compareStreamIds(watch.joining, replica.lastInput) <= 0) this.settleJoin(game, watch, lobbyFollows);
       }
     }
-    const state = game.state;
-    let sentTick = false;
     if (game.recovering && record.t !== undefined) {
       game.recovering = false;
       this.broadcast(game, { type: 'status', gameId: game.gameId, status: 'running' });
@@ -389,35 +283,12 @@ export class Fanout {
           break;
         case 'tick':
           this.broadcast(game, { type: 'tick', gameId: game.gameId, t: output.t, turns: output.turns, died: output.died, food: output.food, hash: output.hash });
-          sentTick = true;
+          this.sentTicks = true;
           if (output.over) this.broadcast(game, this.overMessage(state, output.t, output.over));
           break;
       }
     }
     this.wake(game);
-    return sentTick;
-  }
-
-  /**
-   * Rebuilds a replica from storage (checkpoint and journal), keeping `record` and those that follow for after it.
-   * Its watchers get nothing meanwhile and a snapshot once it is back, so no tick lands on a state it does not
-   * follow; a reload that fails is tried again by the housekeeping.
-   */
-  private reload(game: WatchedGame, record: JournalRecord): void {
-    game.loaded = false;
-    game.buffered = [record];
-    for (const watch of game.watchers.values()) watch.synced = false;
-    this.resume(game);
-  }
-
-  private resume(game: WatchedGame): void {
-    if (game.loading) return;
-    void this.ensure(game.gameId).then(() => {
-      for (const watch of game.watchers.values()) {
-        watch.synced = true;
-        this.greet(game, watch);
-      }
-    }).catch((err: unknown) => this.log.error({ err: String(err), game: game.gameId }, 'replica reload failed; trying again'));
   }
 
   /**
@@ -532,22 +403,19 @@ export class Fanout {
   }
 
   /** Tells watchers of a game whose ticks stopped that its owner is being replaced; forgets idle replicas. */
-  private async housekeeping(): Promise<void> {
+  private housekeeping(): void {
     const now = Date.now();
-    const usedPartitions = new Set<number>();
     for (const game of this.games.values()) {
-      const state = game.state;
-      if (game.watchers.size === 0 && now - game.idleSince > KEEP_UNWATCHED_MS && !game.loading) {
+      const { state, replica } = game;
+      if (game.watchers.size === 0 && now - game.idleSince > KEEP_UNWATCHED_MS && !replica.loading) {
         this.games.delete(game.gameId);
+        this.follower.forget(game.gameId);
         continue;
       }
-      usedPartitions.add(game.partition);
-      if (!game.loaded && !game.loading && game.buffered.length > 0) this.resume(game);
-      if (state && !game.recovering && isStalled(state, game.lastRecordAt, now)) {
+      if (state && !game.recovering && isStalled(state, replica.lastRecordAt, now)) {
         game.recovering = true;
         this.broadcast(game, { type: 'status', gameId: game.gameId, status: 'recovering' });
       }
     }
-    for (const p of this.positions.keys()) if (!usedPartitions.has(p)) this.positions.delete(p);
   }
 }
