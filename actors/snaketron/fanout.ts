@@ -215,7 +215,7 @@ export class Fanout {
   resync(gameId: string, sub: Subscriber): void {
     const game = this.games.get(gameId);
     const watch = game?.watchers.get(sub.id);
-    // a replica being reloaded greets every watcher once it is back
+    // a replica being rebuilt greets every watcher once it is back
     if (!game?.state || !game.replica.loaded || !watch || watch.synced) return;
     this.counters.resyncs++;
     watch.synced = true;
