@@ -5,7 +5,7 @@
 // outputs to its clients (actors/snaketron/fanout.ts) wherever the actor runs.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ActorContext, ActorType } from './actor.ts';
-import { applyRecord, fieldValue, readOutbox, tickGrid } from './journal.ts';
+import { applyRecord, fieldValue, JournalGapError, rebuildActor, tickGrid } from './journal.ts';
 import type { Logger } from './log.ts';
 import { compareStreamIds, decodeBatch, type JournalRecord } from './records.ts';
 import { readStreams, type RedisClient, type StreamsReply } from './redis.ts';
@@ -175,23 +175,20 @@ export class Follower<S> {
   /** Sets a replica to its checkpoint and the journal after it; false when the journal jumps past the checkpoint. */
   private async rebuild(replica: Replica<S>, createdId?: string): Promise<boolean> {
     const checkpoint = await this.runtime.checkpoints.load(replica.actorId);
-    let state = checkpoint ? this.actor.decode(checkpoint.state) : undefined;
-    let seq = checkpoint?.seq ?? 0;
-    let lastInput = '';
+    // without a checkpoint the journal is read from the actor's creation when known (a new actor), else whole
     const fromMs = !checkpoint && createdId ? Number(createdId.split('-')[0]) : undefined;
-    for await (const entry of readOutbox(this.runtime.redis, this.runtime.keys, replica.partition, checkpoint?.outboxId ?? '-', 200, fromMs)) {
-      for (const record of entry.batch.records) {
-        if (record.a !== replica.actorId || record.n <= seq) continue;
-        if (record.n !== seq + 1) return false;
-        state = applyRecord(this.actor, state, record, replica.align);
-        seq = record.n;
-        if (record.i?.length) lastInput = record.i[record.i.length - 1].s;
-      }
+    try {
+      const rebuilt = await rebuildActor(this.runtime.redis, this.runtime.keys, replica.partition, this.actor, replica.actorId, {
+        state: checkpoint ? this.actor.decode(checkpoint.state) : undefined, seq: checkpoint?.seq ?? 0, outboxId: checkpoint?.outboxId ?? '-',
+      }, replica.align, fromMs);
+      replica.state = rebuilt.state;
+      replica.seq = rebuilt.seq;
+      if (rebuilt.lastInput !== '') replica.lastInput = rebuilt.lastInput;
+      return true;
+    } catch (err) {
+      if (err instanceof JournalGapError) return false;
+      throw err;
     }
-    replica.state = state;
-    replica.seq = seq;
-    if (lastInput !== '') replica.lastInput = lastInput;
-    return true;
   }
 
   private async read(): Promise<void> {

@@ -2,7 +2,7 @@
 // keeps an exact replica of an actor.
 import type { ActorContext, ActorType } from './actor.ts';
 import type { Keys } from './keys.ts';
-import { compareStreamIds, decodeBatch, type JournalBatch, type JournalRecord } from './records.ts';
+import { decodeBatch, type JournalBatch, type JournalRecord } from './records.ts';
 import type { RedisClient } from './redis.ts';
 
 /**
@@ -83,22 +83,34 @@ export function fieldValue(fields: Buffer[], name: string): Buffer {
   throw new Error(`stream entry has no field ${name}`);
 }
 
-/** Rebuilds one actor from a base (checkpoint) and the journal after it. */
+/** The journal skips records of an actor after the base it is rebuilt from (they were trimmed). */
+export class JournalGapError extends Error {
+  constructor(readonly actorId: string, readonly have: number, readonly got: number) {
+    super(`journal of ${actorId} jumps from record ${have} to ${got}`);
+    this.name = 'JournalGapError';
+  }
+}
+
+/**
+ * Rebuilds one actor from a base (checkpoint) and the journal after it, read from `base.outboxId` on, or from the
+ * time `fromMs` when given. Also says the mailbox id of the last input applied ('' when none was). Throws
+ * JournalGapError when the journal skips a record.
+ */
 export async function rebuildActor<S>(
   redis: RedisClient, keys: Keys, partition: number, type: ActorType<S>, actorId: string,
-  base: { state: S | undefined; seq: number; outboxId: string }, align: ActorContext['align'],
-): Promise<{ state: S | undefined; seq: number; lastId: string }> {
+  base: { state: S | undefined; seq: number; outboxId: string }, align: ActorContext['align'], fromMs?: number,
+): Promise<{ state: S | undefined; seq: number; lastInput: string }> {
   let state = base.state;
   let seq = base.seq;
-  let lastId = base.outboxId;
-  for await (const entry of readOutbox(redis, keys, partition, base.outboxId)) {
+  let lastInput = '';
+  for await (const entry of readOutbox(redis, keys, partition, base.outboxId, 200, fromMs)) {
     for (const record of entry.batch.records) {
       if (record.a !== actorId || record.n <= seq) continue;
-      if (record.n !== seq + 1) throw new Error(`journal of ${actorId} jumps from record ${seq} to ${record.n}`);
+      if (record.n !== seq + 1) throw new JournalGapError(actorId, seq, record.n);
       state = applyRecord(type, state, record, align);
       seq = record.n;
+      if (record.i?.length) lastInput = record.i[record.i.length - 1].s;
     }
-    if (lastId === '-' || compareStreamIds(entry.id, lastId) > 0) lastId = entry.id;
   }
-  return { state, seq, lastId };
+  return { state, seq, lastInput };
 }

@@ -484,7 +484,6 @@ describe('runtime on one node', function () {
   });
 });
 
-
 describe('runtime placement and restarts', function () {
   this.timeout(60_000);
 

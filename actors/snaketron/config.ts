@@ -16,6 +16,8 @@ interface Option {
   max?: number;
 }
 
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
 const OPTIONS: Option[] = [
   { flag: 'port', env: 'SNAKETRON_PORT', help: 'HTTP and WebSocket port', default: () => '8080', kind: 'int', min: 0, max: 65535 },
   { flag: 'redis', env: 'SNAKETRON_REDIS_URL', help: 'Redis URL, or comma-separated host:port seeds of a Redis Cluster', default: () => 'redis://127.0.0.1:6379', kind: 'string' },
@@ -28,13 +30,11 @@ const OPTIONS: Option[] = [
   { flag: 'public-url', env: 'SNAKETRON_PUBLIC_URL', help: 'the WebSocket URL clients use (default ws://HOST:PORT/ws)', default: () => undefined, kind: 'string' },
   { flag: 'checkpoint-ticks', env: 'SNAKETRON_CHECKPOINT_TICKS', help: 'checkpoint every game at least every K ticks', default: () => '20', kind: 'int', min: 1, max: 100000 },
   { flag: 'lobby-grace-ms', env: 'SNAKETRON_LOBBY_GRACE_MS', help: 'how long a player whose connection closed keeps its seat in a private lobby', default: () => '20000', kind: 'int', min: 0, max: 3600000 },
-  { flag: 'log-level', env: 'SNAKETRON_LOG_LEVEL', help: 'fatal, error, warn, info, debug, trace or silent', default: () => 'info', kind: 'string' },
+  { flag: 'log-level', env: 'SNAKETRON_LOG_LEVEL', help: `one of ${LOG_LEVELS.join(', ')}`, default: () => 'info', kind: 'string' },
   { flag: 'lease-ms', env: 'SNAKETRON_LEASE_MS', help: 'partition lease; a dead node\'s games move after about this long', default: () => '1500', kind: 'int', min: 200, max: 600000 },
 ];
 
 export class ConfigError extends Error {}
-
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
 /** Whether `text` parses as a URL with one of these schemes (a regular expression alone lets `postgres://[::1` by). */
 export function isUrl(text: string, schemes: readonly string[]): boolean {

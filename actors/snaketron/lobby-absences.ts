@@ -64,18 +64,19 @@ export class LobbyAbsences {
    */
   async departed(isLive: (nodeId: string) => Promise<boolean>, now = Date.now()): Promise<number> {
     const notes = await this.redis.hgetall(this.presences);
-    const byNode = new Map<string, string[]>();
+    const byNode = new Map<string, Array<[string, string]>>();
     for (const [entry, note] of Object.entries(notes)) {
-      const nodeId = note.slice(0, note.lastIndexOf(' '));
-      byNode.set(nodeId, [...(byNode.get(nodeId) ?? []), entry, note]);
+      const { nodeId } = parseNote(note);
+      let pairs = byNode.get(nodeId);
+      if (!pairs) byNode.set(nodeId, pairs = []);
+      pairs.push([entry, note]);
     }
     let marked = 0;
     const oldest = now - PRESENCE_KEPT_MS;
     for (const [nodeId, pairs] of byNode) {
       // a live node's notes a day old are of games long over whose players stayed connected: they go unmarked
-      const stale = (await isLive(nodeId)) ? pairs.filter((_, i) => i % 2 === 0 && Number(pairs[i + 1].split(' ').pop()) < oldest) : null;
-      const taken = stale === null ? pairs : stale.flatMap((entry) => [entry, notes[entry]]);
-      if (taken.length > 0) marked += await DEPART.run<number>(this.redis, [this.presences, this.key], [now + this.graceMs, oldest, ...taken]);
+      const taken = (await isLive(nodeId)) ? pairs.filter(([, note]) => parseNote(note).enteredAt < oldest) : pairs;
+      if (taken.length > 0) marked += await DEPART.run<number>(this.redis, [this.presences, this.key], [now + this.graceMs, oldest, ...taken.flat()]);
     }
     if (marked > 0) this.log.warn({ marked }, 'lobby players of a node that died are marked absent; those that do not come back leave their lobbies');
     return marked;
@@ -109,4 +110,10 @@ export class LobbyAbsences {
 
 function member(gameId: string, userId: string): string {
   return `${gameId} ${userId}`;
+}
+
+/** A presence note: "node id, entered at (ms)" (a node id has no spaces). */
+function parseNote(note: string): { nodeId: string; enteredAt: number } {
+  const space = note.lastIndexOf(' ');
+  return { nodeId: note.slice(0, space), enteredAt: Number(note.slice(space + 1)) };
 }
