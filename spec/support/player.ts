@@ -25,7 +25,8 @@ export class SpecPlayer {
   private seq = 0;
   private lastTurnTick = 0;
   private steering: NodeJS.Timeout | null = null;
-  private pumping = false;
+  /** the connection whose messages are being followed (the one before a reconnect may still be winding down) */
+  private pumped: SpecClient | null = null;
 
   constructor(readonly name: string) {}
 
@@ -39,9 +40,9 @@ export class SpecPlayer {
 
   /** Follows snapshots and ticks as they come, checking each tick against the replica. */
   private async pump(): Promise<void> {
-    if (this.pumping) return;
-    this.pumping = true;
     const client = this.client;
+    if (this.pumped === client) return;
+    this.pumped = client;
     let i = 0;
     while (client === this.client && !client.closed) {
       while (i < client.received.length) {
@@ -60,7 +61,6 @@ export class SpecPlayer {
       }
       await sleep(5);
     }
-    this.pumping = false;
   }
 
   /** Where the player stands, for a spec's failure message. */
