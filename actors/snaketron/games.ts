@@ -1,6 +1,7 @@
 // Games in storage: a game is created straight in Postgres (its row and players) and on its partition's
 // mailbox (the create input, recorded as GameCreated); lookups for the HTTP API and for `welcome`.
 import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
 import { Game } from '../../protocol/engine.ts';
 import type { Settings } from '../../protocol/settings.ts';
 import type { Producer } from '../../runtime/producer.ts';
@@ -22,33 +23,46 @@ export class GameService {
 
   /**
    * Creates a game: the row first, then the create input with a submission id derived from the game id, so that
-   * creating the same game again (a sweeper finishing a half-made match) stores the input once.
+   * creating the same game again (a sweeper finishing a half-made match) stores the input once. Returns the
+   * mailbox id of the create input (the game's journal starts after it).
    */
-  /** Returns the mailbox id of the create input (the game's journal starts after it). */
   async create(game: NewGame): Promise<string> {
     const seed = randomBytes(4).readUInt32LE(0);
     // the engine refuses settings or a player count out of range; find out before anything is stored
     Game.create({ ...game.settings, players: game.settings.players }, seed, game.settings.players);
-    await this.db.transaction().execute(async (tx) => {
-      const inserted = await tx.insertInto('games').values({
-        id: game.gameId, mode: game.settings.mode, settings: JSON.stringify(game.settings), seed,
-        status: game.countdownMs === undefined ? 'lobby' : 'running', partition: this.producer.partitionOf(game.gameId),
-        code: game.code ?? null, host: game.host ?? null,
-        started_at: game.countdownMs === undefined ? null : new Date(),
-      }).onConflict((oc) => oc.column('id').doNothing()).returning('id').executeTakeFirst();
-      if (!inserted) return;
-      if (game.players.length > 0) {
-        await tx.insertInto('game_players').values(game.players.map((p, snakeId) => ({
-          game_id: game.gameId, snake_id: snakeId, user_id: p.userId, name: p.name, team: snakeId % 2,
-        }))).execute();
-      }
-    });
-    const row = await this.db.selectFrom('games').select('seed').where('id', '=', game.gameId).executeTakeFirstOrThrow();
     const init: CreateGame = {
-      settings: game.settings, seed: Number(row.seed), players: game.players,
+      settings: game.settings, seed: await this.store(game, seed), players: game.players,
       countdownMs: game.countdownMs, host: game.host, code: game.code,
     };
     return this.producer.create(GAME_ACTOR, game.gameId, init, `create:${game.gameId}`);
+  }
+
+  /**
+   * Stores the game's row and its players in one statement (one round trip: a node creates a game for every match)
+   * and returns the game's seed: the one given, or the one stored already when the game exists.
+   */
+  private async store(game: NewGame, seed: number): Promise<number> {
+    const { rows } = await sql<{ seed: string }>`
+      with created as (
+        insert into games (id, mode, settings, seed, status, partition, code, host, started_at)
+        values (${game.gameId}, ${game.settings.mode}, ${JSON.stringify(game.settings)}::jsonb, ${seed},
+          ${game.countdownMs === undefined ? 'lobby' : 'running'}, ${this.producer.partitionOf(game.gameId)},
+          ${game.code ?? null}, ${game.host ?? null}, ${game.countdownMs === undefined ? null : new Date()})
+        on conflict (id) do nothing
+        returning seed
+      ), seated as (
+        insert into game_players (game_id, snake_id, user_id, name, team)
+        select ${game.gameId}, p.n - 1, p.user_id, p.name, (p.n - 1) % 2
+        from created, unnest(${game.players.map((p) => p.userId)}::text[], ${game.players.map((p) => p.name)}::text[])
+          with ordinality as p(user_id, name, n)
+      )
+      select seed from created
+      union all
+      select seed from games where id = ${game.gameId} and not exists (select 1 from created)`.execute(this.db);
+    if (rows[0]) return Number(rows[0].seed);
+    // created by another node at this very moment: its row was not committed when this statement began
+    const row = await this.db.selectFrom('games').select('seed').where('id', '=', game.gameId).executeTakeFirstOrThrow();
+    return Number(row.seed);
   }
 
   /**
