@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
+import { pack, unpackMultiple } from 'msgpackr';
 import { startNode, type RunningNode } from '../actors/snaketron/node.ts';
 import { RECORDER_GROUP } from '../actors/snaketron/recorder.ts';
 import { Keys } from '../runtime/keys.ts';
@@ -286,6 +287,44 @@ describe('the recorder thread', function () {
     expect(replay.finalHash).to.equal(a.lastHash);
     expect(replay.finalHash).to.equal(b.lastHash);
     expect(verifyReplay(replay)).to.deep.include({ ok: true });
+  });
+
+  it('builds a replay from a collection an older recorder began in a hash, with records collected twice read once', async () => {
+    const endpoint = { ws: `ws://127.0.0.1:${node.port}/ws` };
+    const [a, b] = await steeredDuel(endpoint, endpoint, { size: 60, tickMs: 50 });
+    await waitFor('the game to run a while', () => a.tick >= 20, 30_000);
+    const keys = new Keys(prefix);
+    const partition = partitionOf(a.gameId, 4);
+    const collection = keys.partitionApp(partition, `collect:${a.gameId}`);
+    const legacy = keys.partitionApp(partition, `replay:${a.gameId}`);
+    const redis = new Redis(REDIS_URL);
+    let moved: number;
+    try {
+      await node.crashRecorder();
+      await sleep(200); // an append the thread sent before it died has reached Redis
+      // As if a recorder of before 2026-11 had collected the game's first records (a hash, one field per record)
+      // and this one the rest, with an overlap and one run appended twice (entries processed again after a crash).
+      const records = unpackMultiple((await redis.getBuffer(collection))!) as Array<[number, unknown]>;
+      moved = Math.floor(records.length / 2);
+      expect(moved, 'records collected before the rewrite').to.be.at.least(5);
+      for (const [n, collected] of records.slice(0, moved)) await redis.hset(legacy, String(n), pack(collected));
+      const kept = records.slice(moved - 2).map((r) => pack(r));
+      await redis.set(collection, Buffer.concat([...kept, ...kept.slice(0, 3)]));
+    } finally {
+      redis.disconnect();
+    }
+    await endDuel(a, b);
+
+    const { replay } = await storedReplay(node.url, a.gameId);
+    expect(replay.ticks).to.equal(a.over!.t);
+    expect(replay.finalHash).to.equal(a.lastHash);
+    expect(verifyReplay(replay)).to.deep.include({ ok: true });
+    const check = new Redis(REDIS_URL);
+    try {
+      expect(await check.exists(collection, legacy), 'both collections are dropped with the game').to.equal(0);
+    } finally {
+      check.disconnect();
+    }
   });
 });
 

@@ -1,7 +1,7 @@
 // The recorder follows the outboxes of the partitions this node owns, through a consumer group of its own, and
 // writes what the game's journal says to Postgres: a game's start (StatusUpdated), its end (status, results) and
-// its replay. While a game runs, its ticks collect in a Redis hash beside its partition (keyed by record number), so a recorder that dies
-// mid-game loses nothing: the next owner's recorder claims the entries it left pending and goes on.
+// its replay. While a game runs, what its records add collects in a Redis string beside its partition, so a
+// recorder that dies mid-game loses nothing: the next owner's recorder claims the entries it left pending and goes on.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Packr } from 'msgpackr';
 import type { Worker } from 'node:worker_threads';
@@ -12,7 +12,8 @@ import { fieldValue } from '../../runtime/journal.ts';
 import { decodeBatch, type JournalRecord } from '../../runtime/records.ts';
 import { readStreams, Script, type RedisClient } from '../../runtime/redis.ts';
 import { siblingModule, startThread } from '../../runtime/thread.ts';
-import type { CreateGame, GameOutput } from './game-actor.ts';
+import type { CreateGame, GameOutput, GameOver } from './game-actor.ts';
+import type { PlayerResult } from '../../protocol/engine.ts';
 import { buildReplay, encodeReplay, type ReplayTick } from './replay.ts';
 import type { SnaketronDb } from './schema.ts';
 
@@ -81,7 +82,17 @@ export class Recorder {
     this.reader.disconnect();
   }
 
-  private listKey(partition: number, gameId: string): string {
+  /**
+   * A running game's collection: msgpack values `[record number, Collected]` one after another, appended once per
+   * read. (It was a hash with a field per record until 2026-11: a string is appended to, read and freed by Redis
+   * in one piece, where the hash cost it a field per tick to store and again to read and free at the game's end.)
+   */
+  private collectionKey(partition: number, gameId: string): string {
+    return this.host.keys.partitionApp(partition, `collect:${gameId}`);
+  }
+
+  /** The hash a recorder of before 2026-11 collected a game in; read once more at the end of a game it began. */
+  private legacyKey(partition: number, gameId: string): string {
     return this.host.keys.partitionApp(partition, `replay:${gameId}`);
   }
 
@@ -146,8 +157,8 @@ export class Recorder {
    * leaves them pending for the next one (every write is idempotent).
    */
   private async process(partition: number, entries: ReadonlyArray<[Buffer, Buffer[]]>): Promise<void> {
-    const keys: string[] = [];
-    const args: Array<string | Buffer> = [];
+    /** per game, what these entries add to its collection */
+    const additions = new Map<string, Buffer[]>();
     const writes: Array<Promise<unknown>> = [];
     const endings: Array<() => Promise<void>> = [];
     /** each game's last lobby in these entries: it holds all the seats, and stored alone it cannot race an older one */
@@ -164,14 +175,18 @@ export class Recorder {
       for (const record of records) {
         const collected = this.record(partition, record, writes, endings, lobbies);
         if (collected) {
-          keys.push(this.listKey(partition, record.a));
-          args.push(String(record.n), packr.pack(collected));
+          let added = additions.get(record.a);
+          if (!added) additions.set(record.a, added = []);
+          added.push(packr.pack([record.n, collected]));
         }
       }
     }
     for (const [gameId, lobby] of lobbies) writes.push(this.storeSeats(gameId, lobby.players, lobby.host));
     // as many keys as there are games with something to collect
-    if (keys.length > 0) writes.push(COLLECT.run(this.host.redis, keys, args));
+    if (additions.size > 0) {
+      const keys = [...additions.keys()].map((gameId) => this.collectionKey(partition, gameId));
+      writes.push(COLLECT.run(this.host.redis, keys, [...additions.values()].map((added) => Buffer.concat(added))));
+    }
     await Promise.all(writes);
     for (const end of endings) await end();
     await this.host.redis.xack(this.host.keys.outbox(partition), RECORDER_GROUP, ...entries.map(([id]) => id.toString()));
@@ -180,8 +195,6 @@ export class Recorder {
   /** What a record adds to its game's collection, if anything; status changes and endings are queued, lobbies noted. */
   private record(partition: number, record: JournalRecord, writes: Array<Promise<unknown>>, endings: Array<() => Promise<void>>,
     lobbies: Map<string, Extract<GameOutput, { e: 'lobby' }>>): Collected | null {
-    const key = this.listKey(partition, record.a);
-    const redis = this.host.redis;
     const collected: Collected = {};
     if (record.c) collected.create = record.c.b as CreateGame;
     for (const output of (record.o ?? []) as GameOutput[]) {
@@ -205,7 +218,7 @@ export class Recorder {
     if (record.f !== undefined) {
       endings.push(async () => {
         await this.db.updateTable('games').set({ status: 'failed', ended_at: new Date() }).where('id', '=', record.a).execute();
-        await redis.del(key);
+        await this.forget(partition, record.a);
       });
     }
     return collected.create || collected.seats || collected.tick ? collected : null;
@@ -227,9 +240,7 @@ export class Recorder {
   }
 
   private async finish(partition: number, gameId: string, last: Extract<GameOutput, { e: 'tick' }>): Promise<void> {
-    const key = this.listKey(partition, gameId);
-    const entries = await this.host.redis.hgetallBuffer(key);
-    const collected = Object.entries(entries).sort((a, b) => Number(a[0]) - Number(b[0])).map(([, v]) => packr.unpack(v) as Collected);
+    const collected = await this.collection(partition, gameId);
     const create = collected.find((c) => c.create)?.create;
     const over = last.over!;
     let seats: Seat[] | null = create ? create.players.map((p, snakeId) => ({ ...p, snakeId })) : null;
@@ -251,26 +262,61 @@ export class Recorder {
       // ran) ends here: its result is stored, a replay cannot be
       this.log.warn({ gameId }, 'no replay for this game: its start was trimmed before the recorder read it');
     }
-    await this.db.transaction().execute(async (tx) => {
-      if (replay) {
-        await tx.insertInto('replays').values({ game_id: gameId, version: replay.v, data: Buffer.from(replay.data), ticks: replay.ticks, bytes: replay.data.length })
-          .onConflict((oc) => oc.column('game_id').doNothing()).execute();
-      }
-      await tx.updateTable('games').set({
-        status: 'complete', ended_at: new Date(), ticks: last.t, winner: over.winner, winning_team: over.winningTeam,
-      }).where('id', '=', gameId).execute();
-      for (const r of over.results) {
-        const seat = seats?.[r.snakeId];
-        const result = { score: r.score, length: r.length, alive: r.alive, place: r.place, team: r.team };
-        if (seat) {
-          await tx.insertInto('game_players').values({ game_id: gameId, snake_id: r.snakeId, user_id: seat.userId, name: seat.name, ...result })
-            .onConflict((oc) => oc.columns(['game_id', 'snake_id']).doUpdateSet(result)).execute();
-        } else {
-          await tx.updateTable('game_players').set(result).where('game_id', '=', gameId).where('snake_id', '=', r.snakeId).execute();
-        }
-      }
-    });
-    await this.host.redis.del(key);
+    await this.storeEnding(gameId, last.t, over, seats, replay);
+    await this.forget(partition, gameId);
+  }
+
+  /**
+   * A finished game's replay, status and results in one statement (one round trip per game that ends). Results
+   * of seats the recorder knows are upserted; of others (a start trimmed before it was read) updated where stored.
+   */
+  private async storeEnding(gameId: string, ticks: number, over: GameOver, seats: Seat[] | null,
+    replay: { data: Uint8Array; ticks: number; v: number } | null): Promise<void> {
+    const results = over.results;
+    const seat = (r: PlayerResult) => seats?.[r.snakeId];
+    await sql`
+      with stored_replay as (
+        insert into replays (game_id, version, data, ticks, bytes)
+        select ${gameId}, ${replay?.v ?? 0}, ${replay ? Buffer.from(replay.data) : null}::bytea, ${replay?.ticks ?? 0}, ${replay?.data.length ?? 0}
+        where ${replay !== null}
+        on conflict (game_id) do nothing
+      ), completed as (
+        update games set status = 'complete', ended_at = now(), ticks = ${ticks}, winner = ${over.winner}, winning_team = ${over.winningTeam}
+        where id = ${gameId}
+      ), result as (
+        select * from unnest(${results.map((r) => r.snakeId)}::int[], ${results.map((r) => seat(r)?.userId ?? null)}::text[],
+          ${results.map((r) => seat(r)?.name ?? null)}::text[], ${results.map((r) => r.score)}::int[], ${results.map((r) => r.length)}::int[],
+          ${results.map((r) => r.alive)}::boolean[], ${results.map((r) => r.place)}::int[], ${results.map((r) => r.team)}::int[])
+          as r(snake_id, user_id, name, score, length, alive, place, team)
+      ), seated as (
+        insert into game_players (game_id, snake_id, user_id, name, score, length, alive, place, team)
+        select ${gameId}, snake_id, user_id, name, score, length, alive, place, team from result where user_id is not null
+        on conflict (game_id, snake_id) do update
+          set score = excluded.score, length = excluded.length, alive = excluded.alive, place = excluded.place, team = excluded.team
+      )
+      update game_players p set score = r.score, length = r.length, alive = r.alive, place = r.place, team = r.team
+      from result r where r.user_id is null and p.game_id = ${gameId} and p.snake_id = r.snake_id`.execute(this.db);
+  }
+
+  /**
+   * A game's collection in record order. A record is there once however often its entry was processed (a recorder
+   * that died before its acknowledgement left the entry to be processed again).
+   */
+  private async collection(partition: number, gameId: string): Promise<Collected[]> {
+    const [[getFailed, appended], [hgetallFailed, legacy]] = (await this.host.redis.pipeline()
+      .getBuffer(this.collectionKey(partition, gameId))
+      .hgetallBuffer(this.legacyKey(partition, gameId))
+      .exec()) as [[Error | null, Buffer | null], [Error | null, Record<string, Buffer>]];
+    if (getFailed || hgetallFailed) throw getFailed ?? hgetallFailed;
+    const byRecord = new Map<number, Collected>();
+    for (const [n, value] of Object.entries(legacy ?? {})) byRecord.set(Number(n), packr.unpack(value) as Collected);
+    if (appended) for (const [n, collected] of packr.unpackMultiple(appended) as Array<[number, Collected]>) byRecord.set(n, collected);
+    return [...byRecord].sort((a, b) => a[0] - b[0]).map(([, collected]) => collected);
+  }
+
+  /** Drops a finished game's collection; Redis frees it off its main thread. */
+  private async forget(partition: number, gameId: string): Promise<void> {
+    await this.host.redis.unlink(this.collectionKey(partition, gameId), this.legacyKey(partition, gameId));
   }
 }
 

@@ -1,8 +1,8 @@
--- Adds one journal record's worth of replay data to each game's collection, for all the games of one outbox
--- entry in one call (the keys share the entry's partition hash tag). Fields are record numbers, so an entry
--- processed twice changes nothing.
--- KEYS: a collection hash per game. ARGV: record number, value, for each key in order.
+-- Adds what one read of a partition's outbox brings to each game's collection, for all its games in one call (the
+-- keys share the partition's hash tag). A value is a run of msgpack `[record number, data]` pairs; a record
+-- appended twice (its entry processed again) is read once.
+-- KEYS: a collection string per game. ARGV: what to append, for each key in order.
 for i = 1, #KEYS do
-  redis.call('HSET', KEYS[i], ARGV[2 * i - 1], ARGV[2 * i])
+  redis.call('APPEND', KEYS[i], ARGV[i])
 end
 return #KEYS
