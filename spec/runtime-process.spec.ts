@@ -127,6 +127,11 @@ describe('runtime nodes as processes', function () {
       const other = c.start(`${c.prefix}-n2`);
       await other.ready();
       await waitForEveryGameToTickAgain(c, atSecondKill, 'every game to tick again on the new node');
+      // the new owner checkpoints each running game on its usual tick (within K ticks), not all at its recovery:
+      // soon every row of a running game is at the new owner's epoch
+      const epochs = await Promise.all(Array.from({ length: PARTITIONS }, async (_, p) => Number(await c.redis.get(c.keys.epoch(p)))));
+      const notAtNewEpoch = `NOT finished AND epoch <> CASE partition ${epochs.map((e, p) => `WHEN ${p} THEN ${e}`).join(' ')} END`;
+      await waitFor('every running game to have its checkpoint at the new owner\'s epoch', async () => (await checkpointCount(c, notAtNewEpoch)) === 0, 20000);
 
       await verifyAll(c);
       expectOrderlyOutboxes(c);
