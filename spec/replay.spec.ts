@@ -328,6 +328,54 @@ describe('the recorder thread', function () {
   });
 });
 
+describe('the recorder without a game\'s start', function () {
+  this.timeout(120_000);
+  let db: SpecDatabase;
+  let prefix: string;
+  let node: RunningNode;
+
+  before(async () => {
+    db = await freshDatabase('recorder-nostart');
+    prefix = freshPrefix('recorder-nostart');
+    node = await startNode({
+      port: 0, redisUrl: REDIS_URL, databaseUrl: db.url, partitions: 4, workers: 1, nodeId: 'recorder-nostart-spec', prefix,
+      checkpointTicks: 50, leaseMs: 1500, lobbyGraceMs: 20_000, logger: pino({ level: 'silent' }),
+    });
+  });
+  after(async () => {
+    await node?.stop();
+    await dropKeys(prefix);
+    await db.drop();
+  });
+
+  it('stores the result of a game whose collection lost its start, with no replay, and the players\' results as told', async () => {
+    const endpoint = { ws: `ws://127.0.0.1:${node.port}/ws` };
+    const [a, b] = await steeredDuel(endpoint, endpoint, { size: 60, tickMs: 50 });
+    await waitFor('the game to run a while', () => a.tick >= 10, 30_000);
+    await node.crashRecorder();
+    await sleep(200); // an append the thread sent before it died has reached Redis
+    const redis = new Redis(REDIS_URL);
+    try {
+      // as a cluster upgraded while games ran sees it: the start left the journal before any recorder read it
+      await redis.del(new Keys(prefix).partitionApp(partitionOf(a.gameId, 4), `collect:${a.gameId}`));
+    } finally {
+      redis.disconnect();
+    }
+    await endDuel(a, b);
+    const over = a.over!;
+
+    const stored = await waitFor('the result in Postgres', async () => {
+      const body = (await (await fetch(`${node.url}/api/games/${a.gameId}`)).json()) as { status: string; ticks: number; winner: number | null; results: unknown[]; replay: string | null };
+      return body.status === 'complete' ? body : null;
+    }, 30_000, 100);
+    expect(stored).to.include({ ticks: over.t, winner: over.winner, replay: null });
+    expect(stored.results).to.deep.equal([...over.results].sort((x, y) => x.snakeId - y.snakeId).map((r) => ({
+      userId: r.userId, snakeId: r.snakeId, team: r.team, score: r.score, length: r.length, alive: r.alive, place: r.place })));
+    expect((await fetch(`${node.url}/api/games/${a.gameId}/replay`)).status).to.equal(404);
+    await recorderCaughtUp(prefix, a.gameId);
+  });
+});
+
 describe('the recorder through faults', function () {
   this.timeout(120_000);
   let postgres: SpecPostgres;
