@@ -326,27 +326,6 @@ describe('the recorder thread', function () {
       check.disconnect();
     }
   });
-});
-
-describe('the recorder without a game\'s start', function () {
-  this.timeout(120_000);
-  let db: SpecDatabase;
-  let prefix: string;
-  let node: RunningNode;
-
-  before(async () => {
-    db = await freshDatabase('recorder-nostart');
-    prefix = freshPrefix('recorder-nostart');
-    node = await startNode({
-      port: 0, redisUrl: REDIS_URL, databaseUrl: db.url, partitions: 4, workers: 1, nodeId: 'recorder-nostart-spec', prefix,
-      checkpointTicks: 50, leaseMs: 1500, lobbyGraceMs: 20_000, logger: pino({ level: 'silent' }),
-    });
-  });
-  after(async () => {
-    await node?.stop();
-    await dropKeys(prefix);
-    await db.drop();
-  });
 
   it('stores the result of a game whose collection lost its start, with no replay, and the players\' results as told', async () => {
     const endpoint = { ws: `ws://127.0.0.1:${node.port}/ws` };
