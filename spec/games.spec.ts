@@ -7,6 +7,7 @@ import { SNAKETRON_MIGRATIONS, type SnaketronDb } from '../actors/snaketron/sche
 import { defaultSettings } from '../protocol/settings.ts';
 import { connectDatabase, migrate } from '../runtime/db.ts';
 import { Keys } from '../runtime/keys.ts';
+import { partitionOf } from '../runtime/partition.ts';
 import { Producer } from '../runtime/producer.ts';
 import { connectRedis, type RedisClient } from '../runtime/redis.ts';
 import { decodeInput } from '../runtime/records.ts';
@@ -41,8 +42,7 @@ describe('games created in storage', function () {
 
   /** The create inputs on a game's partition mailbox, decoded. */
   async function createInputs(gameId: string): Promise<Array<{ seed: number; players: unknown }>> {
-    const partition = new Producer(redis, keys, PARTITIONS).partitionOf(gameId);
-    const entries = await redis.xrangeBuffer(keys.inbox(partition), '-', '+');
+    const entries = await redis.xrangeBuffer(keys.inbox(partitionOf(gameId, PARTITIONS)), '-', '+');
     return entries.map(([, fields]) => decodeInput(fields[1]))
       .filter((input) => input.a === gameId && input.ty !== undefined)
       .map((input) => input.b as { seed: number; players: unknown });
@@ -53,7 +53,7 @@ describe('games created in storage', function () {
     await games.create({ gameId: 'g-three', settings: { ...defaultSettings('ffa'), players: 3 }, players, countdownMs: 1500 });
 
     const row = await db.selectFrom('games').selectAll().where('id', '=', 'g-three').executeTakeFirstOrThrow();
-    expect(row).to.include({ mode: 'ffa', status: 'running', partition: new Producer(redis, keys, PARTITIONS).partitionOf('g-three'), code: null, host: null });
+    expect(row).to.include({ mode: 'ffa', status: 'running', partition: partitionOf('g-three', PARTITIONS), code: null, host: null });
     expect(row.started_at).to.be.an.instanceOf(Date);
     expect(row.settings).to.deep.include({ players: 3 });
     const seated = await db.selectFrom('game_players').select(['snake_id', 'user_id', 'name', 'team']).where('game_id', '=', 'g-three').orderBy('snake_id').execute();

@@ -46,6 +46,12 @@ interface Collected {
   tick?: ReplayTick;
 }
 
+/** A game that ended in the entries being processed: its last tick, or null when it failed. */
+interface Ending {
+  gameId: string;
+  last: Extract<GameOutput, { e: 'tick' }> | null;
+}
+
 const COLLECT = Script.load(new URL('./commands/collect.lua', import.meta.url));
 
 type Seat = { userId: string; name: string; snakeId: number };
@@ -153,14 +159,15 @@ export class Recorder {
 
   /**
    * Some consecutive entries of one partition's outbox: their collecting writes go out in one call, the endings
-   * (results, replays) follow in order, and only then are the entries acknowledged, so a recorder that dies midway
-   * leaves them pending for the next one (every write is idempotent).
+   * (results, replays) follow in order, with the collections of the games that ended read in one call and dropped
+   * in one, and only then are the entries acknowledged, so a recorder that dies midway leaves them pending for the
+   * next one (every write is idempotent).
    */
   private async process(partition: number, entries: ReadonlyArray<[Buffer, Buffer[]]>): Promise<void> {
     /** per game, what these entries add to its collection */
     const additions = new Map<string, Buffer[]>();
     const writes: Array<Promise<unknown>> = [];
-    const endings: Array<() => Promise<void>> = [];
+    const endings: Ending[] = [];
     /** each game's last lobby in these entries: it holds all the seats, and stored alone it cannot race an older one */
     const lobbies = new Map<string, Extract<GameOutput, { e: 'lobby' }>>();
     for (const [id, fields] of entries) {
@@ -173,7 +180,7 @@ export class Recorder {
         continue;
       }
       for (const record of records) {
-        const collected = this.record(partition, record, writes, endings, lobbies);
+        const collected = this.record(record, writes, endings, lobbies);
         if (collected) {
           let added = additions.get(record.a);
           if (!added) additions.set(record.a, added = []);
@@ -188,12 +195,20 @@ export class Recorder {
       writes.push(COLLECT.run(this.host.redis, keys, [...additions.values()].map((added) => Buffer.concat(added))));
     }
     await Promise.all(writes);
-    for (const end of endings) await end();
+    if (endings.length > 0) {
+      const ended = endings.map((e) => e.gameId);
+      const collections = await this.collections(partition, ended);
+      for (const [i, ending] of endings.entries()) {
+        if (ending.last) await this.finish(ending.gameId, ending.last, collections[i]);
+        else await this.db.updateTable('games').set({ status: 'failed', ended_at: new Date() }).where('id', '=', ending.gameId).execute();
+      }
+      await this.forget(partition, ended);
+    }
     await this.host.redis.xack(this.host.keys.outbox(partition), RECORDER_GROUP, ...entries.map(([id]) => id.toString()));
   }
 
   /** What a record adds to its game's collection, if anything; status changes and endings are queued, lobbies noted. */
-  private record(partition: number, record: JournalRecord, writes: Array<Promise<unknown>>, endings: Array<() => Promise<void>>,
+  private record(record: JournalRecord, writes: Array<Promise<unknown>>, endings: Ending[],
     lobbies: Map<string, Extract<GameOutput, { e: 'lobby' }>>): Collected | null {
     const collected: Collected = {};
     if (record.c) collected.create = record.c.b as CreateGame;
@@ -212,15 +227,10 @@ export class Recorder {
       }
       if (output.e === 'tick') {
         collected.tick = { t: output.t, turns: output.turns, hash: output.hash };
-        if (output.over) endings.push(() => this.finish(partition, record.a, output));
+        if (output.over) endings.push({ gameId: record.a, last: output });
       }
     }
-    if (record.f !== undefined) {
-      endings.push(async () => {
-        await this.db.updateTable('games').set({ status: 'failed', ended_at: new Date() }).where('id', '=', record.a).execute();
-        await this.forget(partition, record.a);
-      });
-    }
+    if (record.f !== undefined) endings.push({ gameId: record.a, last: null });
     return collected.create || collected.seats || collected.tick ? collected : null;
   }
 
@@ -239,8 +249,7 @@ export class Recorder {
     });
   }
 
-  private async finish(partition: number, gameId: string, last: Extract<GameOutput, { e: 'tick' }>): Promise<void> {
-    const collected = await this.collection(partition, gameId);
+  private async finish(gameId: string, last: Extract<GameOutput, { e: 'tick' }>, collected: Collected[]): Promise<void> {
     const create = collected.find((c) => c.create)?.create;
     const over = last.over!;
     let seats: Seat[] | null = create ? create.players.map((p, snakeId) => ({ ...p, snakeId })) : null;
@@ -263,7 +272,6 @@ export class Recorder {
       this.log.warn({ gameId }, 'no replay for this game: its start was trimmed before the recorder read it');
     }
     await this.storeEnding(gameId, last.t, over, seats, replay);
-    await this.forget(partition, gameId);
   }
 
   /**
@@ -299,24 +307,31 @@ export class Recorder {
   }
 
   /**
-   * A game's collection in record order. A record is there once however often its entry was processed (a recorder
-   * that died before its acknowledgement left the entry to be processed again).
+   * The collections of some games of one partition, each in record order, read in one round trip. A record is
+   * there once however often its entry was processed (a recorder that died before its acknowledgement left the
+   * entry to be processed again).
    */
-  private async collection(partition: number, gameId: string): Promise<Collected[]> {
-    const [[getFailed, appended], [hgetallFailed, legacy]] = (await this.host.redis.pipeline()
-      .getBuffer(this.collectionKey(partition, gameId))
-      .hgetallBuffer(this.legacyKey(partition, gameId))
-      .exec()) as [[Error | null, Buffer | null], [Error | null, Record<string, Buffer>]];
-    if (getFailed || hgetallFailed) throw getFailed ?? hgetallFailed;
-    const byRecord = new Map<number, Collected>();
-    for (const [n, value] of Object.entries(legacy ?? {})) byRecord.set(Number(n), packr.unpack(value) as Collected);
-    if (appended) for (const [n, collected] of packr.unpackMultiple(appended) as Array<[number, Collected]>) byRecord.set(n, collected);
-    return [...byRecord].sort((a, b) => a[0] - b[0]).map(([, collected]) => collected);
+  private async collections(partition: number, gameIds: readonly string[]): Promise<Collected[][]> {
+    const pipeline = this.host.redis.pipeline();
+    for (const gameId of gameIds) {
+      pipeline.getBuffer(this.collectionKey(partition, gameId)).hgetallBuffer(this.legacyKey(partition, gameId));
+    }
+    const replies = (await pipeline.exec()) as Array<[Error | null, unknown]>;
+    const failed = replies.find(([err]) => err !== null);
+    if (failed) throw failed[0];
+    return gameIds.map((_, i) => {
+      const appended = replies[2 * i][1] as Buffer | null;
+      const legacy = replies[2 * i + 1][1] as Record<string, Buffer>;
+      const byRecord = new Map<number, Collected>();
+      for (const [n, value] of Object.entries(legacy)) byRecord.set(Number(n), packr.unpack(value) as Collected);
+      if (appended) for (const [n, collected] of packr.unpackMultiple(appended) as Array<[number, Collected]>) byRecord.set(n, collected);
+      return [...byRecord].sort((a, b) => a[0] - b[0]).map(([, collected]) => collected);
+    });
   }
 
-  /** Drops a finished game's collection; Redis frees it off its main thread. */
-  private async forget(partition: number, gameId: string): Promise<void> {
-    await this.host.redis.unlink(this.collectionKey(partition, gameId), this.legacyKey(partition, gameId));
+  /** Drops the collections of games that ended, in one call; Redis frees them off its main thread. */
+  private async forget(partition: number, gameIds: readonly string[]): Promise<void> {
+    await this.host.redis.unlink(...gameIds.flatMap((gameId) => [this.collectionKey(partition, gameId), this.legacyKey(partition, gameId)]));
   }
 }
 
