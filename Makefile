@@ -22,9 +22,16 @@ web: deps
 run: deps services web
 	./bin/snaketron-node
 
+# Spec files run two at a time (each file in a process of its own; every spec has its own key prefix, database
+# and ports), the slowest first so that no long one starts last. 13.4 min one at a time, 9.5 min two at a time.
+SLOW_SPECS := $(addprefix spec/,cluster.spec.ts runtime.spec.ts node.spec.ts browser.spec.ts replay.spec.ts \
+	bots.spec.ts runtime-outage.spec.ts node-config.spec.ts runtime-process.spec.ts engine-properties.spec.ts)
+ALL_SPECS := $(sort $(wildcard spec/*.spec.ts))
+SPECS := $(filter $(ALL_SPECS),$(SLOW_SPECS)) $(filter-out $(SLOW_SPECS),$(ALL_SPECS))
+
 test: deps services browser web
 	npx tsc -p tsconfig.json --noEmit
-	npx mocha 'spec/**/*.spec.ts'
+	npx mocha --parallel --jobs 2 $(SPECS)
 
 bench: deps services
 	npx tsx bench/run.ts

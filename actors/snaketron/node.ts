@@ -391,7 +391,8 @@ function loadStatics(log: Logger): Map<string, { type: string; body: Buffer }> {
     files.set('/index.html', { type: TYPES['.html'], body: Buffer.from('<!doctype html><p>SnakeTron: the web client is not built. Run <code>make web</code>.</p>') });
     return files;
   }
-  for (const name of readdirSync(dir)) {
+  // dot-files are a build's files on their way in (scripts/build-web.mjs)
+  for (const name of readdirSync(dir).filter((n) => !n.startsWith('.'))) {
     const ext = name.slice(name.lastIndexOf('.'));
     files.set(`/${name}`, { type: TYPES[ext] ?? 'application/octet-stream', body: readFileSync(join(dir, name)) });
   }
