@@ -20,6 +20,10 @@ import { pino } from 'pino';
 import { dropKeys, freshDatabase, freshPrefix, REDIS_URL, sleep, waitFor, type SpecDatabase } from './support/env.ts';
 import { SpecPostgres } from './support/processes.ts';
 import { partitionOf } from '../runtime/partition.ts';
+import { encodeRecord, RECORD_VERSION } from '../runtime/records.ts';
+import { defaultSettings } from '../protocol/settings.ts';
+import pg from 'pg';
+import { randomUUID } from 'node:crypto';
 
 const REPLAY_BIN = fileURLToPath(new URL('../bin/snaketron-replay', import.meta.url));
 
@@ -352,6 +356,43 @@ describe('the recorder thread', function () {
       userId: r.userId, snakeId: r.snakeId, team: r.team, score: r.score, length: r.length, alive: r.alive, place: r.place })));
     expect((await fetch(`${node.url}/api/games/${a.gameId}/replay`)).status).to.equal(404);
     await recorderCaughtUp(prefix, a.gameId);
+  });
+
+  it('stores a game its journal says failed as failed: ended, with no results and no replay, its collection dropped', async () => {
+    // A game whose ticks kept throwing ends with the record the executor writes then: the reason and the game's
+    // `status failed` output. No engine fault can be reached from a client, so the spec stores a running game
+    // that has no actor and writes that record to its partition's journal.
+    const gameId = randomUUID();
+    const partition = partitionOf(gameId, 4);
+    const keys = new Keys(prefix);
+    const client = new pg.Client({ connectionString: db.url });
+    await client.connect();
+    const redis = new Redis(REDIS_URL);
+    try {
+      await client.query(`INSERT INTO games (id, mode, settings, seed, status, partition, started_at) VALUES ($1, 'duel', $2, 7, 'running', $3, now())`,
+        [gameId, JSON.stringify(defaultSettings('duel')), partition]);
+      await client.query(`INSERT INTO game_players (game_id, snake_id, user_id, name, team) VALUES ($1, 0, 'u-a', 'a', 0), ($1, 1, 'u-b', 'b', 1)`, [gameId]);
+      const collection = keys.partitionApp(partition, `collect:${gameId}`);
+      await redis.set(collection, pack([1, { tick: { t: 1, turns: [], hash: 1 } }]));
+      const reason = 'tick 2 threw 3 times';
+      await redis.xadd(keys.outbox(partition), '*', 'd', encodeRecord({ v: RECORD_VERSION, epoch: 0, seq: 0, records: [
+        { a: gameId, n: 2, at: Date.now(), f: reason, o: [{ e: 'status', status: 'failed', startAt: Date.now() - 1000, reason }] },
+      ] }));
+
+      const info = await waitFor('the game stored as failed', async () => {
+        const body = (await (await fetch(`${node.url}/api/games/${gameId}`)).json()) as Record<string, unknown>;
+        return body.status === 'failed' ? body : null;
+      }, 30_000, 100);
+      expect(info.endedAt, 'its end time').to.be.a('string');
+      expect(info).to.include({ ticks: null, winner: null, results: null, replay: null });
+      expect(info.players, 'its seats, kept').to.have.length(2);
+      expect((await fetch(`${node.url}/api/games/${gameId}/replay`)).status).to.equal(404);
+      expect(await redis.exists(collection), 'its collection, dropped').to.equal(0);
+      await recorderCaughtUp(prefix, gameId);
+    } finally {
+      redis.disconnect();
+      await client.end();
+    }
   });
 });
 
