@@ -159,8 +159,8 @@ export class Recorder {
 
   /**
    * Some consecutive entries of one partition's outbox: their collecting writes go out in one call, the endings
-   * (results, replays) follow in order, with the collections of the games that ended read in one call and dropped
-   * in one, and only then are the entries acknowledged, so a recorder that dies midway leaves them pending for the
+   * (results, replays) follow, with the collections of the games that ended read in one call and dropped in one,
+   * and only then are the entries acknowledged, so a recorder that dies midway leaves them pending for the
    * next one (every write is idempotent).
    */
   private async process(partition: number, entries: ReadonlyArray<[Buffer, Buffer[]]>): Promise<void> {
@@ -198,10 +198,12 @@ export class Recorder {
     if (endings.length > 0) {
       const ended = endings.map((e) => e.gameId);
       const collections = await this.collections(partition, ended);
-      for (const [i, ending] of endings.entries()) {
-        if (ending.last) await this.finish(ending.gameId, ending.last, collections[i]);
-        else await this.db.updateTable('games').set({ status: 'failed', ended_at: new Date() }).where('id', '=', ending.gameId).execute();
-      }
+      const failed = endings.filter((e) => e.last === null).map((e) => e.gameId);
+      // each game's rows are its own: the endings are stored side by side, the failed games in one statement
+      await Promise.all([
+        ...endings.map((ending, i) => (ending.last ? this.finish(ending.gameId, ending.last, collections[i]) : null)),
+        failed.length > 0 ? this.db.updateTable('games').set({ status: 'failed', ended_at: new Date() }).where('id', 'in', failed).execute() : null,
+      ]);
       await this.forget(partition, ended);
     }
     await this.host.redis.xack(this.host.keys.outbox(partition), RECORDER_GROUP, ...entries.map(([id]) => id.toString()));
