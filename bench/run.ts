@@ -7,7 +7,7 @@ import type { Bench, BenchResult } from './types.ts';
 
 /** benchmark name → its module in bench/ (each exports `run: Bench`) */
 const BENCHES: Record<string, string> = {
-  engine: 'engine', codec: 'codec', replay: 'replay', runtime: 'runtime', e2e: 'e2e', failover: 'failover', floor: 'send-floor', baseline: 'colyseus',
+  engine: 'engine', codec: 'codec', replay: 'replay', runtime: 'runtime', e2e: 'e2e', failover: 'failover', churn: 'churn', floor: 'send-floor', baseline: 'colyseus',
 };
 const load = async (file: string) => (await import(`./${file}.ts`)) as { run: Bench };
 

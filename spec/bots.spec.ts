@@ -1,10 +1,12 @@
 // Bot fleets against real nodes: every game they play completes in Postgres with a replay that verifies, every
 // tick they see matches their own copy of the game, and bots whose node dies come back through another one.
 import { expect } from 'chai';
-import { BotError, checkBotOptions, runBots, type BotSummary } from '../actors/snaketron/bots.ts';
+import { BotError, checkBotOptions, runBots, type AckedTurn, type BotMode, type BotSummary } from '../actors/snaketron/bots.ts';
 import { decodeReplay, verifyReplay } from '../actors/snaketron/replay.ts';
+import { Keys } from '../runtime/keys.ts';
 import { SpecCluster, type SnakeNode } from './support/cluster.ts';
-import { waitFor } from './support/env.ts';
+import { REDIS_URL, waitFor } from './support/env.ts';
+import { JournalCollector, lostAckedTurns, readDeadLetters, verifyGame } from './support/journal.ts';
 
 /** Every game is complete in Postgres, with a replay as long as the game that re-simulates to its hashes. */
 async function checkGames(node: SnakeNode, summary: BotSummary): Promise<number> {
@@ -93,4 +95,55 @@ describe('bots', function () {
     expect(summary.results.played).to.equal(8);
     await checkGames(nodes[0], summary);
   });
+
+  it('bots of every multiplayer mode play through node churn (the owner of a game SIGKILLed, another\'s SIGTERMed, each replaced on its port): every game checks out exactly, no acked turn lost', async () => {
+    const partitions = 8;
+    cluster = await SpecCluster.create('bots-churn', { partitions });
+    const collector = new JournalCollector(REDIS_URL, new Keys(cluster.prefix), partitions);
+    await collector.start();
+    try {
+      const nodes = [await cluster.start(), await cluster.start(), await cluster.start()];
+      await cluster.settled();
+      const acked: AckedTurn[] = [];
+      const stop = new AbortController();
+      const fleets = (['duel', 'ffa', 'teams'] satisfies BotMode[]).map((mode) => runBots({
+        urls: nodes.map((n) => n.ws), bots: 8, mode, giveUpAfter: 150, name: mode[0], signal: stop.signal, onTurnAcked: (t) => acked.push(t),
+      }));
+      // a game that runs, and the node that owns it, stopped with `signal` and started again where it listened
+      const running = () => [...collector.records.keys()].filter((id) => collector.lastTick(id) >= 5 && !collector.isOver(id));
+      const stopOwner = async (signal: NodeJS.Signals, spared: ReadonlySet<string>) => {
+        const gameId = await waitFor(`a running game (${signal})`, () => running().find((id) => !spared.has(id)), 30_000, 100);
+        const owner = (await cluster!.ownerOf(gameId))!;
+        const tickThen = collector.lastTick(gameId);
+        owner.kill(signal);
+        await owner.exited;
+        await cluster!.start(owner.port);
+        return { gameId, tickThen };
+      };
+      const killed = await stopOwner('SIGKILL', new Set());
+      const terminated = await stopOwner('SIGTERM', new Set([killed.gameId]));
+      // both games go on past the tick they had reached when their owner went away
+      for (const { gameId, tickThen } of [killed, terminated]) {
+        await waitFor(`${gameId} ticking again after its owner stopped`, () => collector.lastTick(gameId) > tickThen + 3 || collector.isOver(gameId), 30_000, 100);
+      }
+      stop.abort();
+      const summaries = await Promise.all(fleets);
+      for (const summary of summaries) {
+        expect(summary.hashMismatches, 'ticks that did not match a bot\'s copy').to.equal(0);
+        expect(summary.gaps, 'ticks skipped').to.equal(0);
+      }
+      expect(summaries.reduce((n, s) => n + s.reconnects, 0), 'bots of the stopped nodes came back').to.be.at.least(1);
+      // every game the fleets left runs to its end (the bots stopped steering at tick 150)
+      const games = [...collector.records.keys()];
+      await waitFor('every game over', () => games.every((id) => collector.isOver(id)), 60_000, 200);
+      const dead = await readDeadLetters(REDIS_URL, new Keys(cluster.prefix), partitions);
+      for (const gameId of games) verifyGame(collector.records.get(gameId)!, [], dead.of(gameId));
+      expect(games.length, 'games played').to.be.at.least(6);
+      expect(acked.length, 'turns acked').to.be.greaterThan(100);
+      expect(lostAckedTurns(acked, collector.records, dead), `acked turns missing from their games (of ${acked.length})`).to.equal(0);
+    } finally {
+      await collector.stop();
+    }
+  });
 });
+

@@ -38,6 +38,18 @@ export interface BotOptions {
   signal?: AbortSignal;
   /** called every time a game completes and once a second */
   onProgress?: (progress: BotProgress) => void;
+  /** called for every turn a node acknowledged (stored durably): what a check of "no acked input lost" counts */
+  onTurnAcked?: (turn: AckedTurn) => void;
+}
+
+/** A turn a bot sent and its node acknowledged. */
+export interface AckedTurn {
+  gameId: string;
+  snakeId: number;
+  /** the direction code (GAME.md) */
+  dir: Dir;
+  /** the tick the ack names */
+  t: number;
 }
 
 export interface BotProgress {
@@ -131,7 +143,7 @@ class Bot {
   userId = '';
   private phase_: Phase = 'connecting';
   private game: BotGame | null = null;
-  private pending: { seq: number; sentAt: number; t: number | null } | null = null;
+  private pending: { seq: number; sentAt: number; dir: Dir; t: number | null } | null = null;
   private seq = 0;
   private attempt = 0;
   private resync = false;
@@ -333,6 +345,7 @@ class Bot {
   private onAck(m: Extract<ServerMessage, { type: 'ack' }>): void {
     if (!this.pending || this.pending.seq !== m.seq) return;
     this.fleet.ackLatency(performance.now() - this.pending.sentAt);
+    if (this.game) this.fleet.turnAcked({ gameId: this.game.id, snakeId: this.game.snakeId, dir: this.pending.dir, t: m.t });
     this.pending.t = m.t;
     if (this.game && this.game.replica.tick >= m.t) this.pending = null;
   }
@@ -357,7 +370,7 @@ class Bot {
     const choice = this.brain.choose(replica, game.snakeId, state);
     if (choice.dir === state.snakes[game.snakeId].dir) return;
     const seq = ++this.seq;
-    this.pending = { seq, sentAt: performance.now(), t: null };
+    this.pending = { seq, sentAt: performance.now(), dir: choice.dir as Dir, t: null };
     this.fleet.turns++;
     this.send({ type: 'turn', dir: TURN_DIRECTIONS[choice.dir as Dir], seq, t: replica.tick + 1, rid: seq });
   }
@@ -447,6 +460,10 @@ class Fleet {
 
   error(code: string): void {
     this.errors[code] = (this.errors[code] ?? 0) + 1;
+  }
+
+  turnAcked(turn: AckedTurn): void {
+    this.options.onTurnAcked?.(turn);
   }
 
   ackLatency(ms: number): void {

@@ -67,9 +67,12 @@ export class SpecCluster {
     return new SpecCluster(freshPrefix(label), await freshDatabase(label), options);
   }
 
-  /** Starts a node and waits until it answers /readyz (it holds its share of partitions). */
-  async start(): Promise<SnakeNode> {
-    const port = await freePort();
+  /**
+   * Starts a node and waits until it answers /readyz (it holds its share of partitions). `port`: where a node that
+   * was stopped or killed listened, to start its replacement where its clients reconnect.
+   */
+  async start(port?: number): Promise<SnakeNode> {
+    port ??= await freePort();
     const nodeId = `n${++this.counter}-${port}`;
     const child = spawn(this.options.compiled ? process.execPath : NODE_BIN, this.options.compiled ? [COMPILED_NODE] : [], {
       env: {

@@ -4,6 +4,7 @@
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { Game } from '../../protocol/engine.ts';
+import type { AckedTurn } from '../../actors/snaketron/bots.ts';
 import type { CreateGame, GameInput, GameOutput } from '../../actors/snaketron/game-actor.ts';
 import { fieldValue } from '../../runtime/journal.ts';
 import { Keys } from '../../runtime/keys.ts';
@@ -179,4 +180,41 @@ export async function readDeadLetters(redisUrl: string, keys: Keys, partitions: 
   }
   redis.disconnect();
   return out;
+}
+
+/**
+ * How many turns the bots were acked that their games never recorded (nor dead-lettered with a reason). A bot has
+ * one turn on its way at a time, so a snake's acked turns appear among its game's recorded turns for that snake, in
+ * the order sent and no fewer; the only recorded turns beyond them are those whose ack never reached the bot (its
+ * connection dropped). A bot re-sends a turn that did not take effect, so the order alone would hide a lost one:
+ * the count does not.
+ */
+export function lostAckedTurns(acked: readonly AckedTurn[], records: ReadonlyMap<string, readonly JournalRecord[]>, dead: DeadLetters): number {
+  const bySnake = new Map<string, AckedTurn[]>();
+  for (const turn of acked) {
+    const key = `${turn.gameId}/${turn.snakeId}`;
+    const turns = bySnake.get(key);
+    if (turns) turns.push(turn);
+    else bySnake.set(key, [turn]);
+  }
+  const missing = new Map<string, number>();
+  for (const turns of bySnake.values()) {
+    const { gameId, snakeId } = turns[0];
+    const recorded = (records.get(gameId) ?? []).flatMap((r) => r.i ?? []).map((i) => i.b as GameInput)
+      .filter((b): b is Extract<GameInput, { k: 'turn' }> => b.k === 'turn' && b.snakeId === snakeId);
+    let at = 0;
+    let outOfOrder = 0;
+    for (const turn of turns) {
+      let found = at;
+      while (found < recorded.length && recorded[found].dir !== turn.dir) found++;
+      if (found < recorded.length) at = found + 1;
+      else outOfOrder++;
+    }
+    const short = Math.max(outOfOrder, turns.length - recorded.length);
+    if (short > 0) missing.set(gameId, (missing.get(gameId) ?? 0) + short);
+  }
+  // a turn that raced its game's end was acked, then dead-lettered with the reason
+  let lost = 0;
+  for (const [gameId, n] of missing) lost += Math.max(0, n - dead.of(gameId).size);
+  return lost;
 }
