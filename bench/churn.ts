@@ -49,6 +49,7 @@ export const run: Bench = async () => {
       await victim.exited;
       await cluster.start(victim.port);
     }
+    const churnSeconds = Math.round((Date.now() - began) / 1000);
     stop.abort();
     const summaries = await Promise.all(fleets);
     // games that outlived the fleets end by themselves (the bots stopped steering); give their last ticks a moment
@@ -90,13 +91,13 @@ export const run: Bench = async () => {
     if (bad.length > 0) process.stderr.write(`churn: games that failed the check:\n  ${bad.slice(0, 10).join('\n  ')}\n`);
     const rows: BenchResult[] = [
       { group: 'churn', name: 'games checked exactly after node churn', value: verified, unit: 'games', target: 'all',
-        notes: `${collector.records.size} games on ${NODES} nodes (${PARTITIONS} partitions), bots ${bots}; ${stops.length} nodes stopped in ${SECONDS} s (${kills} SIGKILL, ${stops.length - kills} SIGTERM), each replaced on its port; ${bad.length} failed the journal check (records, ticks, hashes, inputs once)` },
+        notes: `${collector.records.size} games on ${NODES} nodes (${PARTITIONS} partitions), bots ${bots}; ${stops.length} nodes stopped (${kills} SIGKILL, ${stops.length - kills} SIGTERM) over ${churnSeconds} s, each ${STOP_EVERY_S} s after the last one's replacement was ready, and replaced on its port; ${bad.length} failed the journal check (records, ticks, hashes, inputs once)` },
       { group: 'churn', name: 'acked turns lost over node churn', value: lost, unit: 'turns', target: '0',
         notes: `of ${acked.length} turns acked to the bots; ${[...collector.records.keys()].reduce((n, id) => n + dead.of(id).size, 0)} inputs dead-lettered with a reason (turns racing their game's end)` },
       { group: 'churn', name: 'running games not ticking after node churn', value: stalled.length, unit: 'games', target: '0',
         notes: `${running.length} games still running when the bots stopped, each watched for 2 s more` },
       { group: 'churn', name: 'bot hash mismatches over node churn', value: sum((s) => s.hashMismatches), unit: 'ticks', target: '0',
-        notes: `${sum((s) => s.games)} games completed, ${sum((s) => s.ticks)} ticks checked by the bots, ${sum((s) => s.gaps)} gaps; ${sum((s) => s.reconnects)} reconnects; errors received: ${JSON.stringify(errors)} (unavailable: told a node is stopping); turn→ack p99 ${Math.max(...summaries.map((s) => s.ackLatencyMs.p99))} ms` },
+        notes: `${sum((s) => s.games)} games completed, ${sum((s) => s.ticks)} ticks checked by the bots, ${sum((s) => s.gaps)} gaps; ${sum((s) => s.reconnects)} reconnects; errors received: ${JSON.stringify(errors)}${errors.unavailable ? ' (unavailable: told its node is stopping)' : ''}; turn→ack p99 ${Math.max(...summaries.map((s) => s.ackLatencyMs.p99))} ms` },
       { group: 'churn', name: 'longest pause between two ticks of a game, median over games', value: pauses[Math.floor(pauses.length / 2)] ?? 0, unit: 'ms',
         notes: `max ${pauses.at(-1) ?? 0} ms; a game whose owner dies waits for its lease to lapse (1500 ms) and its recovery; a tick is ${defaultSettings('duel').tickMs} ms` },
     ];
