@@ -28,6 +28,8 @@ interface ClientState {
   dir: string | null;
   head: [number, number] | null;
   view: { cell: number; x: number; y: number; cols: number; rows: number; whole: boolean; cssWidth: number; cssHeight: number } | null;
+  following: number | null;
+  followedHead: [number, number] | null;
 }
 
 const state = (page: Page): Promise<ClientState> => page.evaluate(() => (window as unknown as { __snaketron: { state(): ClientState } }).__snaketron.state());
@@ -184,6 +186,11 @@ describe('web client in a browser', function () {
 
     await host.getByTestId('watch-replay').click();
     await until(host, 'the replay', "s.screen === 'replay'", 20_000);
+    // a snake picked on the replay's score board is followed (a 100-cell row is drawn over 10 px a cell then)
+    await host.locator('[data-testid=replay-scoreboard] [data-snake="1"]').click();
+    const followed = await until(host, 'the replay following snake 1', 's.following === 1 && s.view !== null && !s.view.whole');
+    expect(followed.view!.cell).to.be.at.least(10);
+    expect(followed.followedHead![0]).to.be.within(followed.view!.x, followed.view!.x + followed.view!.cols);
     await host.getByTestId('replay-speed').selectOption('8');
     await host.waitForFunction(() => /verified/.test(document.querySelector('[data-testid=replay-verified]')?.textContent ?? ''), undefined, { timeout: 30_000 });
     const ticks = await host.getByTestId('replay-tick').textContent();
@@ -321,6 +328,33 @@ describe('web client in a browser', function () {
       await until(page, 'the lobby', "s.screen === 'lobby'");
     }
     await page.context().close();
+  });
+
+  it('lets a spectator of a 200×200 game follow a snake picked on the score board, and see the whole board again', async () => {
+    const viewport = { width: 1280, height: 800 };
+    const host = await open('big_host', viewport);
+    const { gameId } = await startAlone(host, { width: 200, height: 200, tickMs: 250 });
+    const fan = await open('big_fan', viewport);
+    await fan.getByTestId('watch-input').fill(gameId!);
+    await fan.getByTestId('watch-button').click();
+    let seen = await until(fan, 'the game watched', "s.role === 'spectator' && s.tick >= 1 && s.view !== null");
+    expect(seen.view!.whole, 'a spectator sees the whole board at first').to.equal(true);
+    expect(seen.following).to.equal(null);
+    expect(await fan.getByTestId('follow-hint').isVisible()).to.equal(true);
+    const row = fan.locator('[data-testid=score-row][data-snake="0"]');
+    await row.click();
+    seen = await until(fan, 'the view following snake 0', 's.following === 0 && s.view !== null && !s.view.whole');
+    expect(seen.view!.cell, 'CSS px per cell while following').to.be.at.least(10);
+    expect(seen.followedHead![0]).to.be.within(seen.view!.x, seen.view!.x + seen.view!.cols);
+    expect(seen.followedHead![1]).to.be.within(seen.view!.y, seen.view!.y + seen.view!.rows);
+    expect(await row.getAttribute('aria-pressed')).to.equal('true');
+    await fan.screenshot({ path: `${ARTIFACTS}browser-spectator-following.png` });
+    // the keyboard toggles it back: the whole board again
+    await row.focus();
+    await fan.keyboard.press('Enter');
+    seen = await until(fan, 'the whole board again', 's.following === null && s.view !== null && s.view.whole');
+    expect(await row.getAttribute('aria-pressed')).to.equal('false');
+    for (const page of [host, fan]) await page.context().close();
   });
 
   it('shows only the game-over panel\'s own way back to the lobby once the game is over', async () => {

@@ -8,7 +8,7 @@ import type {
 } from '../protocol/messages.ts';
 import { validateSettings } from '../protocol/settings.ts';
 import { Connection, socketUrl, type ConnectionStatus } from './connection.ts';
-import { GameSync, TurnIntent } from './game-sync.ts';
+import { GameSync, TurnIntent, type Frame } from './game-sync.ts';
 import { GameView, type BoardView } from './game-view.ts';
 import { bindSteering } from './input.ts';
 import { ReplayClock, ReplayPlayer, parseReplay, replayUrl } from './replay.ts';
@@ -34,8 +34,12 @@ export interface ClientState {
   dir: 'up' | 'right' | 'down' | 'left' | null;
   /** the head of the player's snake (board cells) */
   head: [number, number] | null;
-  /** the part of the board the game canvas shows, as last drawn (GameView.view) */
+  /** the part of the board the game canvas (or the replay's) shows, as last drawn (GameView.view) */
   view: BoardView | null;
+  /** the snake the game's view keeps in sight: the player's own, or one a viewer picked from the score board */
+  following: number | null;
+  /** that snake's head (board cells) */
+  followedHead: [number, number] | null;
 }
 
 declare global {
@@ -99,6 +103,8 @@ let hostNotice: { gameId: string; text: string } | null = null;
 const pending = new Map<number, Pending>();
 
 let replay: { player: ReplayPlayer; clock: ReplayClock; returnTo: ScreenName } | null = null;
+/** the snake a viewer chose to follow from the score board (a spectator, a player who is out, a replay), if any */
+let watched: number | null = null;
 
 // ---- sending ----------------------------------------------------------------------------------------------------
 
@@ -311,6 +317,7 @@ function onSnapshot(message: SnapshotMessage): void {
   } else {
     sync = new GameSync(message, now);
     over = null;
+    watched = null;
   }
   intent.clear();
   lobby = null;
@@ -538,6 +545,9 @@ const actions: UiActions = {
   replaySpeed(speed) {
     replay?.clock.setSpeed(speed, performance.now());
   },
+  follow(snakeId) {
+    watched = snakeId;
+  },
 };
 
 function backToLobby(): void {
@@ -582,6 +592,7 @@ async function openReplay(gameId: string, justFinished: boolean): Promise<void> 
       const clock = new ReplayClock(parsed.settings.tickMs);
       const returnTo = screens.current === 'over' ? 'over' : 'lobby';
       replay = { player, clock, returnTo };
+      watched = null;
       screens.resetReplayControls();
       screens.show('replay');
       clock.play(now);
@@ -622,15 +633,18 @@ function frame(now: number): void {
   const screen = screens.current;
   if ((screen === 'game' || screen === 'over') && sync !== null) {
     const teams = sync.settings.mode === 'teams';
+    // a player in a game keeps their snake in sight; a spectator and a player who is out see the whole board, or
+    // follow a snake they pick from the score board while it lives; the finished game is seen whole
+    const playing = screen === 'game' && sync.role === 'player' && sync.alive;
+    const following = screen === 'game' && !playing ? { snakeId: alive(sync.frame, watched) } : null;
     gameView.render(sync.frame, now, {
       mySnakeId: sync.snakeId,
       hint: sync.alive ? intent.next : null,
       teams,
       tickMs: sync.tickMs,
-      // a player in a game keeps their snake in sight; the finished game, a spectator and a dead snake see it all
-      follow: screen === 'game' && sync.role === 'player' && sync.alive ? sync.snakeId : null,
+      follow: playing ? sync.snakeId : following?.snakeId ?? null,
     });
-    screens.scores(sync.frame, sync.snakeId, teams);
+    screens.scores(sync.frame, sync.snakeId, teams, following);
     const count = screen === 'game' ? countdownText() : null;
     screens.countdown(count, screen === 'game' ? matchCaptionText(now, count !== null) : null);
     screens.gameStatus(screen === 'game' ? gameStatusText(now) : null);
@@ -643,8 +657,9 @@ function frame(now: number): void {
       }
     }
     const teams = player.replay.settings.mode === 'teams';
-    replayView.render(player.frame, now, { mySnakeId: null, hint: null, teams, tickMs: clock.stepMs, follow: null });
-    screens.replayScores(player.frame, teams);
+    const following = { snakeId: alive(player.frame, watched) };
+    replayView.render(player.frame, now, { mySnakeId: null, hint: null, teams, tickMs: clock.stepMs, follow: following.snakeId });
+    screens.replayScores(player.frame, teams, following);
     screens.replayInfo({
       gameId: player.replay.gameId,
       tick: player.tick,
@@ -690,8 +705,21 @@ window.addEventListener('hashchange', () => {
   if (welcomed && screens.current === 'lobby') followPendingHash();
 });
 
-function myHead(): [number, number] | null {
-  const head = sync?.snakeId != null ? sync.frame.snakes[sync.snakeId]?.body[0] : undefined;
+/** The snake, if it is alive in the frame (a snake that died is no longer followed: the board is seen whole). */
+function alive(frame: Frame, snakeId: number | null): number | null {
+  return snakeId !== null && frame.snakes[snakeId]?.alive ? snakeId : null;
+}
+
+/** The snake the view keeps in sight, as last drawn (the player's own, or the one a viewer follows). */
+function followedSnake(): number | null {
+  if (screens.current === 'replay' && replay !== null) return alive(replay.player.frame, watched);
+  if ((screens.current !== 'game' && screens.current !== 'over') || sync === null) return null;
+  if (screens.current === 'game' && sync.role === 'player' && sync.alive) return sync.snakeId;
+  return screens.current === 'game' ? alive(sync.frame, watched) : null;
+}
+
+function headOf(frame: Frame | undefined, snakeId: number | null): [number, number] | null {
+  const head = snakeId !== null ? frame?.snakes[snakeId]?.body[0] : undefined;
   return head === undefined ? null : [head[0], head[1]];
 }
 
@@ -708,8 +736,11 @@ window.__snaketron = {
     place: over !== null && sync !== null ? over.results.find((r) => r.snakeId === sync?.snakeId)?.place ?? null : null,
     resyncs,
     dir: sync?.myDir != null ? DIR_NAMES[sync.myDir] : null,
-    head: myHead(),
-    view: (screens.current === 'game' || screens.current === 'over') && sync !== null ? gameView.view : null,
+    head: headOf(sync?.frame, sync?.snakeId ?? null),
+    following: followedSnake(),
+    followedHead: headOf(screens.current === 'replay' ? replay?.player.frame : sync?.frame, followedSnake()),
+    view: screens.current === 'replay' && replay !== null ? replayView.view
+      : (screens.current === 'game' || screens.current === 'over') && sync !== null ? gameView.view : null,
   }),
 };
 

@@ -28,6 +28,8 @@ export interface UiActions {
   replay(control: 'toggle' | 'step' | 'back' | 'close'): void;
   replaySeek(tick: number): void;
   replaySpeed(speed: number): void;
+  /** keep this snake in sight (a spectator's or a replay's choice, or a player's once out), or see the whole board */
+  follow(snakeId: number | null): void;
 }
 
 export interface ResultRow {
@@ -68,6 +70,14 @@ export function ordinal(n: number): string {
   return `${n}${suffix}`;
 }
 
+/** A viewer who may follow a snake of its choice, and the one it follows (null: the whole board). */
+export interface Following {
+  snakeId: number | null;
+}
+
+const followKey = (follow: Following | null): string => (follow === null ? '-' : String(follow.snakeId));
+const boardKey = (frame: Frame): string => frame.snakes.map((s) => `${s.score}/${s.body.length}/${s.alive ? 1 : 0}`).join(',');
+
 export class Screens {
   current: ScreenName = 'name';
   readonly gameCanvas = byId<HTMLCanvasElement>('game-canvas');
@@ -98,6 +108,8 @@ export class Screens {
       a.submitName(name);
     });
     click('change-name', () => a.changeName());
+    this.bindFollowing(byId('scoreboard'));
+    this.bindFollowing(byId('replay-scoreboard'));
     click('solo-button', () => a.solo());
     click('duel-button', () => a.queue('duel'));
     click('ffa-button', () => a.queue('ffa', Number(byId<HTMLSelectElement>('ffa-size').value)));
@@ -278,19 +290,26 @@ export class Screens {
     if (text !== null && element.textContent !== text) element.textContent = text;
   }
 
-  /** The score board and the HUD, redrawn only when something on them changed. */
-  scores(frame: Frame, mySnakeId: number | null, teams: boolean): void {
-    const key = `${frame.tick}:${frame.snakes.map((s) => `${s.score}/${s.body.length}/${s.alive ? 1 : 0}`).join(',')}`;
+  /**
+   * The score board and the HUD, redrawn only when something on them changed. `follow`: the viewer may pick a
+   * snake to follow from the board (a spectator, a player who is out), and which one it follows.
+   */
+  scores(frame: Frame, mySnakeId: number | null, teams: boolean, follow: Following | null): void {
+    byId('tick').textContent = String(frame.tick);
+    // the rows stay as they are while nothing on them changes, so a click or the keyboard focus lands on them
+    const key = `${boardKey(frame)}:${followKey(follow)}`;
     if (key === this.scoreKey) return;
     this.scoreKey = key;
-    byId('tick').textContent = String(frame.tick);
     const mine = mySnakeId === null ? undefined : frame.snakes[mySnakeId];
     byId('my-score').textContent = mine ? String(mine.score) : '–';
-    this.fillScoreboard(byId('scoreboard'), frame, mySnakeId, teams);
+    byId('follow-hint').hidden = follow === null;
+    this.fillScoreboard(byId('scoreboard'), frame, mySnakeId, teams, follow);
   }
 
-  private fillScoreboard(body: HTMLElement, frame: Frame, mySnakeId: number | null, teams: boolean): void {
+  private fillScoreboard(body: HTMLElement, frame: Frame, mySnakeId: number | null, teams: boolean, follow: Following | null): void {
     const rows = [...frame.snakes].sort((a, b) => Number(b.alive) - Number(a.alive) || b.score - a.score || a.id - b.id);
+    // the row a keyboard user is on keeps the focus through the redraw
+    const focused = body.contains(document.activeElement) ? (document.activeElement as HTMLElement).closest('tr')?.dataset.snake : undefined;
     body.replaceChildren(...rows.map((snake) => {
       const row = document.createElement('tr');
       row.dataset.testid = 'score-row';
@@ -309,8 +328,10 @@ export class Screens {
       const length = document.createElement('td');
       length.textContent = String(snake.body.length);
       row.append(name, score, length);
+      if (follow !== null && snake.alive) this.followable(row, snake.id, follow.snakeId === snake.id);
       return row;
     }));
+    if (focused !== undefined) body.querySelector<HTMLElement>(`tr[data-snake="${focused}"].followable`)?.focus();
   }
 
   over(info: OverInfo): void {
@@ -353,11 +374,35 @@ export class Screens {
       : info.verified === true ? 'hash verified ✓' : info.verified === false ? 'final hash differs' : '';
   }
 
-  replayScores(frame: Frame, teams: boolean): void {
-    const key = `${frame.tick}:${frame.snakes.length}`;
+  replayScores(frame: Frame, teams: boolean, follow: Following): void {
+    const key = `${boardKey(frame)}:${followKey(follow)}`;
     if (key === this.replayScoreKey) return;
     this.replayScoreKey = key;
-    this.fillScoreboard(byId('replay-scoreboard'), frame, null, teams);
+    this.fillScoreboard(byId('replay-scoreboard'), frame, null, teams, follow);
+  }
+
+  /** A score row the viewer clicks (or presses Enter or Space on) to follow that snake, or to stop following it. */
+  private followable(row: HTMLTableRowElement, snakeId: number, followed: boolean): void {
+    row.classList.add('followable');
+    if (followed) row.classList.add('followed');
+    row.tabIndex = 0;
+    row.setAttribute('role', 'button');
+    row.setAttribute('aria-pressed', String(followed));
+    row.title = followed ? 'Following: click to see the whole board' : 'Click to follow this snake';
+  }
+
+  /** Score boards whose rows follow a snake (see followable): one listener each, as rows come and go. */
+  private bindFollowing(body: HTMLElement): void {
+    const toggle = (target: EventTarget | null): void => {
+      const row = target instanceof Element ? target.closest<HTMLElement>('tr.followable') : null;
+      if (row) this.actions.follow(row.getAttribute('aria-pressed') === 'true' ? null : Number(row.dataset.snake));
+    };
+    body.addEventListener('click', (event) => toggle(event.target));
+    body.addEventListener('keydown', (event) => {
+      if (event.key !== 'Enter' && event.key !== ' ') return;
+      event.preventDefault();
+      toggle(event.target);
+    });
   }
 
   resetReplayControls(): void {
