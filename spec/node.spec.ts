@@ -732,6 +732,10 @@ describe('a SnakeTron node over WebSockets', function () {
     const big = await connect('big', 'big');
     big.sendRaw(new Uint8Array(20_000));
     expect((await big.whenClosed).code).to.equal(1009);
+    // far over the limit too: the same close code, not a dropped connection
+    const bigger = await connect('bigger', 'bigger');
+    bigger.sendRaw(new Uint8Array(2 * 1024 * 1024));
+    expect((await bigger.whenClosed).code).to.equal(1009);
 
     const flood = await connect('flood', 'flood');
     for (let i = 0; i < 400; i++) flood.send({ type: 'ping', c: i });

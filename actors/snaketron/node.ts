@@ -43,7 +43,12 @@ const ACTOR_MODULE = new URL(import.meta.url.endsWith('.ts') ? './game-actor.ts'
 const WEB_DIST = new URL('../../web/dist/', import.meta.url);
 /** A client with this much unsent data is behind: it gets a fresh snapshot once it drains. */
 const SLOW_CLIENT_BYTES = 256 * 1024;
-const UWS_FRAME_LIMIT = 1024 * 1024;
+/**
+ * The largest frame uWebSockets.js takes in (and buffers until it is whole): a frame over it is dropped with the
+ * connection and no close code, so it is far above the protocol's 16 KiB, which the node answers with 1009. A
+ * client can make the node hold this much for it at most (the `ws` package's default limit is 100 MiB).
+ */
+const UWS_FRAME_LIMIT = 16 * 1024 * 1024;
 /** A readiness probe of Redis and Postgres that has not answered in this long counts as failed. */
 const READY_PROBE_MS = 1000;
 /** How often (in matchmaking rounds of a second) matchmaking is pruned: tickets held on departed nodes, stale claims and marks. */
