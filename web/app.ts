@@ -633,18 +633,15 @@ function frame(now: number): void {
   const screen = screens.current;
   if ((screen === 'game' || screen === 'over') && sync !== null) {
     const teams = sync.settings.mode === 'teams';
-    // a player in a game keeps their snake in sight; a spectator and a player who is out see the whole board, or
-    // follow a snake they pick from the score board while it lives; the finished game is seen whole
-    const playing = screen === 'game' && sync.role === 'player' && sync.alive;
-    const following = screen === 'game' && !playing ? { snakeId: alive(sync.frame, watched) } : null;
+    const follow = gameFollow(screen, sync);
     gameView.render(sync.frame, now, {
       mySnakeId: sync.snakeId,
       hint: sync.alive ? intent.next : null,
       teams,
       tickMs: sync.tickMs,
-      follow: playing ? sync.snakeId : following?.snakeId ?? null,
+      follow: follow.snakeId,
     });
-    screens.scores(sync.frame, sync.snakeId, teams, following);
+    screens.scores(sync.frame, sync.snakeId, teams, follow.picked ? { snakeId: follow.snakeId } : null);
     const count = screen === 'game' ? countdownText() : null;
     screens.countdown(count, screen === 'game' ? matchCaptionText(now, count !== null) : null);
     screens.gameStatus(screen === 'game' ? gameStatusText(now) : null);
@@ -710,12 +707,21 @@ function alive(frame: Frame, snakeId: number | null): number | null {
   return snakeId !== null && frame.snakes[snakeId]?.alive ? snakeId : null;
 }
 
-/** The snake the view keeps in sight, as last drawn (the player's own, or the one a viewer follows). */
+/**
+ * The snake the game's view keeps in sight (null: the whole board). A player in a game keeps their own in sight;
+ * a spectator and a player who is out follow the snake they pick on the score board (`picked`) while it lives;
+ * the finished game is seen whole.
+ */
+function gameFollow(screen: ScreenName, game: GameSync): { snakeId: number | null; picked: boolean } {
+  if (screen !== 'game') return { snakeId: null, picked: false };
+  if (game.role === 'player' && game.alive) return { snakeId: game.snakeId, picked: false };
+  return { snakeId: alive(game.frame, watched), picked: true };
+}
+
+/** The snake the view on the screen keeps in sight, as last drawn. */
 function followedSnake(): number | null {
   if (screens.current === 'replay' && replay !== null) return alive(replay.player.frame, watched);
-  if ((screens.current !== 'game' && screens.current !== 'over') || sync === null) return null;
-  if (screens.current === 'game' && sync.role === 'player' && sync.alive) return sync.snakeId;
-  return screens.current === 'game' ? alive(sync.frame, watched) : null;
+  return sync !== null ? gameFollow(screens.current, sync).snakeId : null;
 }
 
 function headOf(frame: Frame | undefined, snakeId: number | null): [number, number] | null {
