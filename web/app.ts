@@ -694,7 +694,8 @@ const connection = new Connection(socketUrl(location), {
 });
 
 // the whole game screen takes swipes: on a phone the board is only the top part of it
-bindSteering(screens.gameScreen, () => screens.current === 'game' && sync?.role === 'player', sendTurn);
+// a player whose snake is out steers nothing: their keys and taps are the page's (picking a snake to follow)
+bindSteering(screens.gameScreen, () => screens.current === 'game' && sync?.role === 'player' && sync.alive, sendTurn);
 window.addEventListener('hashchange', () => {
   const action = parseHash(location.hash);
   if (action === null) return;

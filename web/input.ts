@@ -47,8 +47,8 @@ export function bindSteering(surface: HTMLElement, active: () => boolean, turn: 
   let origin: { x: number; y: number; id: number } | null = null;
   const onStart = (event: TouchEvent): void => {
     if (!active()) return;
-    // a tap on a button, a link or a field keeps its click
-    if ((event.target as Element | null)?.closest?.('button, a, input, select, textarea, [role="dialog"]')) return;
+    // a tap on a button (a score row that follows a snake is one), a link or a field keeps its click
+    if ((event.target as Element | null)?.closest?.('button, a, input, select, textarea, [role="button"], [role="dialog"]')) return;
     const touch = event.changedTouches[0];
     if (touch) origin = { x: touch.clientX, y: touch.clientY, id: touch.identifier };
     event.preventDefault();
