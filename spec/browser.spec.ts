@@ -69,8 +69,8 @@ describe('web client in a browser', function () {
     expect(pageErrors, 'errors thrown in the page').to.deep.equal([]);
   });
 
-  async function open(name: string, viewport = { width: 1200, height: 800 }, path = '/'): Promise<Page> {
-    const context = await browser.newContext({ viewport });
+  async function open(name: string, viewport = { width: 1200, height: 800 }, path = '/', hasTouch = false): Promise<Page> {
+    const context = await browser.newContext({ viewport, hasTouch });
     const page = await context.newPage();
     page.on('pageerror', (error) => pageErrors.push(`${name}: ${error.message}`));
     await page.goto(`${node.http}${path}`);
@@ -355,6 +355,31 @@ describe('web client in a browser', function () {
     seen = await until(fan, 'the whole board again', 's.following === null && s.view !== null && s.view.whole');
     expect(await row.getAttribute('aria-pressed')).to.equal('false');
     for (const page of [host, fan]) await page.context().close();
+  });
+
+  it('lets a player whose snake is out follow another by tapping it on the score board of a touch screen', async () => {
+    // three players on a board 10 rows high: snakes 0 and 2 set off right from the left column, 1 left from the
+    // right; the host's snake 0 turns into the nearer wall and is out while the others go on
+    const host = await open('tapper', undefined, '/', true);
+    const code = await createPrivate(host, { players: 3, width: 100, height: 10, tickMs: 250 });
+    const guests = [await open('runner_1'), await open('runner_2')];
+    for (const guest of guests) {
+      await guest.getByTestId('join-code-input').fill(code);
+      await guest.getByTestId('join-button').click();
+      await until(guest, 'the guest in the private lobby', "s.screen === 'private'");
+    }
+    await lobbyPlayers(host, 3);
+    await host.getByTestId('start-button').click();
+    const started = await until(host, 'the game to run', "s.screen === 'game' && s.tick >= 1 && s.head !== null");
+    expect(started.snakeId).to.equal(0);
+    await host.keyboard.press(started.head![1] < 5 ? 'ArrowUp' : 'ArrowDown');
+    await until(host, 'the host\'s snake out, the game going on', "s.screen === 'game' && !s.alive");
+    expect(await host.getByTestId('follow-hint').isVisible()).to.equal(true);
+    const row = host.locator('[data-testid=scoreboard] [data-snake="1"]');
+    await row.tap();
+    await until(host, 'the view following snake 1', 's.following === 1');
+    expect(await row.getAttribute('aria-pressed')).to.equal('true');
+    for (const page of [host, ...guests]) await page.context().close();
   });
 
   it('shows only the game-over panel\'s own way back to the lobby once the game is over', async () => {
