@@ -99,7 +99,8 @@ describe('bots', function () {
   it('bots of every multiplayer mode play through node churn (the owner of a game SIGKILLed, another\'s SIGTERMed, each replaced on its port): every game checks out exactly, no acked turn lost', async () => {
     const partitions = 8;
     cluster = await SpecCluster.create('bots-churn', { partitions });
-    const collector = new JournalCollector(REDIS_URL, new Keys(cluster.prefix), partitions);
+    const keys = new Keys(cluster.prefix);
+    const collector = new JournalCollector(REDIS_URL, keys, partitions);
     await collector.start();
     try {
       const nodes = [await cluster.start(), await cluster.start(), await cluster.start()];
@@ -136,7 +137,7 @@ describe('bots', function () {
       // every game the fleets left runs to its end (the bots stopped steering at tick 150)
       const games = [...collector.records.keys()];
       await waitFor('every game over', () => games.every((id) => collector.isOver(id)), 60_000, 200);
-      const dead = await readDeadLetters(REDIS_URL, new Keys(cluster.prefix), partitions);
+      const dead = await readDeadLetters(REDIS_URL, keys, partitions);
       for (const gameId of games) verifyGame(collector.records.get(gameId)!, [], dead.of(gameId));
       expect(games.length, 'games played').to.be.at.least(6);
       expect(acked.length, 'turns acked').to.be.greaterThan(100);
@@ -146,4 +147,3 @@ describe('bots', function () {
     }
   });
 });
-
