@@ -29,6 +29,9 @@ class SlowClient implements Subscriber {
   refused(): void {
     throw new Error('this client joins nothing');
   }
+  unseated(): void {
+    throw new Error('this client sits in no lobby');
+  }
   all<T extends ServerMessage['type']>(type: T): Array<Of<T>> {
     return this.got.filter((m): m is Of<T> => m.type === type);
   }

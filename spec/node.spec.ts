@@ -393,6 +393,31 @@ describe('a SnakeTron node over WebSockets', function () {
     expect(b.snakeId).to.equal(1);
   });
 
+  it('takes a player who left a lobby on one connection out of it on the others too, with left', async () => {
+    const host = await connect('tabs-host', 'tabshost');
+    host.send({ type: 'create', settings: { players: 3 } });
+    const lobby = await host.next('lobby');
+    const first = await connect('tabs-first', 'tabsguest');
+    first.send({ type: 'join', code: lobby.code });
+    await first.next('lobby');
+    const second = await connect('tabs-second');
+    await second.hello(undefined, first.all('welcome')[0].token);
+    second.send({ type: 'rejoin', gameId: lobby.gameId });
+    await second.next('lobby');
+    second.send({ type: 'leave', rid: 5 });
+    expect(await second.next('left')).to.deep.include({ gameId: lobby.gameId, rid: 5 });
+    // the first tab is told too, and is back in the lobby state: free to queue, no longer sent the game
+    expect(await first.next('left')).to.deep.equal({ type: 'left', gameId: lobby.gameId });
+    await host.next('lobby', (l) => l.players.length === 1);
+    first.send({ type: 'queue', mode: 'teams' });
+    await first.next('queued');
+    host.send({ type: 'start' });
+    const started = await host.next('snapshot');
+    expect(started.state.snakes.map((s) => s.name)).to.deep.equal(['tabshost']);
+    await host.next('tick');
+    expect(first.received.filter((m) => m.type === 'snapshot' || (m.type === 'lobby' && m.players.length === 1))).to.deep.equal([]);
+  });
+
   it('names in welcome the unfinished game a player plays in, however long ago it was made', async () => {
     const host = await connect('old-host', 'oldhost');
     host.send({ type: 'create' });

@@ -22,6 +22,8 @@ export interface Subscriber {
   send(message: ServerMessage, encoded?: Uint8Array): boolean;
   /** The game applied this client's join without seating it (full, or started meanwhile): it no longer follows the game. */
   refused(gameId: string, code: 'full' | 'bad_state', message: string, rid: number | undefined): void;
+  /** The player's seat in the game's lobby is gone (its user left on another connection): it no longer follows the game. */
+  unseated(gameId: string): void;
 }
 
 interface Watch {
@@ -270,6 +272,9 @@ export class Fanout {
     for (const output of (record.o ?? []) as GameOutput[]) {
       switch (output.e) {
         case 'lobby':
+          for (const watch of game.watchers.values()) {
+            if (this.lostSeat(state, watch)) this.unseat(game, watch);
+          }
           this.broadcast(game, this.lobbyMessage(state));
           break;
         case 'status':
@@ -309,6 +314,17 @@ export class Fanout {
       full ? `the game is full (${state.settings.players} players)` : 'the game started before your join reached it', watch.pending?.rid);
   }
 
+  /** A player following a lobby its user holds no seat in any more (it left on another connection, here or on another node). */
+  private lostSeat(state: GameState, watch: Watch): boolean {
+    return state.phase === 'lobby' && watch.role === 'player' && watch.joining === null && !state.seats.some((s) => s.userId === watch.userId);
+  }
+
+  private unseat(game: WatchedGame, watch: Watch): void {
+    game.watchers.delete(watch.sub.id);
+    if (game.watchers.size === 0) game.idleSince = Date.now();
+    watch.sub.unseated(game.gameId);
+  }
+
   private broadcast(game: WatchedGame, message: ServerMessage): void {
     let encoded: Uint8Array | undefined;
     for (const watch of game.watchers.values()) {
@@ -342,6 +358,7 @@ export class Fanout {
   private greet(game: WatchedGame, watch: Watch): void {
     if (watch.joining !== null) return; // answered by the lobby that seats it, or refused (settleJoin)
     const state = game.state!;
+    if (this.lostSeat(state, watch)) { this.unseat(game, watch); return; }
     if (state.phase === 'lobby') {
       // never to a spectator (a watch of a lobby is refused): a lobby tells the join code, which is the players'
       if (watch.role !== 'spectator') this.deliver(watch, this.lobbyMessage(state));

@@ -371,6 +371,12 @@ export class Session implements Subscriber {
     void this.ctx.games.forgetJoiner(gameId, this.user!.userId).catch((err: unknown) => this.ctx.log.warn({ err, gameId }, 'could not take back a refused join\'s seat'));
   }
 
+  unseated(gameId: string): void {
+    if (this.state.kind !== 'game' || this.state.gameId !== gameId) return;
+    this.state = { kind: 'lobby' };
+    this.reply({ type: 'left', gameId }, undefined);
+  }
+
   private async start(rid?: number): Promise<void> {
     const state = await this.currentGame();
     if (!state || this.state.kind !== 'game' || state.phase !== 'lobby') {
