@@ -50,11 +50,14 @@ describe('games created in storage', function () {
 
   it('stores a matched game\'s row (running, with its partition) and its players in seat order, and one create input', async () => {
     const players = [{ userId: 'u-ann', name: 'ann' }, { userId: 'u-bob', name: 'bob' }, { userId: 'u-cy', name: 'cy' }];
+    const before = Date.now();
     await games.create({ gameId: 'g-three', settings: { ...defaultSettings('ffa'), players: 3 }, players, countdownMs: 1500 });
+    const after = Date.now();
 
     const row = await db.selectFrom('games').selectAll().where('id', '=', 'g-three').executeTakeFirstOrThrow();
     expect(row).to.include({ mode: 'ffa', status: 'running', partition: partitionOf('g-three', PARTITIONS), code: null, host: null });
-    expect(row.started_at).to.be.an.instanceOf(Date);
+    // its first step: the end of its countdown, not the moment it was stored
+    expect(row.started_at!.getTime()).to.be.within(before + 1500, after + 1500);
     expect(row.settings).to.deep.include({ players: 3 });
     const seated = await db.selectFrom('game_players').select(['snake_id', 'user_id', 'name', 'team']).where('game_id', '=', 'g-three').orderBy('snake_id').execute();
     expect(seated).to.deep.equal([

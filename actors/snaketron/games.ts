@@ -47,7 +47,7 @@ export class GameService {
         insert into games (id, mode, settings, seed, status, partition, code, host, started_at)
         values (${game.gameId}, ${game.settings.mode}, ${JSON.stringify(game.settings)}::jsonb, ${seed},
           ${game.countdownMs === undefined ? 'lobby' : 'running'}, ${this.producer.partitionOf(game.gameId)},
-          ${game.code ?? null}, ${game.host ?? null}, ${game.countdownMs === undefined ? null : new Date()})
+          ${game.code ?? null}, ${game.host ?? null}, ${startsAt(game)})
         on conflict (id) do nothing
         returning seed
       ), seated as (
@@ -115,4 +115,12 @@ export class GameService {
       replay: hasReplay ? `/api/games/${game.id}/replay` : null,
     };
   }
+}
+
+/**
+ * When a matched game makes its first step: at the end of its countdown (its actor aligns that to the partition's
+ * tick grid, within 5% of the countdown). A private game gets its start time when its host starts it.
+ */
+function startsAt(game: NewGame): Date | null {
+  return game.countdownMs === undefined ? null : new Date(Date.now() + game.countdownMs);
 }
