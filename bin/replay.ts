@@ -67,7 +67,7 @@ async function main(argv: string[]): Promise<number> {
         only(['limit']);
         if (rest.length > 0) throw new UsageError('list takes no arguments');
         const limit = Number(values.limit ?? '20');
-        if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError(`--limit must be a whole number from 1 to 1000, got "${values.limit}"`);
+        if (!/^\d+$/.test(values.limit ?? '20') || limit < 1 || limit > 1000) throw new UsageError(`--limit must be a whole number from 1 to 1000, got "${values.limit}"`);
         process.stdout.write(`${formatGameTable(await openStore().recent(limit))}\n`);
         return 0;
       }

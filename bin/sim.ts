@@ -18,7 +18,7 @@ the scenario is read from standard input.
   --pretty    indent the JSON output
   -h, --help  print this help
 
-Exit status: 0 on success, 1 when the input is not a valid scenario, 2 on bad usage.`;
+Exit status: 0 on success, 1 when the input cannot be read or is not a valid scenario, 2 on bad usage.`;
 
 class UsageError extends Error {}
 
@@ -49,6 +49,7 @@ function main(argv: string[]): number {
   } catch (error) {
     throw new ScenarioError('input', `cannot read ${file === '-' ? 'standard input' : file}: ${(error as Error).message}`);
   }
+  if (text.trim() === '') throw new ScenarioError('input', `${file === '-' ? 'standard input' : file} is empty: give a scenario as JSON`);
   let input: unknown;
   try {
     input = JSON.parse(text);

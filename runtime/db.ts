@@ -63,7 +63,8 @@ export async function migrate(db: Kysely<any>, table: string, migrations: Record
     // Postgres' invalid_catalog_name: the database named in the URL is not there
     const code = (error as { code?: unknown }).code;
     if (code === '3D000') reason += ' (create it, e.g. `createdb -h HOST NAME`, or give --database one that exists)';
-    if (code === 'ECONNREFUSED' || code === 'ETIMEDOUT' || code === 'ENOTFOUND') reason = `Postgres does not answer (${reason}): is it running, and is --database right?`;
+    // (a host that never answers ends in pg's connection timeout: "Connection terminated due to connection timeout")
+    if (code === 'ECONNREFUSED' || code === 'ETIMEDOUT' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || /Connection terminated/.test(reason)) reason = `Postgres does not answer (${reason}): is it running, and is --database right?`;
     throw new Error(failed ? `database migration ${failed} failed: ${reason}` : `cannot prepare the database: ${reason}`);
   }
 }

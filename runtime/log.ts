@@ -6,3 +6,14 @@ export type { Logger };
 export function createLogger(bindings: Record<string, unknown> = {}, level = 'info'): Logger {
   return pino({ level, base: { pid: process.pid, ...bindings }, formatters: { level: (label) => ({ level: label }) } });
 }
+
+/** A URL as logs and messages may show it: its password masked. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url.replace(/\/\/[^@/]*@/, '//***@');
+  }
+}

@@ -6,11 +6,11 @@ import type { Kysely } from 'kysely';
 import { CheckpointStore } from './checkpoints.ts';
 import { adoptCheckpoints, connectDatabase, migrate, RUNTIME_MIGRATIONS, type RuntimeTables } from './db.ts';
 import { Keys } from './keys.ts';
-import { createLogger, type Logger } from './log.ts';
+import { createLogger, redactUrl, type Logger } from './log.ts';
 import { Membership } from './membership.ts';
 import { partitionOf } from './partition.ts';
 import { Producer } from './producer.ts';
-import { connectRedis, type RedisClient } from './redis.ts';
+import { connectRedis, isClusterSpec, type RedisClient } from './redis.ts';
 import { Supervisor } from './supervisor.ts';
 
 export interface RuntimeOptions {
@@ -94,22 +94,31 @@ export class Runtime {
     }
     const keys = new Keys(prefix);
     const redis = connectRedis(options.redisUrl, { name: `${nodeId}:main` });
+    const storedPartitions = async () => {
+      const stored = await redis.hget(keys.cluster, 'partitions');
+      if (stored !== null && Number(stored) !== partitions) {
+        throw new ConfigurationError(`this cluster (prefix ${prefix}) was started with ${stored} partitions and this node is configured with ${partitions}: `
+          + `give it partitions = ${stored} (snaketron-node: --partitions ${stored}), or another prefix to start a new cluster`);
+      }
+      return stored;
+    };
     try {
-      await withTimeout(redis.ping(), 5000, `Redis at ${options.redisUrl} does not answer`);
+      await withTimeout(redis.ping(), 5000, `Redis at ${redactUrl(options.redisUrl)} does not answer: is it running, and is the Redis URL right?`);
+      const db = redisDatabase(options.redisUrl);
+      // ioredis goes on in database 0 when its SELECT fails
+      if (db > 0) await redis.select(db);
+      await storedPartitions();
     } catch (err) {
       redis.disconnect();
-      throw err;
-    }
-    await redis.hsetnx(keys.cluster, 'partitions', String(partitions));
-    const stored = Number(await redis.hget(keys.cluster, 'partitions'));
-    if (stored !== partitions) {
-      redis.disconnect();
-      throw new ConfigurationError(`this cluster (prefix ${prefix}) has ${stored} partitions; this node was configured with ${partitions}`);
+      throw explainRedisError(err, options.redisUrl);
     }
     const db = connectDatabase<RuntimeTables>(options.databaseUrl, 4);
     try {
       await withTimeout(migrate(db, 'runtime_migrations', RUNTIME_MIGRATIONS), 15000, `Postgres at ${redactUrl(options.databaseUrl)} does not answer`);
       await adoptCheckpoints(db, prefix);
+      // fixed once the node could start: one that fails before here leaves a new cluster's partition count open
+      if (await storedPartitions() === null) await redis.hsetnx(keys.cluster, 'partitions', String(partitions));
+      await storedPartitions();
     } catch (err) {
       redis.disconnect();
       await db.destroy();
@@ -141,6 +150,8 @@ export class Runtime {
       },
     }, redis, keys, membership, log);
     const runtime = new Runtime(nodeId, keys, partitions, redis, db, new CheckpointStore(db, prefix), membership, supervisor, log, options.redisUrl);
+    runtime.settings.set('partitions', String(partitions));
+    runtime.reportOutages();
     membership.info = () => ({
       partitions: [...supervisor.owned.keys()].sort((a, b) => a - b),
       partitionActors: Object.fromEntries([...supervisor.owned.values()].map((o) => [o.partition, o.actors])),
@@ -157,6 +168,52 @@ export class Runtime {
       throw err;
     }
     return runtime;
+  }
+
+  private redisLost = false;
+
+  /** false from the moment the node's connection to Redis drops until it is back */
+  get redisAvailable(): boolean {
+    return !this.redisLost;
+  }
+
+  /** The cluster's settings as this node read them from Redis: stored again should Redis come back without them. */
+  private readonly settings = new Map<string, string>();
+
+  /**
+   * A setting every node of the cluster shares (a token secret, say): the one stored in Redis, or `initial()` when
+   * this node is the first to ask. Should Redis lose it (a restart without persistence), this node stores it again.
+   */
+  async clusterSetting(field: string, initial: () => string): Promise<string> {
+    await this.redis.hsetnx(this.keys.cluster, field, initial());
+    const value = (await this.redis.hget(this.keys.cluster, field))!;
+    this.settings.set(field, value);
+    return value;
+  }
+
+  /** Logs when the node loses Redis and when it has it back, and mends the cluster's settings if Redis lost them. */
+  private reportOutages(): void {
+    let lastError = '';
+    this.redis.on('error', (err: unknown) => { lastError = String((err as Error)?.message ?? err); });
+    this.redis.on('reconnecting', () => {
+      if (this.redisLost) return;
+      this.redisLost = true;
+      this.log.warn({ err: lastError || undefined }, 'lost the connection to Redis; reconnecting (games wait for it)');
+    });
+    this.redis.on('ready', () => {
+      if (!this.redisLost) return;
+      this.redisLost = false;
+      this.log.info('Redis answers again');
+      void this.restoreSettings().catch((err: unknown) => this.log.warn({ err: String(err) }, 'could not check the cluster\'s settings in Redis'));
+    });
+  }
+
+  private async restoreSettings(): Promise<void> {
+    if (await this.redis.hexists(this.keys.cluster, 'partitions')) return;
+    this.log.error({ prefix: this.keys.prefix },
+      'Redis came back without this cluster\'s state (restarted without persistence?): games go on from their checkpoints in Postgres, '
+      + 'and inputs acknowledged after those may be lost; storing the cluster\'s settings again');
+    for (const [field, value] of this.settings) await this.redis.hsetnx(this.keys.cluster, field, value);
   }
 
   /** Set by the application so heartbeats can report it. */
@@ -209,6 +266,22 @@ function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promi
   ]);
 }
 
-function redactUrl(url: string): string {
-  return url.replace(/\/\/[^@/]*@/, '//***@');
+/** The database index a Redis URL names (`redis://host:6379/3` → 3); 0 for none, and for a Redis Cluster. */
+function redisDatabase(spec: string): number {
+  if (isClusterSpec(spec)) return 0;
+  const path = new URL(spec).pathname.slice(1);
+  return /^\d+$/.test(path) ? Number(path) : 0;
+}
+
+/** What went wrong reaching Redis, in words that say what to change. */
+function explainRedisError(err: unknown, spec: string): unknown {
+  if (err instanceof ConfigurationError) return err;
+  const text = String((err as Error)?.message ?? err);
+  const at = `Redis at ${redactUrl(spec)}`;
+  if (/NOAUTH/.test(text)) return new ConfigurationError(`${at} asks for a password: put it in the Redis URL (redis://:PASSWORD@host:port or redis://USER:PASSWORD@host:port)`);
+  if (/WRONGPASS/.test(text)) return new ConfigurationError(`${at} refused the user name or password in the Redis URL`);
+  if (/DB index is out of range/.test(text)) return new ConfigurationError(`${at} has no database ${redisDatabase(spec)}: pick one below its 'databases' setting (16 by default)`);
+  if (/ENOTFOUND|EAI_AGAIN/.test(text)) return new ConfigurationError(`${at}: its host name is not known; check the Redis URL`);
+  if (/None of startup nodes is available/.test(text)) return new ConfigurationError(`no Redis Cluster node of ${spec} answers: are they running, and is the list of host:port seeds right?`);
+  return err;
 }

@@ -223,7 +223,9 @@ export class Supervisor extends EventEmitter {
             const takeover: Takeover = {
               partition: event.partition, epoch: event.epoch, node: this.config.nodeId, from, reason, at, ms: at - since, actors: event.actors,
             };
-            this.log.info(takeover, 'partition recovered');
+            // the log line names its node already (a second `node` key would make its JSON ambiguous)
+            const { node: _, ...logged } = takeover;
+            this.log.info(logged, 'partition recovered');
             this.emit('recovered', takeover);
             return this.redis.multi().lpush(this.keys.takeovers, JSON.stringify(takeover)).ltrim(this.keys.takeovers, 0, TAKEOVERS_KEPT - 1).exec();
           }).catch((err: unknown) => this.log.warn({ err: String(err) }, 'could not note a takeover in the cluster\'s list'));

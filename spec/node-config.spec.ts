@@ -1,7 +1,7 @@
 // bin/snaketron-node's configuration: --help, flags over environment, and clear refusals (bad options,
 // unreachable Redis or Postgres) with a non-zero exit.
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { parseNodeConfig } from '../actors/snaketron/config.ts';
 import { Redis } from 'ioredis';
@@ -9,7 +9,8 @@ import { Keys } from '../runtime/keys.ts';
 import { SpecCluster } from './support/cluster.ts';
 import { pino } from 'pino';
 import { startNode } from '../actors/snaketron/node.ts';
-import { dropKeys, freshDatabase, freshPrefix, REDIS_URL } from './support/env.ts';
+import { dropKeys, freshDatabase, freshPrefix, REDIS_URL, waitFor } from './support/env.ts';
+import { freePort } from './support/processes.ts';
 
 const NODE_BIN = fileURLToPath(new URL('../bin/snaketron-node', import.meta.url));
 
@@ -36,6 +37,12 @@ describe('snaketron-node configuration', function () {
     expect(stdout).to.contain('(default cores − 1)').and.contain('(default info)');
   });
 
+  it('answers -h as --help, and says what its exit codes mean', () => {
+    const { code, stdout } = run(['-h']);
+    expect(code).to.equal(0);
+    expect(stdout).to.match(/^Usage: snaketron-node/).and.contain('Exit codes: 0 stopped on SIGTERM or SIGINT, 1 could not start or failed, 2 a bad option.');
+  });
+
   it('takes flags over the environment over the defaults', () => {
     const config = parseNodeConfig(['--port', '9001'], { SNAKETRON_PORT: '9002', SNAKETRON_PARTITIONS: '16', SNAKETRON_NODE_ID: 'n-1' });
     expect(config).to.include({ port: 9001, partitions: 16, nodeId: 'n-1', prefix: 'snaketron', checkpointTicks: 20, leaseMs: 1500, lobbyGraceMs: 20_000 });
@@ -54,6 +61,19 @@ describe('snaketron-node configuration', function () {
     expect(run(['--public-url', 'not a url']).stderr).to.contain('--public-url (SNAKETRON_PUBLIC_URL) must be a ws:// or wss:// URL');
     expect(run(['--node-id', '']).stderr).to.contain('--node-id (SNAKETRON_NODE_ID) must be 1-100 letters');
     expect(run(['--prefix', 'a b']).stderr).to.contain('--prefix (SNAKETRON_PREFIX) must be 1-64 letters');
+    // a negative number is told what the option takes (parseArgs alone calls it an ambiguous option)
+    expect(run(['--port', '-1']).stderr).to.contain('--port (SNAKETRON_PORT) must be a whole number from 0 to 65535, got "-1"');
+    expect(run(['--lease-ms', '-5']).stderr).to.contain('--lease-ms (SNAKETRON_LEASE_MS) must be a whole number from 200');
+    expect(run(['--frobnicate']).stderr).to.contain("Unknown option '--frobnicate' (--help lists every option)");
+    for (const secret of [['--secret', ''], ['--secret', 'short']]) {
+      const refused = run(secret);
+      expect(refused.code, secret.join(' ')).to.equal(2);
+      expect(refused.stderr).to.contain('--secret (SNAKETRON_SECRET) must be at least 16 characters: it signs every player\'s token');
+    }
+    expect(run([], { SNAKETRON_SECRET: '' }).code, 'an empty SNAKETRON_SECRET').to.equal(2);
+    for (const redis of ['redis://127.0.0.1:6379/x', '127.0.0.1:99999']) {
+      expect(run(['--redis', redis]).stderr, redis).to.contain(`--redis (SNAKETRON_REDIS_URL) must be a redis:// URL (with a database number as its path, if any) or host:port seeds of a Redis Cluster, got "${redis}"`);
+    }
     const level = run(['--log-level', 'loud']);
     expect(level.code).to.equal(2);
     expect(level.stderr).to.contain('--log-level (SNAKETRON_LOG_LEVEL) must be one of fatal, error, warn, info, debug, trace, silent, got "loud"');
@@ -65,10 +85,24 @@ describe('snaketron-node configuration', function () {
       await cluster.start();
       const other = run(['--port', '0', '--prefix', cluster.prefix, '--database', cluster.db.url, '--partitions', '4']);
       expect(other.code).to.equal(1);
-      expect(other.stderr).to.contain(`this cluster (prefix ${cluster.prefix}) has 8 partitions; this node was configured with 4`);
+      expect(other.stderr).to.contain(`this cluster (prefix ${cluster.prefix}) was started with 8 partitions and this node is configured with 4: `
+        + 'give it partitions = 8 (snaketron-node: --partitions 8), or another prefix to start a new cluster');
       expect(cluster.live(), 'the running node goes on').to.have.length(1);
     } finally {
       await cluster.stop();
+    }
+  });
+
+  it('leaves a new cluster\'s partition count open when its first node cannot start', async () => {
+    const prefix = freshPrefix('unfixed');
+    const redis = new Redis(REDIS_URL);
+    try {
+      const failed = run(['--port', '0', '--prefix', prefix, '--partitions', '4', '--database', 'postgres://root@127.0.0.1:1/none']);
+      expect(failed.code).to.equal(1);
+      expect(await redis.hget(new Keys(prefix).cluster, 'partitions'), 'the partition count stored').to.equal(null);
+    } finally {
+      redis.disconnect();
+      await dropKeys(prefix);
     }
   });
 
@@ -117,5 +151,60 @@ describe('snaketron-node configuration', function () {
     const missing = run(['--port', '0', '--prefix', 'st-config-spec', '--database', 'postgres://root@127.0.0.1:5432/st_no_such_database']);
     expect(missing.code).to.equal(1);
     expect(missing.stderr).to.contain('database "st_no_such_database" does not exist (create it');
+    // ioredis would go on in database 0 when its SELECT fails
+    const index = run(['--port', '0', '--prefix', 'st-config-spec', '--redis', `${REDIS_URL}/99`]);
+    expect(index.code).to.equal(1);
+    expect(index.stderr).to.contain(`Redis at ${REDIS_URL}/99 has no database 99: pick one below its 'databases' setting`);
+  });
+
+  it('tells a Redis that wants a password from one that refused it, and never shows the password', async () => {
+    const port = await freePort();
+    const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--requirepass', 'spec-password'],
+      { stdio: 'ignore' });
+    try {
+      await waitFor('the password-protected Redis', () =>
+        /NOAUTH/.test(spawnSync('redis-cli', ['-p', String(port), 'PING'], { encoding: 'utf8' }).stdout), 10_000, 50);
+      const none = run(['--port', '0', '--prefix', 'st-config-spec', '--redis', `redis://127.0.0.1:${port}`]);
+      expect(none.code).to.equal(1);
+      expect(none.stderr).to.contain(`Redis at redis://127.0.0.1:${port} asks for a password: put it in the Redis URL`);
+      const wrong = run(['--port', '0', '--prefix', 'st-config-spec', '--redis', `redis://:not-the-password@127.0.0.1:${port}`]);
+      expect(wrong.code).to.equal(1);
+      expect(wrong.stderr).to.contain(`Redis at redis://:***@127.0.0.1:${port} refused the user name or password in the Redis URL`);
+      expect(wrong.stderr).to.not.contain('not-the-password');
+      const away = run(['--port', '0', '--redis', 'redis://:hunter2@127.0.0.1:1']);
+      expect(away.stderr).to.contain('Redis at redis://:***@127.0.0.1:1 does not answer').and.not.contain('hunter2');
+    } finally {
+      server.kill('SIGKILL');
+    }
+  });
+
+  it('answers every request from the moment it listens: /healthz 200 and the rest 503 until its routes are in', async () => {
+    const db = await freshDatabase('early');
+    const prefix = freshPrefix('early');
+    const port = await freePort();
+    const child = spawn(NODE_BIN, [], {
+      env: { ...process.env, SNAKETRON_PORT: String(port), SNAKETRON_PREFIX: prefix, SNAKETRON_DATABASE_URL: db.url, SNAKETRON_PARTITIONS: '4',
+        SNAKETRON_WORKERS: '1', SNAKETRON_LOG_LEVEL: 'silent' },
+      stdio: 'ignore',
+    });
+    // every answer, from before the node listens until it is ready: a refused connection (not listening yet) is
+    // fine, a connection closed without an answer is not
+    const seen: string[] = [];
+    try {
+      await waitFor('the node to be ready', async () => {
+        const answers = await Promise.all(['/healthz', '/readyz', '/api/cluster'].map((path) =>
+          fetch(`http://127.0.0.1:${port}${path}`).then((res) => `${path} ${res.status}`, (err: Error & { cause?: { code?: string } }) =>
+            (err.cause?.code === 'ECONNREFUSED' ? 'refused' : `${path} failed: ${err.cause?.code ?? err.message}`))));
+        seen.push(...answers);
+        return answers.includes('/readyz 200');
+      }, 30_000, 5);
+      expect(seen.filter((a) => a.includes('failed')), 'requests left without an answer').to.deep.equal([]);
+      expect(seen.filter((a) => a.startsWith('/healthz')).every((a) => a === '/healthz 200')).to.equal(true);
+      expect(seen.filter((a) => a.startsWith('/api/cluster')).every((a) => a === '/api/cluster 200' || a === '/api/cluster 503')).to.equal(true);
+    } finally {
+      child.kill('SIGKILL');
+      await dropKeys(prefix);
+      await db.drop();
+    }
   });
 });

@@ -7,6 +7,7 @@ import { SpecClient } from './support/client.ts';
 import { waitFor } from './support/env.ts';
 import { ARTIFACTS, launchBrowser } from './support/browser.ts';
 import { buildDist, SpecRedis } from './support/processes.ts';
+import { Redis } from 'ioredis';
 
 function metric(text: string, name: string): number {
   const line = text.split('\n').find((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
@@ -46,13 +47,35 @@ describe('operator views', function () {
       expect(metric(text, name), name).to.be.a('number').and.not.NaN;
     }
     expect(metric(text, 'snaketron_partitions_owned')).to.equal(4);
+    expect(metric(text, 'snaketron_ready')).to.equal(1);
     expect(text).to.match(/snaketron_inbox_lag\{partition="\d+"/);
+    // the process's own metrics under the names dashboards expect
+    for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_p99_seconds']) {
+      expect(metric(text, name), name).to.be.a('number').and.not.NaN;
+    }
     const front = (await nodes[0].get('/metrics')).body;
     expect(metric(front, 'snaketron_clients')).to.equal(1);
     expect(metric(front, 'snaketron_messages_out_total')).to.be.greaterThan(1);
     // the ticks this client got were measured from their commit to its socket
     expect(metric(front, 'snaketron_tick_delivery_seconds_count')).to.be.greaterThan(0);
     client.close();
+  });
+
+  it('answers HEAD on /healthz and /readyz, 426 on /ws without an upgrade, and JSON 404 on an unknown /api path', async () => {
+    for (const path of ['/healthz', '/readyz']) {
+      const res = await fetch(`${nodes[0].http}${path}`, { method: 'HEAD' });
+      expect(res.status, `HEAD ${path}`).to.equal(200);
+    }
+    const ws = await fetch(`${nodes[0].http}/ws`);
+    expect(ws.status).to.equal(426);
+    expect(ws.headers.get('upgrade')).to.equal('websocket');
+    expect(await ws.json()).to.deep.include({ error: 'upgrade_required' });
+    const unknown = await fetch(`${nodes[0].http}/api/nothing-here`);
+    expect(unknown.status).to.equal(404);
+    expect(unknown.headers.get('content-type')).to.equal('application/json');
+    expect(await unknown.json()).to.deep.equal({ error: 'not_found', message: 'no such endpoint: /api/nothing-here' });
+    const long = (await nodes[0].get(`/api/games/${'x'.repeat(5000)}`)).json<{ message: string }>();
+    expect(long.message.length, 'an answer quotes no more of a path than a game id could be').to.be.below(100);
   });
 
   it('lists nodes and partition owners at /api/cluster and on the live /cluster page', async () => {
@@ -86,18 +109,73 @@ describe('operator views', function () {
 describe('readiness', function () {
   this.timeout(90_000);
 
-  it('answers /readyz 503 while its Redis is down and 200 again once it is back', async () => {
+  it('through a Redis outage: /readyz 503, metrics still scraped, requests refused with unavailable, all said in its log; then back by itself', async () => {
     const redis = await SpecRedis.start();
-    const cluster = await SpecCluster.create('readyz', { partitions: 4, redis: redis.url });
+    const cluster = await SpecCluster.create('readyz', { partitions: 4, redis: redis.url, logLevel: 'info' });
     try {
       const node = await cluster.start();
       expect((await node.get('/readyz')).status).to.equal(200);
+      const client = await SpecClient.connect(node.ws, 'outage');
+      await client.hello('outage');
       await redis.shutdown();
       await waitFor('/readyz to say not ready', async () => (await node.get('/readyz')).status === 503, 10_000, 100);
       expect((await node.get('/healthz')).status, 'the process itself is fine').to.equal(200);
+      expect(node.output).to.contain('lost the connection to Redis');
+      // a scrape does not wait for Redis: what needs it is left out, the rest comes
+      const scrape = await node.get('/metrics');
+      expect(scrape.status).to.equal(200);
+      expect(metric(scrape.body, 'snaketron_ready')).to.equal(0);
+      expect(metric(scrape.body, 'snaketron_clients')).to.equal(1);
+      client.send({ type: 'solo', rid: 7 });
+      expect(await client.next('error')).to.include({ code: 'unavailable', rid: 7 });
       await redis.startAgain();
       await waitFor('/readyz to say ready again', async () => (await node.get('/readyz')).status === 200, 30_000, 100);
+      expect(node.output).to.contain('Redis answers again');
+      client.send({ type: 'solo', settings: { tickMs: 50 } });
+      await client.next('tick');
+      client.close();
     } finally {
+      await cluster.stop();
+      await redis.destroy();
+    }
+  });
+
+  it('stores the cluster\'s settings again when Redis comes back without them, so tokens made before still work', async () => {
+    const redis = await SpecRedis.start();
+    const cluster = await SpecCluster.create('wiped', { partitions: 4, redis: redis.url, logLevel: 'info' });
+    const direct = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    try {
+      const node = await cluster.start();
+      const first = await SpecClient.connect(node.ws, 'before');
+      const welcome = await first.hello('before');
+      first.close();
+      await direct.connect();
+      const settings = await direct.hgetall(`${cluster.prefix}:cluster`);
+      expect(settings).to.have.keys('partitions', 'secret');
+      direct.disconnect();
+      // a restart without persistence: the server comes back empty
+      await redis.shutdown();
+      redis.forget();
+      await redis.startAgain();
+      await waitFor('the node to say Redis lost the cluster\'s state', () => node.output.includes('Redis came back without this cluster\'s state'), 20_000, 100);
+      const again = new Redis(redis.url);
+      try {
+        await waitFor('the settings stored again', async () => (await again.hget(`${cluster.prefix}:cluster`, 'secret')) !== null, 10_000, 100);
+        expect(await again.hgetall(`${cluster.prefix}:cluster`)).to.deep.equal(settings);
+      } finally {
+        again.disconnect();
+      }
+      // a node started now signs with the same secret: the token from before is taken
+      const second = await cluster.start();
+      const client = await SpecClient.connect(second.ws, 'after');
+      expect((await client.hello(undefined, welcome.token)).userId).to.equal(welcome.userId);
+      client.close();
+      // and the log lines stay plain JSON: a recovery's line names its node once
+      for (const line of node.output.split('\n').filter((l) => l.includes('partition recovered'))) {
+        expect(line.match(/"node":/g), line).to.have.length(1);
+      }
+    } finally {
+      direct.disconnect();
       await cluster.stop();
       await redis.destroy();
     }

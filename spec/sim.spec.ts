@@ -68,6 +68,7 @@ describe('bin/snaketron-sim', function () {
     const scenario = { settings: { mode: 'duel' }, seed: 1, players: 2, turns: [], maxTicks: 10 };
     const cases: Array<[string, string, RegExp]> = [
       ['malformed JSON', '{"settings": ', /not valid JSON/],
+      ['empty input', '\n', /standard input is empty: give a scenario as JSON/],
       ['an unknown mode', JSON.stringify({ ...scenario, settings: { mode: 'royale' } }), /settings\.mode must be one of/],
       ['a width out of range', JSON.stringify({ ...scenario, settings: { mode: 'duel', width: 5 } }), /settings\.width must be between 10 and 200/],
       ['players outside the mode', JSON.stringify({ ...scenario, players: 5 }), /players must be between 2 and 2/],

@@ -534,8 +534,11 @@ export function checkBotOptions(options: BotOptions): void {
   }
   if (!Number.isInteger(options.bots) || options.bots < 1 || options.bots > 100_000) throw new BotError(`--bots must be a whole number from 1 to 100000, got ${options.bots}`);
   if (!(BOT_MODES as readonly string[]).includes(options.mode)) throw new BotError(`--mode must be one of ${BOT_MODES.join(', ')}, got "${options.mode}"`);
-  if (options.size !== undefined && (options.mode !== 'ffa' || !Number.isInteger(options.size) || options.size < 2 || options.size > 8)) {
-    throw new BotError(`--size is for --mode ffa only, a whole number from 2 to 8, got ${options.size}`);
+  if (options.size !== undefined && options.mode !== 'ffa') {
+    throw new BotError(`--size is for --mode ffa only (${options.mode} games have ${options.mode === 'duel' ? 2 : 4} players); leave it out`);
+  }
+  if (options.size !== undefined && (!Number.isInteger(options.size) || options.size < 2 || options.size > 8)) {
+    throw new BotError(`--size must be a whole number from 2 to 8, got ${options.size}`);
   }
   if (options.games !== undefined && (!Number.isInteger(options.games) || options.games < 1)) throw new BotError(`--games must be a whole number above 0, got ${options.games}`);
   if (options.durationMs !== undefined && !(options.durationMs > 0 && options.durationMs <= MAX_TIMER_MS)) {
@@ -554,7 +557,12 @@ function probe(url: string, timeoutMs = 5000): Promise<void> {
     const ws = new WebSocket(url);
     const timer = setTimeout(() => { ws.terminate(); reject(new BotError(`no answer from ${url} within ${timeoutMs} ms`)); }, timeoutMs);
     ws.once('open', () => { clearTimeout(timer); ws.close(); resolve(); });
-    ws.once('error', (err) => { clearTimeout(timer); reject(new BotError(`cannot connect to ${url}: ${err.message}`)); });
+    ws.once('error', (err) => {
+      clearTimeout(timer);
+      // an HTTP answer to the upgrade: the URL reaches a node, but not its WebSocket endpoint
+      const hint = /Unexpected server response/.test(err.message) ? ' (a node serves its WebSocket at /ws: ws://HOST:PORT/ws)' : '';
+      reject(new BotError(`cannot connect to ${url}: ${err.message}${hint}`));
+    });
   });
 }
 

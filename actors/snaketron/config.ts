@@ -36,6 +36,23 @@ const OPTIONS: Option[] = [
 
 export class ConfigError extends Error {}
 
+/** A token secret shorter than this could be guessed. */
+const MIN_SECRET_LENGTH = 16;
+
+/**
+ * `--port -1` as `--port=-1`: parseArgs takes a value that starts with a dash for another option and refuses it, so
+ * a negative number would be told "ambiguous" instead of what the option takes.
+ */
+function withNegativeValues(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i].startsWith('--') ? argv[i].slice(2) : null;
+    if (flag !== null && OPTIONS.some((o) => o.flag === flag) && /^-\d/.test(argv[i + 1] ?? '')) out.push(`--${flag}=${argv[++i]}`);
+    else out.push(argv[i]);
+  }
+  return out;
+}
+
 /** Whether `text` parses as a URL with one of these schemes (a regular expression alone lets `postgres://[::1` by). */
 export function isUrl(text: string, schemes: readonly string[]): boolean {
   try {
@@ -48,7 +65,8 @@ export function isUrl(text: string, schemes: readonly string[]): boolean {
 export function usage(): string {
   const rows = OPTIONS.map((o) => `  --${o.flag.padEnd(18)} ${o.env.padEnd(28)} ${o.help}${o.default() ? ` (default ${o.shownDefault ?? o.default()})` : ''}`);
   return ['Usage: snaketron-node [options]', '', 'Starts a SnakeTron cluster node. Every option may also be set by its environment variable.', '',
-    '  flag                 environment                  meaning', ...rows, '  --help               show this'].join('\n');
+    '  flag                 environment                  meaning', ...rows, '  --help, -h           show this',
+    '', 'Exit codes: 0 stopped on SIGTERM or SIGINT, 1 could not start or failed, 2 a bad option.'].join('\n');
 }
 
 /** Flags over environment over defaults; a bad value is a ConfigError naming the option and what it takes. */
@@ -56,11 +74,11 @@ export function parseNodeConfig(argv: string[], env: NodeJS.ProcessEnv): NodeCon
   let parsed;
   try {
     parsed = parseArgs({
-      args: argv, allowPositionals: false, strict: true,
-      options: { help: { type: 'boolean' }, ...Object.fromEntries(OPTIONS.map((o) => [o.flag, { type: 'string' as const }])) },
+      args: withNegativeValues(argv), allowPositionals: false, strict: true,
+      options: { help: { type: 'boolean', short: 'h' }, ...Object.fromEntries(OPTIONS.map((o) => [o.flag, { type: 'string' as const }])) },
     });
   } catch (err) {
-    throw new ConfigError(`${err instanceof Error ? err.message : String(err)}\n\n${usage()}`);
+    throw new ConfigError(`${err instanceof Error ? err.message : String(err)} (--help lists every option)`);
   }
   if (parsed.values.help) return 'help';
   const values = parsed.values as Record<string, string | boolean | undefined>;
@@ -78,8 +96,9 @@ export function parseNodeConfig(argv: string[], env: NodeJS.ProcessEnv): NodeCon
   const database = value(get('database'))!;
   if (!isUrl(database, ['postgres', 'postgresql'])) throw new ConfigError(`--database (SNAKETRON_DATABASE_URL) must be a postgres:// URL, got "${database}"`);
   const redis = value(get('redis'))!;
-  if (!isUrl(redis, ['redis', 'rediss']) && !/^[\w.-]+:\d+(,[\w.-]+:\d+)*$/.test(redis)) {
-    throw new ConfigError(`--redis (SNAKETRON_REDIS_URL) must be a redis:// URL or host:port seeds, got "${redis}"`);
+  const seeds = /^[\w.-]+:\d+(,[\w.-]+:\d+)*$/.test(redis) && redis.split(',').every((seed) => Number(seed.split(':')[1]) <= 65535);
+  if (!seeds && !(isUrl(redis, ['redis', 'rediss']) && /^\/?(\d+)?$/.test(new URL(redis).pathname))) {
+    throw new ConfigError(`--redis (SNAKETRON_REDIS_URL) must be a redis:// URL (with a database number as its path, if any) or host:port seeds of a Redis Cluster, got "${redis}"`);
   }
   const port = int('port');
   const prefix = value(get('prefix'))!;
@@ -94,10 +113,15 @@ export function parseNodeConfig(argv: string[], env: NodeJS.ProcessEnv): NodeCon
   if (publicUrl !== undefined && !isUrl(publicUrl, ['ws', 'wss'])) {
     throw new ConfigError(`--public-url (SNAKETRON_PUBLIC_URL) must be a ws:// or wss:// URL such as ws://game.example.com/ws, got "${publicUrl}"`);
   }
+  const secret = value(get('secret'));
+  if (secret !== undefined && secret.length < MIN_SECRET_LENGTH) {
+    throw new ConfigError(`--secret (SNAKETRON_SECRET) must be at least ${MIN_SECRET_LENGTH} characters: it signs every player's token; `
+      + 'leave it out to have one made for the cluster and kept in Redis');
+  }
   return {
     port, redisUrl: redis, databaseUrl: database, partitions: int('partitions'), workers: int('workers'),
     nodeId: nodeId ?? `${hostname()}-${port}-${randomBytes(3).toString('hex')}`,
-    prefix, secret: value(get('secret')), publicUrl,
+    prefix, secret, publicUrl,
     checkpointTicks: int('checkpoint-ticks'), leaseMs: int('lease-ms'), lobbyGraceMs: int('lobby-grace-ms'), logLevel,
   };
 }

@@ -12,6 +12,8 @@ export interface NodeStats {
   bytesOut(): number;
   /** players waiting in the cluster's matchmaking queues (read from Redis) */
   queued(): Promise<number>;
+  /** as /readyz answers */
+  ready(): boolean;
 }
 
 /**
@@ -43,7 +45,8 @@ class ExposedHistogram {
 export function createMetrics(runtime: Runtime, fanout: Fanout, stats: NodeStats): client.Registry {
   const registry = new client.Registry();
   registry.setDefaultLabels({ node: runtime.nodeId });
-  client.collectDefaultMetrics({ register: registry, prefix: 'snaketron_' });
+  // under their usual names (process_cpu_seconds_total, nodejs_heap_size_used_bytes…), which dashboards expect
+  client.collectDefaultMetrics({ register: registry });
   const counters = runtime.supervisor.counters;
   const gauge = (name: string, help: string, value: () => number) =>
     new client.Gauge({ name, help, registers: [registry], collect() { this.set(value()); } });
@@ -53,9 +56,13 @@ export function createMetrics(runtime: Runtime, fanout: Fanout, stats: NodeStats
   gauge('snaketron_games_active', 'games hosted by this node\'s partitions', () =>
     [...runtime.supervisor.owned.values()].reduce((n, o) => n + o.actors, 0));
   new client.Gauge({
-    name: 'snaketron_queued_players', help: 'players waiting in the cluster\'s matchmaking queues', registers: [registry],
-    async collect() { this.set(await stats.queued()); },
+    name: 'snaketron_queued_players', help: 'players waiting in the cluster\'s matchmaking queues (every node reports the same: take max, not sum)', registers: [registry],
+    async collect() {
+      const queued = await answered(stats.queued());
+      if (queued !== undefined) this.set(queued);
+    },
   });
+  gauge('snaketron_ready', '1 while Redis and Postgres answer and the node holds its share of partitions (as /readyz), else 0', () => (stats.ready() ? 1 : 0));
   gauge('snaketron_partitions_owned', 'partitions this node owns', () => runtime.supervisor.owned.size);
   counter('snaketron_steps_total', 'game steps executed (rate = steps per second)', () => counters.ticks);
   counter('snaketron_commits_total', 'journal batches committed', () => counters.commits);
@@ -77,9 +84,9 @@ export function createMetrics(runtime: Runtime, fanout: Fanout, stats: NodeStats
     async collect() {
       this.reset();
       const owned = [...runtime.supervisor.owned.keys()];
-      const infos = await Promise.all(owned.map((p) => runtime.redis.xinfo('GROUPS', runtime.keys.inbox(p)).catch(() => [])));
+      const infos = await answered(Promise.all(owned.map((p) => runtime.redis.xinfo('GROUPS', runtime.keys.inbox(p)).catch(() => []))));
       owned.forEach((p, i) => {
-        const group = (infos[i] as unknown[][]).find((g) => g[1] === 'owner');
+        const group = ((infos?.[i] ?? []) as unknown[][]).find((g) => g[1] === 'owner');
         const idx = group ? group.indexOf('lag') : -1;
         if (group && idx >= 0) this.set({ partition: String(p) }, Number(group[idx + 1]) || 0);
       });
@@ -94,4 +101,14 @@ export function createMetrics(runtime: Runtime, fanout: Fanout, stats: NodeStats
   counter('snaketron_bytes_out_total', 'client bytes sent', () => stats.bytesOut());
   counter('snaketron_slow_client_resyncs_total', 'snapshots sent to clients that fell behind', () => fanout.counters.resyncs);
   return registry;
+}
+
+/** How long a scrape waits for a value read from Redis: during an outage the rest of the page still comes. */
+const REDIS_METRIC_MS = 500;
+
+/** The value, or undefined when Redis has not answered within REDIS_METRIC_MS (it is then left out of the scrape). */
+function answered<T>(value: Promise<T>): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => { timer = setTimeout(resolve, REDIS_METRIC_MS, undefined); });
+  return Promise.race([value.catch(() => undefined), late]).finally(() => clearTimeout(timer));
 }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import uWS from 'uWebSockets.js';
 import { COUNTDOWN_MS, MAX_FRAME_BYTES, type QueueMode } from '../../protocol/messages.ts';
 import { connectDatabase, migrate } from '../../runtime/db.ts';
-import { createLogger, type Logger } from '../../runtime/log.ts';
+import { createLogger, redactUrl, type Logger } from '../../runtime/log.ts';
 import { Runtime } from '../../runtime/runtime.ts';
 import { Fanout } from './fanout.ts';
 import { GameService } from './games.ts';
@@ -51,6 +51,8 @@ const SLOW_CLIENT_BYTES = 256 * 1024;
 const UWS_FRAME_LIMIT = 16 * 1024 * 1024;
 /** A readiness probe of Redis and Postgres that has not answered in this long counts as failed. */
 const READY_PROBE_MS = 1000;
+/** How long an HTTP request may wait for Redis or Postgres before it is answered 503 (scrapers time out at 10 s). */
+const HTTP_ANSWER_MS = 3000;
 /** How often (in matchmaking rounds of a second) matchmaking is pruned: tickets held on departed nodes, stale claims and marks. */
 const PRUNE_EVERY_ROUNDS = 5;
 
@@ -81,6 +83,28 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     });
   });
   const port = uWS.us_socket_local_port(listenSocket);
+  // until the routes are in: the process runs (healthz), nothing else is served yet (uWS would close the connection
+  // without a word); afterwards every request no GET route takes is told which methods are served
+  let serving = false;
+  app.any('/*', (res, req) => {
+    const method = req.getCaseSensitiveMethod();
+    const url = req.getUrl();
+    if (!serving) {
+      const alive = url === '/healthz';
+      res.writeStatus(alive ? '200 OK' : '503 Service Unavailable');
+      if (method === 'HEAD') res.endWithoutBody();
+      else res.writeHeader('Content-Type', 'text/plain').end(alive ? 'ok' : 'starting: this node is joining its cluster');
+      return;
+    }
+    if (method === 'HEAD' && (url === '/healthz' || url === '/readyz')) {
+      res.writeStatus(url === '/healthz' || isReady() ? '200 OK' : '503 Service Unavailable').endWithoutBody();
+      return;
+    }
+    // every route is a GET
+    writeJson(res, '405 Method Not Allowed', { error: 'method_not_allowed', message: `${method} is not served here; every endpoint answers GET` },
+      { Allow: 'GET' });
+  });
+  let isReady = () => false;
   const publicUrl = config.publicUrl ?? `ws://${hostname()}:${port}/ws`;
 
   // then storage: a node that cannot reach Redis or Postgres says so and exits
@@ -91,7 +115,8 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     checkpointTicks: config.checkpointTicks, url: publicUrl, logger: log, outboxGroups: [RECORDER_GROUP],
   }).catch(async (err: unknown) => { await db.destroy(); uWS.us_listen_socket_close(listenSocket); throw err; });
   await migrate(db, 'snaketron_migrations', SNAKETRON_MIGRATIONS);
-  const secret = config.secret ?? await clusterSecret(runtime);
+  // the token secret: configured, or generated once per cluster and kept in Redis
+  const secret = config.secret ?? await runtime.clusterSetting('secret', () => randomBytes(32).toString('base64url'));
   const fanout = new Fanout(runtime, log);
   fanout.start();
   const recorder = new RecorderThread({
@@ -177,6 +202,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     nodeId: config.nodeId, db, producer: runtime.producer, games, fanout, matchmaker, absences,
     tokens: new TokenSigner(secret), log, matchQueue,
     sessionsOf: (userId) => byUser.get(userId) ?? [],
+    redisAvailable: () => runtime.redisAvailable,
     register(session) {
       sessions.add(session);
       const set = byUser.get(session.user!.userId) ?? new Set();
@@ -199,6 +225,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     bytesIn: () => totals.bytesIn + live((s) => s.bytesIn),
     bytesOut: () => totals.bytesOut + live((s) => s.bytesOut),
     queued: () => matchmaker.queued(),
+    ready: () => isReady(),
   });
 
   const allSockets = new Set<uWS.WebSocket<SocketData>>();
@@ -246,21 +273,28 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     },
   });
 
+  /** Responses already given, or whose client went away: nothing more may be written to them. */
+  const finished = new WeakSet<uWS.HttpResponse>();
   const json = (res: uWS.HttpResponse, status: string, body: unknown, headers: Record<string, string> = {}) => {
-    res.cork(() => {
-      res.writeStatus(status).writeHeader('Content-Type', 'application/json');
-      for (const [name, value] of Object.entries(headers)) res.writeHeader(name, value);
-      res.end(JSON.stringify(body));
-    });
+    if (finished.has(res)) return;
+    finished.add(res);
+    res.cork(() => writeJson(res, status, body, headers));
   };
-  /** Runs an async handler for a request, answering 500 if it throws and nothing if the client went away. */
+  /**
+   * Runs an async handler for a request: 500 if it throws, 503 if Redis or Postgres keep it waiting longer than
+   * HTTP_ANSWER_MS (a command waits for a Redis that is down to come back; a scrape must not), nothing if the
+   * client went away.
+   */
   const handle = (res: uWS.HttpResponse, fn: () => Promise<void>) => {
-    let aborted = false;
-    res.onAborted(() => { aborted = true; });
+    res.onAborted(() => { finished.add(res); });
+    const timer = setTimeout(() => json(res, '503 Service Unavailable', {
+      error: 'unavailable', message: `storage did not answer within ${HTTP_ANSWER_MS} ms; /readyz says whether Redis and Postgres answer`,
+    }), HTTP_ANSWER_MS);
     fn().catch((err: unknown) => {
+      if (finished.has(res)) return;
       log.error({ err }, 'http request failed');
-      if (!aborted) json(res, '500 Internal Server Error', { error: 'internal', message: 'the request failed; see the node log' });
-    });
+      json(res, '500 Internal Server Error', { error: 'internal', message: 'the request failed; see the node log' });
+    }).finally(() => clearTimeout(timer));
   };
 
   // ready: Redis and Postgres answered the last probe and the node holds its share. A probe that has not
@@ -286,6 +320,8 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
   });
   app.get('/metrics', (res) => handle(res, async () => {
     const body = await metrics.metrics();
+    if (finished.has(res)) return;
+    finished.add(res);
     res.cork(() => res.writeHeader('Content-Type', metrics.contentType).end(body));
   }));
   app.get('/api/cluster', (res) => handle(res, async () => {
@@ -295,7 +331,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     const id = req.getParameter(0);
     handle(res, async () => {
       const info = await games.info(id);
-      if (!info) return json(res, '404 Not Found', { error: 'not_found', message: `no game ${id}` });
+      if (!info) return json(res, '404 Not Found', { error: 'not_found', message: `no game ${clip(id)}` });
       const p = runtime.partitionOf(id);
       json(res, '200 OK', { ...info, partition: p, node: await runtime.redis.get(runtime.keys.lease(p)) });
     });
@@ -309,8 +345,10 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     }
     handle(res, async () => {
       const row = await db.selectFrom('replays').select('data').where('game_id', '=', id).executeTakeFirst();
-      if (!row) return json(res, '404 Not Found', { error: 'not_found', message: `no replay of game ${id} (yet)` });
+      if (!row) return json(res, '404 Not Found', { error: 'not_found', message: `no replay of game ${clip(id)} (yet)` });
       if (format === 'json') return json(res, '200 OK', decodeReplay(row.data));
+      if (finished.has(res)) return;
+      finished.add(res);
       res.cork(() => res.writeHeader('Content-Type', 'application/msgpack').end(row.data));
     });
   });
@@ -320,19 +358,25 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
   app.get('/*', (res, req) => {
     const url = req.getUrl();
     const file = statics.get(url === '/' ? '/index.html' : url);
-    if (!file) {
-      res.writeStatus('404 Not Found').writeHeader('Content-Type', 'text/plain').end(`no such page: ${url}`);
-      return;
+    if (file) {
+      res.writeHeader('Content-Type', file.type).writeHeader('Cache-Control', 'no-cache').end(file.body);
+    } else if (url === '/ws') {
+      // a WebSocket upgrade of /ws never reaches here
+      writeJson(res, '426 Upgrade Required', { error: 'upgrade_required', message: 'the game is played over a WebSocket at /ws (PROTOCOL.md)' },
+        { Upgrade: 'websocket' });
+    } else if (url.startsWith('/api/')) {
+      writeJson(res, '404 Not Found', { error: 'not_found', message: `no such endpoint: ${clip(url)}` });
+    } else {
+      res.writeStatus('404 Not Found').writeHeader('Content-Type', 'text/plain').end(`no such page: ${clip(url)}`);
     }
-    res.writeHeader('Content-Type', file.type).writeHeader('Cache-Control', 'no-cache').end(file.body);
   });
-  // every route above is a GET: any other method is told so (uWS would close the connection without a word)
-  app.any('/*', (res, req) => {
-    json(res, '405 Method Not Allowed', { error: 'method_not_allowed', message: `${req.getCaseSensitiveMethod()} is not served here; every endpoint answers GET` },
-      { Allow: 'GET' });
-  });
+  isReady = () => ready;
+  serving = true;
 
-  log.info({ port, ws: publicUrl, partitions: config.partitions, workers: config.workers }, 'listening');
+  log.info({
+    port, ws: publicUrl, prefix: config.prefix, redis: redactUrl(config.redisUrl), database: redactUrl(config.databaseUrl),
+    partitions: config.partitions, workers: config.workers,
+  }, 'listening');
 
   let stopping: Promise<void> | null = null;
   return {
@@ -360,12 +404,6 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
   };
 }
 
-/** The token secret: configured, or generated once per cluster and kept in Redis. */
-async function clusterSecret(runtime: Runtime): Promise<string> {
-  await runtime.redis.hsetnx(runtime.keys.cluster, 'secret', randomBytes(32).toString('base64url'));
-  return (await runtime.redis.hget(runtime.keys.cluster, 'secret'))!;
-}
-
 export async function clusterView(runtime: Runtime): Promise<unknown> {
   const nodes = await runtime.membership.nodes();
   const partitions = await Promise.all(Array.from({ length: runtime.partitions }, async (_, p) => {
@@ -381,6 +419,17 @@ export async function clusterView(runtime: Runtime): Promise<unknown> {
     partitions: partitions.map((p) => ({ ...p, games: games[p.partition] ?? null })),
     takeovers: await runtime.supervisor.recentTakeovers(20),
   };
+}
+
+function writeJson(res: uWS.HttpResponse, status: string, body: unknown, headers: Record<string, string> = {}): void {
+  res.writeStatus(status).writeHeader('Content-Type', 'application/json');
+  for (const [name, value] of Object.entries(headers)) res.writeHeader(name, value);
+  res.end(JSON.stringify(body));
+}
+
+/** A request's path or id as an answer quotes it: no longer than a game id could be. */
+function clip(text: string): string {
+  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
 }
 
 const TYPES: Record<string, string> = {

@@ -4,6 +4,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import type { Kysely } from 'kysely';
 import { connectDatabase } from '../../runtime/db.ts';
+import { redactUrl } from '../../runtime/log.ts';
 import { isUrl } from './config.ts';
 import { Game, type Dir } from '../../protocol/engine.ts';
 import { checkReplayShape, decodeReplay, ReplayFormatError, verifyReplay, type Replay, type VerifyResult } from './replay.ts';
@@ -101,9 +102,9 @@ export class ReplayStore {
     } catch (err) {
       const message = (err as Error).message ?? String(err);
       if (/relation .* does not exist/.test(message)) {
-        throw new ReplayUnavailable(`${redact(this.url)} has no SnakeTron tables (${message}); point --database at a cluster's database`);
+        throw new ReplayUnavailable(`${redactUrl(this.url)} has no SnakeTron tables (${message}); point --database at a cluster's database`);
       }
-      throw new ReplayUnavailable(`cannot query Postgres at ${redact(this.url)}: ${message || (err as { code?: string }).code || 'connection failed'}`);
+      throw new ReplayUnavailable(`cannot query Postgres at ${redactUrl(this.url)}: ${message || (err as { code?: string }).code || 'connection failed'}`);
     }
   }
 }
@@ -119,15 +120,6 @@ export interface FinishedGame {
   players: Array<{ snakeId: number; name: string; team: number; score: number | null; length: number | null; place: number | null }>;
 }
 
-function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url;
-  }
-}
 
 /** A file name when such a file exists (or `ref` looks like one), else a game id looked up in Postgres. */
 export function isFileRef(ref: string): boolean {
@@ -152,7 +144,7 @@ export async function loadReplay(ref: string, store: () => ReplayStore): Promise
   if (!found) {
     const status = await db.statusOf(ref);
     throw new ReplayUnavailable(status === null
-      ? `no game ${ref} in ${redact(db.url)} (and no file of that name); \`snaketron-replay list\` shows finished games`
+      ? `no game ${ref} in ${redactUrl(db.url)} (and no file of that name); \`snaketron-replay list\` shows finished games`
       : `game ${ref} has no replay: it is ${status}${status === 'complete' ? ' (its replay is still being written)' : ''}`);
   }
   return { replay: found.replay, source: `game ${ref}`, bytes: found.bytes };

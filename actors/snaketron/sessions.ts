@@ -33,6 +33,8 @@ export interface SessionContext {
   unregister(session: Session): void;
   /** the user's registered sessions on this node */
   sessionsOf(userId: string): Iterable<Session>;
+  /** false while the node has lost its connection to Redis (a request would wait for it to come back) */
+  redisAvailable(): boolean;
 }
 
 /** The socket side of a session, so the state machine does not depend on the server library. */
@@ -204,6 +206,9 @@ export class Session implements Subscriber {
       this.behind = null;
       await this.ctx.fanout.caughtUp(behind.gameId, behind.inputId, CATCH_UP_MS);
       if (this.closed) return;
+    }
+    if (m.type !== 'hello' && !this.ctx.redisAvailable()) {
+      throw new ProtocolError('unavailable', `this node has lost its connection to Redis, so ${m.type} was not done; try again in a few seconds`);
     }
     switch (m.type) {
       case 'hello': throw new ProtocolError('bad_state', 'hello was already received');

@@ -55,6 +55,8 @@ export interface ClusterOptions {
   lobbyGraceMs?: number;
   /** the nodes' --redis (default: the shared server); a Redis of the spec's own is the spec's to clear */
   redis?: string;
+  /** the nodes' --log-level (default: SNAKETRON_LOG_LEVEL, else warn), for specs that read their logs */
+  logLevel?: string;
 }
 
 export class SpecCluster {
@@ -82,7 +84,7 @@ export class SpecCluster {
         SNAKETRON_WORKERS: String(this.options.workers ?? 1), SNAKETRON_NODE_ID: nodeId,
         SNAKETRON_LEASE_MS: String(this.options.leaseMs ?? 1500),
         ...(this.options.lobbyGraceMs === undefined ? {} : { SNAKETRON_LOBBY_GRACE_MS: String(this.options.lobbyGraceMs) }),
-        SNAKETRON_LOG_LEVEL: process.env.SNAKETRON_LOG_LEVEL ?? 'warn',
+        SNAKETRON_LOG_LEVEL: this.options.logLevel ?? process.env.SNAKETRON_LOG_LEVEL ?? 'warn',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -1,7 +1,7 @@
 // Real processes for the process-level specs: runtime nodes (spec/fixtures/runtime-node.ts), and a Redis server
 // or a Postgres server of the spec's own, which it may stop, restart or pause without touching the shared ones.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, chownSync, chmodSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, chownSync, chmodSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -157,6 +157,12 @@ export class SpecRedis {
       if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);
       return spawnSync('redis-cli', ['-p', String(this.port), 'PING'], { encoding: 'utf8' }).stdout.trim() === 'PONG';
     }, 10000, 50);
+  }
+
+  /** Deletes what the stopped server kept: it starts again empty, as one without persistence would. */
+  forget(): void {
+    if (this.child) throw new Error('stop the server before it forgets');
+    for (const entry of readdirSync(this.dir)) rmSync(join(this.dir, entry), { recursive: true, force: true });
   }
 
   /** SHUTDOWN (the append-only file is flushed), and waits until the server is gone. */
