@@ -275,11 +275,14 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
 
   /** Responses already given, or whose client went away: nothing more may be written to them. */
   const finished = new WeakSet<uWS.HttpResponse>();
-  const json = (res: uWS.HttpResponse, status: string, body: unknown, headers: Record<string, string> = {}) => {
+  /** Answers a request once (a later answer, or one to a client that went away, is dropped). */
+  const answer = (res: uWS.HttpResponse, write: () => void) => {
     if (finished.has(res)) return;
     finished.add(res);
-    res.cork(() => writeJson(res, status, body, headers));
+    res.cork(write);
   };
+  const json = (res: uWS.HttpResponse, status: string, body: unknown, headers: Record<string, string> = {}) =>
+    answer(res, () => writeJson(res, status, body, headers));
   /**
    * Runs an async handler for a request: 500 if it throws, 503 if Redis or Postgres keep it waiting longer than
    * HTTP_ANSWER_MS (a command waits for a Redis that is down to come back; a scrape must not), nothing if the
@@ -320,9 +323,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
   });
   app.get('/metrics', (res) => handle(res, async () => {
     const body = await metrics.metrics();
-    if (finished.has(res)) return;
-    finished.add(res);
-    res.cork(() => res.writeHeader('Content-Type', metrics.contentType).end(body));
+    answer(res, () => res.writeHeader('Content-Type', metrics.contentType).end(body));
   }));
   app.get('/api/cluster', (res) => handle(res, async () => {
     json(res, '200 OK', await clusterView(runtime));
@@ -347,9 +348,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
       const row = await db.selectFrom('replays').select('data').where('game_id', '=', id).executeTakeFirst();
       if (!row) return json(res, '404 Not Found', { error: 'not_found', message: `no replay of game ${clip(id)} (yet)` });
       if (format === 'json') return json(res, '200 OK', decodeReplay(row.data));
-      if (finished.has(res)) return;
-      finished.add(res);
-      res.cork(() => res.writeHeader('Content-Type', 'application/msgpack').end(row.data));
+      answer(res, () => res.writeHeader('Content-Type', 'application/msgpack').end(row.data));
     });
   });
   const clusterPage = readFileSync(new URL('./pages/cluster.html', import.meta.url));
