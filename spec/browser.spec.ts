@@ -2,17 +2,22 @@
 // and database): a solo game steered with the keyboard to its game-over screen and "play again"; a private game
 // joined through its link, watched by a spectator, and replayed to a verified hash; a private lobby handed to a
 // guest when its host leaves; a spectator and a queued player put back where they were after a reload; the match
-// named over the countdown; boards of 40, 100 and 200 cells drawn legibly at 1280×800; the game-over panel without
-// "Leave game". Screenshots go to spec/artifacts/ for a person to look at.
+// named over the countdown; boards of 40, 100 and 200 cells drawn legibly at 1280×800, and of 40 whole on a phone;
+// the game-over panel without "Leave game", and of 8 players on a phone; the private-game form's complaints under
+// its fields. Screenshots go to spec/artifacts/ for a person to look at.
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
+import { decodeClientMessage, encodeClientMessage, type ClientMessage } from '../protocol/messages.ts';
+import { MIN_WHOLE_CELL_PX } from '../web/game-view.ts';
 import { ARTIFACTS as ARTIFACTS_URL, launchBrowser } from './support/browser.ts';
+import { SpecClient } from './support/client.ts';
 import { SpecCluster, type SnakeNode } from './support/cluster.ts';
 
 const ARTIFACTS = fileURLToPath(ARTIFACTS_URL);
 const BUILD_WEB = fileURLToPath(new URL('../scripts/build-web.mjs', import.meta.url));
+const PHONE = { width: 390, height: 844 };
 
 /** What the page exposes as `window.__snaketron.state()` (web/app.ts ClientState). */
 interface ClientState {
@@ -51,6 +56,8 @@ describe('web client in a browser', function () {
   let node: SnakeNode;
   let browser: Browser;
   const pageErrors: string[] = [];
+  /** what each page sent its node, decoded: what it asked for, and what it did not */
+  const sent = new WeakMap<Page, ClientMessage[]>();
 
   before(async () => {
     // The node serves web/dist as it finds it at start: build the page from this tree first.
@@ -73,6 +80,12 @@ describe('web client in a browser', function () {
     const context = await browser.newContext({ viewport, hasTouch });
     const page = await context.newPage();
     page.on('pageerror', (error) => pageErrors.push(`${name}: ${error.message}`));
+    const messages: ClientMessage[] = [];
+    sent.set(page, messages);
+    page.on('websocket', (socket) => socket.on('framesent', ({ payload }) => {
+      const decoded = typeof payload === 'string' ? null : decodeClientMessage(payload);
+      if (decoded?.ok) messages.push(decoded.message);
+    }));
     await page.goto(`${node.http}${path}`);
     await page.getByTestId('name-input').fill(name);
     await page.getByTestId('name-submit').click();
@@ -392,6 +405,152 @@ describe('web client in a browser', function () {
     await page.screenshot({ path: `${ARTIFACTS}browser-over-buttons.png` });
     await page.getByTestId('back-to-lobby').click();
     await until(page, 'the lobby', "s.screen === 'lobby'");
+    await page.context().close();
+  });
+
+  it('draws the default 40×40 board whole on a phone 390 px wide, in solo and in a duel', async () => {
+    const solo = await open('phone_solo', PHONE);
+    await solo.getByTestId('solo-button').click();
+    const ann = await open('phone_ann', PHONE);
+    const bob = await open('phone_bob', PHONE);
+    await ann.getByTestId('duel-button').click();
+    await until(ann, 'the queue', "s.screen === 'queued'");
+    await bob.getByTestId('duel-button').click();
+    for (const page of [solo, ann, bob]) {
+      const { view } = await until(page, 'the game drawn', "s.screen === 'game' && s.tick >= 1 && s.view !== null");
+      // every cell on the canvas, and all of the canvas on the screen: no view that follows the snake, no minimap
+      expect(view!.whole, 'the board drawn whole').to.equal(true);
+      expect([view!.x, view!.y, view!.cols, view!.rows]).to.deep.equal([0, 0, 40, 40]);
+      expect(view!.cell, 'CSS px per cell').to.be.at.least(MIN_WHOLE_CELL_PX);
+      const box = (await page.getByTestId('game-canvas').boundingBox())!;
+      expect(box.x).to.be.at.least(0);
+      expect(box.y).to.be.at.least(0);
+      expect(box.x + box.width).to.be.at.most(PHONE.width);
+      expect(box.y + box.height).to.be.at.most(PHONE.height);
+    }
+    await solo.screenshot({ path: `${ARTIFACTS}browser-phone-solo.png` });
+    await ann.screenshot({ path: `${ARTIFACTS}browser-phone-duel.png` });
+    for (const page of [solo, ann, bob]) await page.context().close();
+  });
+
+  it('fits the game-over panel of 8 players on a phone: its title, all the results and its buttons in reach', async () => {
+    const host = await open('phone_host', PHONE);
+    // 20 rows: four snakes a side, each meeting another head-on in the middle a few ticks in
+    const code = await createPrivate(host, { players: 8, width: 20, height: 20, tickMs: 70 });
+    // the seven others over the protocol, with names as long as a name gets; they never steer
+    const guests = await Promise.all(Array.from({ length: 7 }, async (_, i) => {
+      const guest = await SpecClient.connect(node.ws, `guest ${i}`);
+      await guest.hello(`a_very_long_name_no${i}`);
+      guest.send({ type: 'join', code });
+      await guest.next('lobby');
+      return guest;
+    }));
+    await lobbyPlayers(host, 8);
+    await host.getByTestId('start-button').click();
+    await until(host, 'the game-over screen', "s.screen === 'over'", 60_000);
+    expect(await host.locator('[data-testid=results] tr').count()).to.equal(8);
+    await host.screenshot({ path: `${ARTIFACTS}browser-phone-over-8.png` });
+
+    /** The panel on the screen, under the top bar; its title and buttons in it; its last result scrolled to in it. */
+    const inReach = async (viewport: { width: number; height: number }): Promise<void> => {
+      const panel = (await host.getByTestId('game-over').boundingBox())!;
+      const topBar = (await host.locator('header').boundingBox())!;
+      expect(panel.y, 'the panel\'s top under the top bar').to.be.at.least(topBar.y + topBar.height);
+      expect(panel.x).to.be.at.least(0);
+      expect(panel.x + panel.width).to.be.at.most(viewport.width);
+      expect(panel.y + panel.height).to.be.at.most(viewport.height);
+      const within = async (testId: string): Promise<void> => {
+        const box = (await host.getByTestId(testId).boundingBox())!;
+        expect(box.y, `${testId} top`).to.be.at.least(panel.y);
+        expect(box.y + box.height, `${testId} bottom`).to.be.at.most(panel.y + panel.height);
+      };
+      for (const testId of ['over-title', 'place', 'play-again', 'watch-replay', 'back-to-lobby']) await within(testId);
+      const last = host.locator('[data-testid=results] tr').last();
+      await last.scrollIntoViewIfNeeded();
+      const results = (await host.getByTestId('results-scroll').boundingBox())!;
+      const row = (await last.boundingBox())!;
+      expect(row.y).to.be.at.least(results.y - 1);
+      expect(row.y + row.height).to.be.at.most(results.y + results.height + 1);
+      await within('over-title');
+    };
+    await inReach(PHONE);
+    // and with the phone turned on its side
+    const landscape = { width: PHONE.height, height: PHONE.width };
+    await host.setViewportSize(landscape);
+    await inReach(landscape);
+    await host.screenshot({ path: `${ARTIFACTS}browser-phone-over-8-landscape.png` });
+
+    // and "Play again" takes a tap (nothing lies over it): the host's next private game
+    await host.getByTestId('play-again').click();
+    await until(host, 'a new private lobby', "s.screen === 'private'");
+    for (const guest of guests) guest.close();
+    await host.context().close();
+  });
+
+  it('says what is wrong with a private game\'s settings under the field, and makes no game until they are right', async () => {
+    const page = await open('form_filler');
+    const players = page.getByTestId('create-players');
+    const height = page.getByTestId('create-height');
+    await players.fill('');
+    await height.fill('5');
+    await page.getByTestId('create-button').click();
+    expect(await page.getByTestId('create-height-error').textContent()).to.equal('Height must be between 10 and 200');
+    expect(await page.getByTestId('create-players-error').textContent()).to.equal('Enter a whole number between 1 and 8');
+    for (const field of [players, height]) expect(await field.getAttribute('aria-invalid')).to.equal('true');
+    expect(await page.getByTestId('create-width').getAttribute('aria-invalid')).to.equal('false');
+    expect(await page.getByTestId('create-width-error').isVisible()).to.equal(false);
+    expect(await page.evaluate(() => document.activeElement?.id), 'the first field to put right has the focus').to.equal('create-players');
+    expect((await state(page)).screen).to.equal('lobby');
+    await page.screenshot({ path: `${ARTIFACTS}browser-create-form-errors.png` });
+
+    // changing a field takes its complaint away
+    await height.fill('30');
+    expect(await height.getAttribute('aria-invalid')).to.equal('false');
+    expect(await page.getByTestId('create-height-error').isVisible()).to.equal(false);
+    expect(await page.getByTestId('create-players-error').isVisible()).to.equal(true);
+    await players.fill('2');
+    // a message left from the lobby goes with it when the next screen comes
+    await page.getByTestId('join-button').click();
+    await page.getByTestId('toast').waitFor({ state: 'visible', timeout: 5_000 });
+    await page.getByTestId('create-button').click();
+    await until(page, 'the private lobby', "s.screen === 'private'");
+    expect(await page.getByTestId('toast').isVisible()).to.equal(false);
+    expect(await page.getByTestId('lobby-settings').textContent()).to.match(/40×30/);
+    for (const field of ['players', 'width', 'height']) {
+      expect(await page.getByTestId(`create-${field}`).getAttribute('aria-invalid'), field).to.equal('false');
+      expect(await page.getByTestId(`create-${field}-error`).getAttribute('hidden'), field).to.not.equal(null);
+    }
+    // the node was asked for one game: the one with the settings put right
+    const creates = sent.get(page)!.flatMap((m) => (m.type === 'create' ? [m.settings] : []));
+    expect(creates).to.deep.equal([{ players: 2, width: 40, height: 30, tickMs: 150 }]);
+    await page.context().close();
+  });
+
+  it('puts the node\'s refusal of a private game\'s setting under its field, in the page\'s words', async () => {
+    const page = await open('older_page');
+    // a page and a node that disagree on a range, played by rewriting the page's create on its way to a height the
+    // node refuses (`bad_message`: settings.height must be between 10 and 200)
+    await page.context().routeWebSocket(/\/ws$/, (socket) => {
+      const server = socket.connectToServer();
+      socket.onMessage((frame) => {
+        const decoded = typeof frame === 'string' ? null : decodeClientMessage(frame);
+        if (decoded?.ok && decoded.message.type === 'create') {
+          server.send(Buffer.from(encodeClientMessage({ ...decoded.message, settings: { ...decoded.message.settings, height: 5 } })));
+        } else {
+          server.send(frame);
+        }
+      });
+    });
+    await page.reload();
+    await until(page, 'the lobby, through the route', "s.screen === 'lobby' && s.connection === 'connected'");
+    await page.getByTestId('create-button').click();
+    const complaint = page.getByTestId('create-height-error');
+    await complaint.waitFor({ state: 'visible', timeout: 10_000 });
+    expect(await complaint.textContent()).to.equal('Height must be between 10 and 200');
+    expect(await page.getByTestId('create-height').getAttribute('aria-invalid')).to.equal('true');
+    expect(await page.evaluate(() => document.activeElement?.id)).to.equal('create-height');
+    expect(await page.getByTestId('toast').isVisible(), 'no toast besides').to.equal(false);
+    expect((await state(page)).screen).to.equal('lobby');
     await page.context().close();
   });
 });

@@ -9,7 +9,7 @@ import { Game, type Cell, type Dir } from '../protocol/engine.ts';
 import {
   decodeServerMessage, encodeServerMessage, type OverMessage, type ServerMessage, type SnapshotMessage, type TickMessage,
 } from '../protocol/messages.ts';
-import { defaultSettings, type Settings } from '../protocol/settings.ts';
+import { defaultSettings, type Mode, type Settings } from '../protocol/settings.ts';
 import { buildReplay } from '../actors/snaketron/replay.ts';
 import { ServerClock } from '../web/clock.ts';
 import { backoffDelay, Connection, socketUrl } from '../web/connection.ts';
@@ -22,9 +22,9 @@ import { interpolateBody, tickProgress } from '../web/interpolate.ts';
 import { ReplayClock, ReplayFormatError, ReplayPlayer, parseReplay, replayUrl } from '../web/replay.ts';
 import {
   describeQueue, leftGame, loadProfile, loadResume, matchCaption, overSummary, parseHash, playModeOf, playRequest, queueName,
-  rememberLeftGame, saveProfile, saveResume,
+  readLobbyForm, rememberLeftGame, saveProfile, saveResume, settingProblem,
 } from '../web/session.ts';
-import { boardView, MIN_CELL_PX } from '../web/game-view.ts';
+import { boardView, MIN_CELL_PX, MIN_WHOLE_CELL_PX, minimapCorner } from '../web/game-view.ts';
 
 // ---- a node in miniature: the authoritative game and the messages it sends ------------------------------------
 
@@ -463,7 +463,7 @@ describe('web client: input', () => {
 });
 
 describe('web client: the board view', () => {
-  it('draws a board that fits with cells of at least MIN_CELL_PX whole, square cells, as large as the box allows', () => {
+  it('draws a board that fits with cells of at least MIN_WHOLE_CELL_PX whole, square cells, as large as the box allows', () => {
     const view = boardView(40, 40, 972, 730, 1, [20, 20], null);
     expect(view.whole).to.equal(true);
     expect(view.cell).to.equal(730 / 40);
@@ -471,6 +471,17 @@ describe('web client: the board view', () => {
     const wide = boardView(100, 20, 1200, 730, 1, [50, 10], null);
     expect(wide.whole).to.equal(true);
     expect(wide.cssWidth / wide.cssHeight).to.be.closeTo(5, 0.05);
+    // the default board on phones 390 and 360 px wide (the arena is the width less the page's margins)
+    for (const arena of [358, 340]) {
+      const phone = boardView(40, 40, arena, arena, 3, [35, 38], null);
+      expect(phone.whole, `40×40 in ${arena} px`).to.equal(true);
+      expect(phone.cell).to.be.at.least(MIN_WHOLE_CELL_PX);
+      expect(phone.cssWidth).to.be.at.most(arena);
+      // a snake a spectator picks there is followed: they asked to see it closer
+      const picked = boardView(40, 40, arena, arena, 3, [35, 38], null, MIN_CELL_PX);
+      expect(picked.whole).to.equal(false);
+      expect(picked.cell).to.be.at.least(MIN_CELL_PX);
+    }
   });
 
   it('shows a player the part of a large board around their head, with cells of MIN_CELL_PX', () => {
@@ -502,6 +513,30 @@ describe('web client: the board view', () => {
     // nothing to follow (a spectator, a dead snake): the whole board
     expect(boardView(200, 200, 500, 500, 1, null, edge).whole).to.equal(true);
   });
+
+  it('keeps the minimap in its corner while the followed snake is clear of it, else moves it to the clear corner farthest from the head', () => {
+    const bottomRight = { right: true, bottom: true };
+    // a 400×300 view, a 100×100 minimap: bottom-right spans x 290..390, y 190..290
+    const clearOf = minimapCorner(400, 300, 100, 100, [[100, 100], [90, 100], [80, 100]], 20, bottomRight);
+    expect(clearOf).to.deep.equal({ corner: bottomRight, clear: true });
+    // the head comes near it, going right along the bottom: the minimap goes to the top-left
+    const near = minimapCorner(400, 300, 100, 100, [[280, 250], [270, 250], [260, 250]], 20, bottomRight);
+    expect(near).to.deep.equal({ corner: { right: false, bottom: false }, clear: true });
+    // the head nearing the top-left one, the body lying along the top and down the right side: of the corners it
+    // leaves clear, the bottom-left is the farthest from the head
+    const body: Array<[number, number]> = [
+      [120, 60],
+      ...Array.from({ length: 23 }, (_, i): [number, number] => [130 + i * 10, 60]),
+      ...Array.from({ length: 23 }, (_, i): [number, number] => [350, 70 + i * 10]),
+    ];
+    const moved = minimapCorner(400, 300, 100, 100, body, 20, { right: false, bottom: false });
+    expect(moved).to.deep.equal({ corner: { right: false, bottom: true }, clear: true });
+    // a snake across all four corners: no corner is clear
+    const everywhere: Array<[number, number]> = [[50, 50], [350, 50], [350, 250], [50, 250]];
+    expect(minimapCorner(400, 300, 100, 100, everywhere, 20, bottomRight).clear).to.equal(false);
+    // nothing followed: the corner stays
+    expect(minimapCorner(400, 300, 100, 100, [], 20, bottomRight).corner).to.equal(bottomRight);
+  });
 });
 
 describe('web client: session rules', () => {
@@ -527,22 +562,81 @@ describe('web client: session rules', () => {
       ],
     };
     const names = ['ann', 'bob', 'cy'];
-    const loser = overSummary(over, names, 0, false);
+    const loser = overSummary(over, names, 0, 'ffa');
     expect(loser.myPlace).to.equal(2);
     expect(loser.place).to.equal('2nd place of 3');
     expect(loser.rows.map((r) => r.name)).to.deep.equal(['bob', 'ann', 'cy']);
     expect(loser.rows[1].mine).to.equal(true);
-    expect(overSummary(over, names, 1, false).title).to.equal('You win!');
-    const watcher = overSummary(over, names, null, false);
+    expect(overSummary(over, names, 1, 'ffa').title).to.equal('You win!');
+    const watcher = overSummary(over, names, null, 'ffa');
     expect(watcher.myPlace).to.equal(null);
     expect(watcher.place).to.equal('bob wins');
-    const solo = overSummary({ ...over, winner: null, results: [over.results[0]] }, names, 0, true);
+    const solo = overSummary({ ...over, winner: null, results: [over.results[0]] }, names, 0, 'solo');
     expect(solo.place).to.equal('Score 2 · length 6');
     // a private game its one player started alone reads the same: no draw against nobody (place 1 of 1)
-    const alone = overSummary({ ...over, winner: null, results: [{ ...over.results[0], place: 1 }] }, names, 0, false);
+    const alone = overSummary({ ...over, winner: null, results: [{ ...over.results[0], place: 1 }] }, names, 0, 'custom');
     expect([alone.title, alone.place]).to.deep.equal(['Game over', 'Score 2 · length 6']);
-    const teams = overSummary({ ...over, winner: null, winningTeam: 1, results: over.results.map((r) => ({ ...r, place: r.team === 1 ? 1 : 2 })) }, names, 0, false);
+    const teams = overSummary({ ...over, winner: null, winningTeam: 1, results: over.results.map((r) => ({ ...r, place: r.team === 1 ? 1 : 2 })) }, names, 0, 'teams');
     expect([teams.title, teams.place]).to.deep.equal(['Game over', 'Team 2 wins · 2nd place of 3']);
+  });
+
+  it('calls a game of several snakes that ends with no winner a draw, for those who share 1st place', () => {
+    const result = (snakeId: number, place: number, alive = false) => ({ userId: `u${snakeId}`, snakeId, team: snakeId % 2, score: snakeId, length: 4, alive, place });
+    const ended = (winner: number | null, winningTeam: OverMessage['winningTeam'], ...results: OverMessage['results']): OverMessage =>
+      ({ type: 'over', gameId: 'g', t: 40, winner, winningTeam, results });
+    const names = ['ann', 'bob', 'cy', 'di'];
+    const says = (over: OverMessage, me: number | null, mode: Mode): [string, string] => {
+      const summary = overSummary(over, names, me, mode);
+      return [summary.title, summary.place];
+    };
+
+    // solo: nobody to draw against
+    expect(says(ended(null, null, result(0, 1)), 0, 'solo')).to.deep.equal(['Game over', 'Score 0 · length 4']);
+
+    // a duel whose two snakes meet head-on
+    const duel = ended(null, null, result(0, 1), result(1, 1));
+    expect(says(duel, 0, 'duel')).to.deep.equal(['Draw', '1st place of 2']);
+    expect(says(duel, 1, 'duel')).to.deep.equal(['Draw', '1st place of 2']);
+    // named as the panel lists them, higher score first
+    expect(says(duel, null, 'duel')).to.deep.equal(['Draw', 'bob and ann share 1st place']);
+
+    // a free-for-all of 3: ann out early, bob and cy out on the same last tick
+    const ffa = ended(null, null, result(0, 3), result(1, 1), result(2, 1));
+    expect(says(ffa, 1, 'ffa')).to.deep.equal(['Draw', '1st place of 3']);
+    expect(says(ffa, 2, 'ffa')).to.deep.equal(['Draw', '1st place of 3']);
+    expect(says(ffa, 0, 'ffa')).to.deep.equal(['Game over', '3rd place of 3']);
+    expect(says(ffa, null, 'ffa')).to.deep.equal(['Draw', 'cy and bob share 1st place']);
+    // the same game with a survivor is won, not drawn
+    const won = ended(2, null, result(0, 3), result(1, 2), result(2, 1, true));
+    expect(says(won, 2, 'ffa')).to.deep.equal(['You win!', '1st place of 3']);
+    expect(says(won, 1, 'ffa')).to.deep.equal(['Game over', '2nd place of 3']);
+    expect(says(won, null, 'ffa')).to.deep.equal(['Game over', 'cy wins']);
+
+    // teams: both sides out on the same tick is a draw for all four, however early each snake went out
+    const teamsDrawn = ended(null, null, result(0, 1), result(1, 1), result(2, 3), result(3, 3));
+    for (const me of [0, 1, 2, 3]) expect(says(teamsDrawn, me, 'teams')[0], `snake ${me}`).to.equal('Draw');
+    expect(says(teamsDrawn, null, 'teams')).to.deep.equal(['Draw', 'Neither team wins']);
+    // and a team that wins wins for the member out first
+    const teamWon = ended(null, 0, result(0, 1), result(1, 3), result(2, 1, true), result(3, 4));
+    expect(says(teamWon, 0, 'teams')).to.deep.equal(['You win!', 'Team 1 wins · 1st place of 4']);
+    expect(says(teamWon, 1, 'teams')).to.deep.equal(['Game over', 'Team 1 wins · 3rd place of 4']);
+  });
+
+  it('checks the private-game form as the node will, each complaint for its field in the page\'s words', () => {
+    const form = { players: '3', width: '60', height: '40', tickMs: '100' };
+    expect(readLobbyForm(form)).to.deep.equal({ ok: true, settings: { players: 3, width: 60, height: 40, tickMs: 100 } });
+    expect(readLobbyForm({ ...form, height: '5', players: '' })).to.deep.equal({
+      ok: false,
+      problems: { players: 'Enter a whole number between 1 and 8', height: 'Height must be between 10 and 200' },
+    });
+    expect(readLobbyForm({ ...form, width: '20.5', players: '9' })).to.deep.equal({
+      ok: false,
+      problems: { players: 'Players must be between 1 and 8', width: 'Width must be a whole number between 10 and 200' },
+    });
+    // what the node says about a setting, as the form says it; anything else is not about a setting
+    expect(settingProblem('settings.height must be between 10 and 200')).to.deep.equal({ field: 'height', text: 'Height must be between 10 and 200' });
+    expect(settingProblem('settings.tickMs must be an integer')).to.deep.equal({ field: 'tickMs', text: 'Speed must be an integer' });
+    expect(settingProblem('code must be 8 letters or digits')).to.equal(null);
   });
 
   it('says who a match is against', () => {

@@ -6,7 +6,6 @@ import type {
   ErrorMessage, HelloMessage, LobbyMessage, MatchMessage, OutgoingClientMessage, OverMessage, ServerMessage, SnapshotMessage,
   TickMessage, WelcomeMessage,
 } from '../protocol/messages.ts';
-import { validateSettings } from '../protocol/settings.ts';
 import { Connection, socketUrl, type ConnectionStatus } from './connection.ts';
 import { GameSync, TurnIntent, type Frame } from './game-sync.ts';
 import { GameView, type BoardView } from './game-view.ts';
@@ -15,7 +14,7 @@ import { ReplayClock, ReplayPlayer, parseReplay, replayUrl } from './replay.ts';
 import { Screens, type ScreenName, type UiActions } from './screens.ts';
 import {
   describeQueue, leftGame, loadProfile, loadResume, matchCaption, overSummary, parseHash, playModeOf, playRequest, queueName,
-  rememberLeftGame, saveProfile, saveResume, type HashAction, type PlayMode, type Resume,
+  rememberLeftGame, saveProfile, saveResume, settingProblem, type HashAction, type PlayMode, type Resume,
 } from './session.ts';
 
 /** What the browser specs read (`window.__snaketron.state()`). */
@@ -385,7 +384,7 @@ function onOver(message: OverMessage): void {
   // nothing left to watch: a reload lands in the lobby
   if (sync.role === 'spectator') remember(null);
   const names = sync.frame.snakes.map((s) => s.name);
-  const summary = overSummary(message, names, sync.snakeId, sync.settings.mode === 'solo');
+  const summary = overSummary(message, names, sync.snakeId, sync.settings.mode);
   screens.over({ ...summary, canPlayAgain: sync.role === 'player' && playMode !== null });
   screens.show('over');
   screens.focusPlayAgain();
@@ -452,9 +451,16 @@ function onError(message: ErrorMessage, replyTo: Pending | undefined): void {
         screens.show('lobby');
       }
       break;
-    case 'play':
+    case 'play': {
+      // a setting the node would not take is said in the page's words, under its field when the form is on screen
+      const problem = replyTo.message.type === 'create' && message.code === 'bad_message' ? settingProblem(message.message) : null;
+      if (problem !== null) {
+        if (!screens.settingRefused(problem.field, problem.text)) screens.toast(problem.text);
+        return;
+      }
       if (screens.current === 'over') screens.focusPlayAgain();
       break;
+    }
   }
   if (message.code === 'unauthenticated') connection.restart();
   screens.toast(message.message);
@@ -479,14 +485,7 @@ const actions: UiActions = {
   },
   solo: () => play({ kind: 'solo' }),
   queue: (mode, size) => play(size === undefined ? { kind: 'queue', mode } : { kind: 'queue', mode, size }),
-  create(settings) {
-    const checked = validateSettings({ ...settings, mode: 'custom' });
-    if (!checked.ok) {
-      screens.toast(checked.error.message);
-      return;
-    }
-    play({ kind: 'private', settings });
-  },
+  create: (settings) => play({ kind: 'private', settings }),
   join: (code) => { request({ type: 'join', code }, 'join', { retryAfterLeave: true }); },
   watch: (gameId) => { request({ type: 'watch', gameId }, 'watch', { retryAfterLeave: true }); },
   openReplay: (gameId) => { void openReplay(gameId, false); },
@@ -640,6 +639,7 @@ function frame(now: number): void {
       teams,
       tickMs: sync.tickMs,
       follow: follow.snakeId,
+      picked: follow.picked,
     });
     screens.scores(sync.frame, sync.snakeId, teams, follow.picked ? { snakeId: follow.snakeId } : null);
     const count = screen === 'game' ? countdownText() : null;
@@ -655,7 +655,9 @@ function frame(now: number): void {
     }
     const teams = player.replay.settings.mode === 'teams';
     const following = { snakeId: alive(player.frame, watched) };
-    replayView.render(player.frame, now, { mySnakeId: null, hint: null, teams, tickMs: clock.stepMs, follow: following.snakeId });
+    replayView.render(player.frame, now, {
+      mySnakeId: null, hint: null, teams, tickMs: clock.stepMs, follow: following.snakeId, picked: true,
+    });
     screens.replayScores(player.frame, teams, following);
     screens.replayInfo({
       gameId: player.replay.gameId,

@@ -1,7 +1,7 @@
 // The arena on a canvas: border, food, and every snake drawn as a thick path through its interpolated cells, so
 // motion stays smooth between ticks at any frame rate. The player's own snake gets an outline; dead snakes fade.
 // A board too large to draw whole with readable cells shows a player the part around their snake, with the whole
-// board small in a corner.
+// board small in a corner away from that snake.
 import type { Dir } from '../protocol/engine.ts';
 import type { Frame, SnakeFrame } from './game-sync.ts';
 import { interpolateBody, tickProgress, type Point } from './interpolate.ts';
@@ -35,15 +35,27 @@ export interface RenderOptions {
   tickMs: number;
   /** the snake whose head stays in sight when the whole board would have cells too small to read; null: the whole board */
   follow: number | null;
+  /**
+   * `follow` is the viewer's pick (a spectator's, a replay's, a player's who is out), not the player's own snake:
+   * they asked to see it closer, so it is followed whenever that makes cells larger (below MIN_CELL_PX)
+   */
+  picked: boolean;
 }
 
-/** A player's cells are never drawn smaller than this (CSS px): below it a snake is a thin line. */
+/**
+ * A player's board is drawn whole while its cells are at least this (CSS px): a 40×40 board fits a 360 px wide phone
+ * (about 8.5 px cells) whole, which beats following their snake with a corner of the board under the minimap.
+ */
+export const MIN_WHOLE_CELL_PX = 8;
+/** The cells of a view that follows a snake (CSS px): larger, or it would show little more than the whole board. */
 export const MIN_CELL_PX = 10;
 /** The view moves once the followed head is closer than this share of the view to one of its edges. */
 const FOLLOW_MARGIN = 0.35;
 /** the minimap's longer side at most, CSS px, and as a share of the view's shorter side */
 const MINIMAP_PX = 140;
 const MINIMAP_SHARE = 0.25;
+/** between the minimap and the view's edges, CSS px */
+const MINIMAP_INSET = 10;
 
 /** The part of the board a canvas shows. */
 export interface BoardView {
@@ -64,15 +76,17 @@ export interface BoardView {
 
 /**
  * What of a `width`×`height` board to draw in an `availW`×`availH` box (CSS px): all of it, as large as fits, square
- * cells; unless that makes cells smaller than MIN_CELL_PX and there is a `focus` (the player's head) to keep in sight.
- * Then the cells are MIN_CELL_PX (a whole number of device pixels, so the grid slides without shimmering) and the
- * view is the part of the board around the focus, moved from `previous` only as the focus nears its edge.
+ * cells; unless that makes cells smaller than `wholeDownTo` (MIN_WHOLE_CELL_PX for the player's own snake, MIN_CELL_PX
+ * for a snake the viewer picked) and there is a `focus` (the followed head) to keep in sight. Then the cells are
+ * MIN_CELL_PX (a whole number of device pixels, so the grid slides without shimmering) and the view is the part of
+ * the board around the focus, moved from `previous` only as the focus nears its edge.
  */
 export function boardView(
   width: number, height: number, availW: number, availH: number, dpr: number, focus: Point | null, previous: BoardView | null,
+  wholeDownTo = MIN_WHOLE_CELL_PX,
 ): BoardView {
   const fitCell = Math.max(2, Math.min(availW / width, availH / height));
-  if (focus === null || fitCell >= MIN_CELL_PX) {
+  if (focus === null || fitCell >= wholeDownTo) {
     const cssWidth = Math.floor(fitCell * width);
     const cssHeight = Math.floor(fitCell * height);
     return { cell: cssWidth / width, x: 0, y: 0, cols: width, rows: height, whole: true, cssWidth, cssHeight };
@@ -96,6 +110,43 @@ export function boardView(
   };
 }
 
+/** Where in the view the minimap sits. */
+export interface MinimapCorner {
+  right: boolean;
+  bottom: boolean;
+}
+
+/**
+ * The corner for a `w`×`h` minimap in a view of `viewW`×`viewH` (CSS px) that keeps it off `snake` (the followed
+ * snake's cells, CSS px, head first): the `current` corner while the snake stays clear of it (so the minimap does
+ * not jump about), else the clear corner farthest from the head. `clear` is false when no corner is.
+ */
+export function minimapCorner(
+  viewW: number, viewH: number, w: number, h: number, snake: readonly Point[], margin: number, current: MinimapCorner,
+): { corner: MinimapCorner; clear: boolean } {
+  const isClear = (corner: MinimapCorner): boolean => {
+    const { left, top } = minimapOrigin(viewW, viewH, w, h, corner);
+    return snake.every(([x, y]) => x < left - margin || x > left + w + margin || y < top - margin || y > top + h + margin);
+  };
+  if (snake.length === 0 || isClear(current)) return { corner: current, clear: true };
+  const [hx, hy] = snake[0];
+  const away = (corner: MinimapCorner): number => {
+    const { left, top } = minimapOrigin(viewW, viewH, w, h, corner);
+    return Math.hypot(left + w / 2 - hx, top + h / 2 - hy);
+  };
+  const corners = [false, true].flatMap((right) => [false, true].map((bottom) => ({ right, bottom })))
+    .sort((a, b) => away(b) - away(a));
+  const clearOne = corners.find(isClear);
+  return { corner: clearOne ?? corners[0], clear: clearOne !== undefined };
+}
+
+function minimapOrigin(viewW: number, viewH: number, w: number, h: number, corner: MinimapCorner): { left: number; top: number } {
+  return {
+    left: corner.right ? viewW - w - MINIMAP_INSET : MINIMAP_INSET,
+    top: corner.bottom ? viewH - h - MINIMAP_INSET : MINIMAP_INSET,
+  };
+}
+
 const DX = [0, 1, 0, -1] as const;
 const DY = [-1, 0, 1, 0] as const;
 
@@ -106,6 +157,7 @@ export class GameView {
   private dpr = 1;
   private gridKey = '';
   private grid: HTMLCanvasElement | null = null;
+  private minimapAt: MinimapCorner = { right: true, bottom: true };
 
   constructor(readonly canvas: HTMLCanvasElement, private readonly fit: HTMLElement) {
     const ctx = canvas.getContext('2d');
@@ -114,11 +166,11 @@ export class GameView {
   }
 
   /** Sizes the canvas for the part of the board it shows (boardView), sharp on high-DPI screens. */
-  private layout(width: number, height: number, focus: Point | null): BoardView {
+  private layout(width: number, height: number, focus: Point | null, wholeDownTo: number): BoardView {
     const availW = Math.max(100, this.fit.clientWidth);
     const availH = Math.max(100, this.fit.clientHeight || availW);
     const dpr = Math.min(3, window.devicePixelRatio || 1);
-    const view = boardView(width, height, availW, availH, dpr, focus, this.view);
+    const view = boardView(width, height, availW, availH, dpr, focus, this.view, wholeDownTo);
     const previous = this.view;
     if (previous === null || previous.cssWidth !== view.cssWidth || previous.cssHeight !== view.cssHeight || this.dpr !== dpr
       || this.canvas.width !== Math.round(view.cssWidth * dpr)) {
@@ -138,7 +190,7 @@ export class GameView {
     const bodies = new Map(frame.snakes.map((s) => [s.id, interpolateBody(s.alive ? s.prevBody : null, s.body, alpha)]));
     const followed = options.follow === null ? undefined : frame.snakes[options.follow];
     const focus = followed?.alive ? bodies.get(followed.id)?.[0] ?? null : null;
-    const view = this.layout(frame.width, frame.height, focus);
+    const view = this.layout(frame.width, frame.height, focus, options.picked ? MIN_CELL_PX : MIN_WHOLE_CELL_PX);
     const cell = view.cell;
     const dpr = this.dpr;
     const ctx = this.ctx;
@@ -158,7 +210,7 @@ export class GameView {
     // Dead snakes under the living, the player's own snake on top.
     const order = [...frame.snakes].sort((a, b) => rank(a, options.mySnakeId) - rank(b, options.mySnakeId));
     for (const snake of order) this.drawSnake(snake, bodies.get(snake.id) ?? snake.body, cell, options);
-    if (!view.whole) this.drawMinimap(frame, view, focus, options);
+    if (!view.whole) this.drawMinimap(frame, view, followed?.alive ? bodies.get(followed.id) ?? [] : [], options);
   }
 
   /** The background and its dots, drawn once per size (a cell larger than the view, to slide as it moves), then copied. */
@@ -195,21 +247,21 @@ export class GameView {
 
   /**
    * The whole board, small, in a corner, with the part in view outlined: for a view that shows only part of it. It
-   * fades while the followed head is under or near it, so it never hides the player's way.
+   * keeps to a corner away from the followed snake (minimapCorner), and fades should no corner be clear of it.
    */
-  private drawMinimap(frame: Frame, view: BoardView, focus: Point | null, options: RenderOptions): void {
+  private drawMinimap(frame: Frame, view: BoardView, followed: readonly Point[], options: RenderOptions): void {
     const ctx = this.ctx;
     const size = Math.min(MINIMAP_PX, Math.min(view.cssWidth, view.cssHeight) * MINIMAP_SHARE);
     const scale = size / Math.max(frame.width, frame.height);
     const w = frame.width * scale;
     const h = frame.height * scale;
     const dot = Math.max(2, scale);
-    const left = view.cssWidth - w - 10;
-    const top = view.cssHeight - h - 10;
-    const near = 4 * view.cell;
-    const head = focus === null ? null : [(focus[0] + 0.5 - view.x) * view.cell, (focus[1] + 0.5 - view.y) * view.cell];
+    const onView = followed.map(([x, y]): Point => [(x + 0.5 - view.x) * view.cell, (y + 0.5 - view.y) * view.cell]);
+    const { corner, clear } = minimapCorner(view.cssWidth, view.cssHeight, w, h, onView, 2 * view.cell, this.minimapAt);
+    this.minimapAt = corner;
+    const { left, top } = minimapOrigin(view.cssWidth, view.cssHeight, w, h, corner);
     ctx.save();
-    if (head !== null && head[0] > left - near && head[1] > top - near) ctx.globalAlpha = 0.3;
+    if (!clear) ctx.globalAlpha = 0.3;
     ctx.setTransform(this.dpr, 0, 0, this.dpr, left * this.dpr, top * this.dpr);
     ctx.fillStyle = MINIMAP_BACKGROUND;
     ctx.fillRect(0, 0, w, h);

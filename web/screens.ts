@@ -2,9 +2,11 @@
 // the text the app puts on screen. The markup lives in index.html; nothing here knows about the socket.
 import type { LobbyMessage, LobbySettings, QueueMode } from '../protocol/messages.ts';
 import { NAME_PATTERN } from '../protocol/messages.ts';
+import { RANGES } from '../protocol/settings.ts';
 import type { ConnectionStatus } from './connection.ts';
 import type { Frame } from './game-sync.ts';
 import { snakeColor } from './game-view.ts';
+import { LOBBY_FORM_FIELDS, readLobbyForm, type LobbyFormField } from './session.ts';
 
 export type ScreenName = 'name' | 'lobby' | 'queued' | 'private' | 'game' | 'over' | 'replay';
 
@@ -63,6 +65,15 @@ function byId<T extends HTMLElement>(id: string): T {
   return element as T;
 }
 
+/** The private-game form's fields: `#create-players`, each with its complaint in `#create-players-error`. */
+const SETTING_INPUT_IDS: Readonly<Record<LobbyFormField, string>> = {
+  players: 'create-players', width: 'create-width', height: 'create-height', tickMs: 'create-speed',
+};
+
+function settingInput(field: LobbyFormField): HTMLInputElement | HTMLSelectElement {
+  return byId<HTMLInputElement | HTMLSelectElement>(SETTING_INPUT_IDS[field]);
+}
+
 /** "1st", "2nd", "3rd", "4th", … */
 export function ordinal(n: number): string {
   const tens = n % 100;
@@ -114,15 +125,29 @@ export class Screens {
     click('duel-button', () => a.queue('duel'));
     click('ffa-button', () => a.queue('ffa', Number(byId<HTMLSelectElement>('ffa-size').value)));
     click('teams-button', () => a.queue('teams'));
+    for (const field of LOBBY_FORM_FIELDS) {
+      const input = settingInput(field);
+      if (input instanceof HTMLInputElement) {
+        input.min = String(RANGES[field].min);
+        input.max = String(RANGES[field].max);
+      }
+      // a complaint goes once the player changes what it was about
+      input.addEventListener('input', () => this.settingError(field, null));
+    }
     byId<HTMLFormElement>('create-form').addEventListener('submit', (event) => {
       event.preventDefault();
-      const num = (id: string): number => Number(byId<HTMLInputElement>(id).value);
-      a.create({
-        players: num('create-players'),
-        width: num('create-width'),
-        height: num('create-height'),
-        tickMs: Number(byId<HTMLSelectElement>('create-speed').value),
+      const form = readLobbyForm({
+        players: settingInput('players').value,
+        width: settingInput('width').value,
+        height: settingInput('height').value,
+        tickMs: settingInput('tickMs').value,
       });
+      for (const field of LOBBY_FORM_FIELDS) this.settingError(field, form.ok ? null : form.problems[field] ?? null);
+      if (!form.ok) {
+        settingInput(LOBBY_FORM_FIELDS.find((field) => form.problems[field] !== undefined) ?? 'players').focus();
+        return;
+      }
+      a.create(form.settings);
     });
     byId<HTMLFormElement>('join-form').addEventListener('submit', (event) => {
       event.preventDefault();
@@ -168,6 +193,8 @@ export class Screens {
   }
 
   show(screen: ScreenName): void {
+    // a message about the screen the player leaves would be taken for one about the next
+    if (screen !== this.current) this.hideToast();
     this.current = screen;
     const visible = SCREEN_IDS[screen];
     for (const id of new Set(Object.values(SCREEN_IDS))) byId(id).hidden = id !== visible;
@@ -210,6 +237,26 @@ export class Screens {
   }
 
   // ---- lobby, queue, private game ----
+
+  /** What is wrong with one field of the private-game form, shown under it (null: nothing). */
+  private settingError(field: LobbyFormField, message: string | null): void {
+    const element = byId(`${SETTING_INPUT_IDS[field]}-error`);
+    element.hidden = message === null;
+    element.textContent = message ?? '';
+    settingInput(field).setAttribute('aria-invalid', message === null ? 'false' : 'true');
+  }
+
+  /**
+   * The node's complaint about a setting (session.ts settingProblem), under its field of the form, which gets the
+   * focus. False if the form is not on screen or has no such field: the caller says it some other way.
+   */
+  settingRefused(field: string, message: string): boolean {
+    const known = LOBBY_FORM_FIELDS.find((f) => f === field);
+    if (known === undefined || this.current !== 'lobby') return false;
+    this.settingError(known, message);
+    settingInput(known).focus();
+    return true;
+  }
 
   queued(text: string): void {
     byId('queued-text').textContent = text;
@@ -411,6 +458,12 @@ export class Screens {
   }
 
   // ---- messages ----
+
+  private hideToast(): void {
+    byId('toast').hidden = true;
+    if (this.toastTimer !== null) clearTimeout(this.toastTimer);
+    this.toastTimer = null;
+  }
 
   toast(message: string, kind: 'error' | 'info' = 'error'): void {
     const element = byId('toast');

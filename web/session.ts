@@ -1,6 +1,7 @@
 // Session rules of the page that need no DOM: what "play again" asks for, what a game-over panel and a match say,
-// what a `#join=CODE` link means, the player's saved name and token, and where a reload takes the page back to.
-import type { Settings } from '../protocol/settings.ts';
+// what the private-game form accepts, what a `#join=CODE` link means, the player's saved name and token, and where
+// a reload takes the page back to.
+import { RANGES, validateSettings, type Mode, type Settings } from '../protocol/settings.ts';
 import {
   QUEUE_MODES, QUEUE_SIZES, type LobbySettings, type MatchPlayer, type OutgoingClientMessage, type OverMessage, type QueueMode,
 } from '../protocol/messages.ts';
@@ -80,32 +81,94 @@ export interface OverSummary {
   myPlace: number | null;
 }
 
-/** What the game-over panel says, from `over` and the names the snapshot gave the snakes. */
-export function overSummary(over: OverMessage, names: readonly string[], mySnakeId: number | null, solo: boolean): OverSummary {
+/**
+ * What the game-over panel says, from `over`, the names the snapshot gave the snakes and the game's mode.
+ * GAME.md "End": a game of several snakes that ends with no winner (in teams, no winning team) is a draw. In
+ * teams the two sides drew, so every player did; otherwise the draw is between the snakes sharing 1st place, and
+ * one out before them simply lost.
+ */
+export function overSummary(over: OverMessage, names: readonly string[], mySnakeId: number | null, mode: Mode): OverSummary {
   const nameOf = (snakeId: number): string => names[snakeId] ?? `snake ${snakeId}`;
   const rows = [...over.results]
     .sort((a, b) => a.place - b.place || b.score - a.score || a.snakeId - b.snakeId)
     .map((r) => ({ place: r.place, name: nameOf(r.snakeId), score: r.score, length: r.length, mine: r.snakeId === mySnakeId }));
   const mine = mySnakeId === null ? undefined : over.results.find((r) => r.snakeId === mySnakeId);
   const myPlace = mine?.place ?? null;
+  const teams = mode === 'teams';
   const teamWins = over.winningTeam !== null ? `Team ${over.winningTeam + 1} wins` : null;
+  const drawn = over.winner === null && over.winningTeam === null;
   let title: string;
   let place: string;
   // a game of one snake (solo, or a private game started alone) has nobody to win or draw against
-  if (solo || over.results.length === 1) {
+  if (mode === 'solo' || over.results.length === 1) {
     title = 'Game over';
     place = mine ? `Score ${mine.score} · length ${mine.length}` : '';
   } else if (mine) {
     const won = over.winner === mySnakeId || (over.winningTeam !== null && over.winningTeam === mine.team);
-    const draw = over.winner === null && over.winningTeam === null && over.results.every((r) => r.place === 1);
+    const draw = drawn && (teams || mine.place === 1);
     title = won ? 'You win!' : draw ? 'Draw' : 'Game over';
     // in teams a player's place says little without the team that won
     place = `${teamWins === null ? '' : `${teamWins} · `}${placeText(mine.place)} of ${over.results.length}`;
+  } else if (drawn) {
+    title = 'Draw';
+    const first = rows.filter((r) => r.place === 1).map((r) => r.name);
+    place = teams ? 'Neither team wins' : `${listNames(first)} share 1st place`;
   } else {
     title = 'Game over';
-    place = teamWins ?? (over.winner !== null ? `${nameOf(over.winner)} wins` : 'No winner');
+    place = teamWins ?? (over.winner !== null ? `${nameOf(over.winner)} wins` : '');
   }
   return { title, place, rows, myPlace };
+}
+
+/** The settings a private game's form asks for. */
+export const LOBBY_FORM_FIELDS = ['players', 'width', 'height', 'tickMs'] as const;
+export type LobbyFormField = (typeof LOBBY_FORM_FIELDS)[number];
+
+/** The settings as the page names them (`tickMs` is the form's "Speed"). */
+const SETTING_LABELS: Readonly<Record<Exclude<keyof Settings, 'mode'>, string>> = {
+  players: 'Players', width: 'Width', height: 'Height', tickMs: 'Speed', startLength: 'Start length', foodTarget: 'Food',
+};
+
+/**
+ * A complaint about one setting in the node's words (`settings.height must be between 10 and 200`, a `bad_message`
+ * or protocol/settings.ts's own) in the page's (`Height must be between 10 and 200`); null for any other message.
+ */
+export function settingProblem(message: string): { field: string; text: string } | null {
+  const found = /^settings\.(\w+) (.+)$/.exec(message);
+  if (found === null) return null;
+  const [, field, complaint] = found;
+  const label = Object.hasOwn(SETTING_LABELS, field) ? SETTING_LABELS[field as keyof typeof SETTING_LABELS] : field;
+  return { field, text: `${label} ${complaint}` };
+}
+
+export type LobbyFormResult =
+  | { ok: true; settings: Required<Pick<LobbySettings, LobbyFormField>> }
+  | { ok: false; problems: Partial<Record<LobbyFormField, string>> };
+
+/**
+ * The private-game form's fields as typed, checked as the node will check them (protocol/settings.ts, for a
+ * custom game): each one wrong gets a sentence to show beside it. An empty field is not taken for 0.
+ */
+export function readLobbyForm(values: Readonly<Record<LobbyFormField, string>>): LobbyFormResult {
+  const settings: Partial<Record<LobbyFormField, number>> = {};
+  const problems: Partial<Record<LobbyFormField, string>> = {};
+  for (const field of LOBBY_FORM_FIELDS) {
+    const text = values[field].trim();
+    const { min, max } = RANGES[field];
+    const value = Number(text);
+    if (text === '') {
+      problems[field] = `Enter a whole number between ${min} and ${max}`;
+    } else if (!Number.isInteger(value)) {
+      problems[field] = `${SETTING_LABELS[field]} must be a whole number between ${min} and ${max}`;
+    } else {
+      const checked = validateSettings({ mode: 'custom', [field]: value });
+      if (checked.ok) settings[field] = value;
+      else problems[field] = settingProblem(checked.error.message)?.text ?? checked.error.message;
+    }
+  }
+  if (Object.keys(problems).length > 0) return { ok: false, problems };
+  const { players, width, height, tickMs } = settings as Record<LobbyFormField, number>;
+  return { ok: true, settings: { players, width, height, tickMs } };
 }
 
 function placeText(place: number): string {
