@@ -149,6 +149,30 @@ describe('web client in a browser', function () {
     await page.context().close();
   });
 
+  it('takes a keyboard player from screen to screen with the focus on the next control; Escape cancels a queue; a pasted link joins', async () => {
+    const focused = (page: Page) => page.evaluate(() => (document.activeElement as HTMLElement | null)?.dataset.testid ?? document.activeElement?.tagName);
+    const host = await open('keys_host');
+    expect(await focused(host), 'after the name').to.equal('solo-button');
+    await host.getByTestId('duel-button').press('Enter');
+    await until(host, 'the queue', "s.screen === 'queued'");
+    expect(await focused(host), 'in the queue').to.equal('cancel-queue');
+    await host.keyboard.press('Escape');
+    await until(host, 'the lobby again', "s.screen === 'lobby'");
+    expect(await focused(host), 'back in the lobby').to.equal('solo-button');
+    await host.getByTestId('create-players').fill('2');
+    await host.getByTestId('create-players').press('Enter');
+    await until(host, 'the private lobby', "s.screen === 'private'");
+    expect(await focused(host), 'the host in its lobby').to.equal('start-button');
+    // the guest pastes the whole link Copy link gives, not just the code
+    const link = (await host.getByTestId('lobby-link').getAttribute('href'))!;
+    const guest = await open('keys_guest');
+    await guest.getByTestId('join-code-input').fill(link);
+    await guest.getByTestId('join-code-input').press('Enter');
+    await until(guest, 'the guest in the private lobby', "s.screen === 'private'");
+    await lobbyPlayers(host, 2);
+    for (const page of [host, guest]) await page.context().close();
+  });
+
   it('shares a private game by its link, is watched, and replays to a verified hash', async () => {
     const host = await open('host');
     await host.getByTestId('create-players').fill('2');
@@ -387,11 +411,14 @@ describe('web client in a browser', function () {
     expect(started.snakeId).to.equal(0);
     await host.keyboard.press(started.head![1] < 5 ? 'ArrowUp' : 'ArrowDown');
     await until(host, 'the host\'s snake out, the game going on', "s.screen === 'game' && !s.alive");
-    expect(await host.getByTestId('follow-hint').isVisible()).to.equal(true);
+    // the hint comes with the next frame the page draws
+    await host.getByTestId('follow-hint').waitFor({ state: 'visible', timeout: 5_000 });
     const row = host.locator('[data-testid=scoreboard] [data-snake="1"]');
     await row.tap();
     await until(host, 'the view following snake 1', 's.following === 1');
-    expect(await row.getAttribute('aria-pressed')).to.equal('true');
+    // its row says so once the page draws the next frame
+    await host.waitForFunction(() => document.querySelector('[data-testid=scoreboard] [data-snake="1"]')?.getAttribute('aria-pressed') === 'true',
+      undefined, { timeout: 5_000 });
     for (const page of [host, ...guests]) await page.context().close();
   });
 

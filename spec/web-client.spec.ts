@@ -21,7 +21,7 @@ import { keyDirection, swipeDirection } from '../web/input.ts';
 import { interpolateBody, tickProgress } from '../web/interpolate.ts';
 import { ReplayClock, ReplayFormatError, ReplayPlayer, parseReplay, replayUrl } from '../web/replay.ts';
 import {
-  describeQueue, leftGame, loadProfile, loadResume, matchCaption, overSummary, parseHash, playModeOf, playRequest, queueName,
+  describeQueue, joinCodeOf, leftGame, loadProfile, loadResume, matchCaption, overSummary, parseHash, playModeOf, playRequest, queueName,
   readLobbyForm, rememberLeftGame, saveProfile, saveResume, settingProblem,
 } from '../web/session.ts';
 import { boardView, MIN_CELL_PX, MIN_WHOLE_CELL_PX, minimapCorner } from '../web/game-view.ts';
@@ -685,6 +685,15 @@ describe('web client: session rules', () => {
     rememberLeftGame(broken, 'g-left');
     expect(leftGame(broken)).to.equal(null);
     expect(leftGame(null)).to.equal(null);
+  });
+
+  it('finds the game code in what is typed or pasted into the join box: the code, or a link to the game', () => {
+    expect(joinCodeOf(' ab12cd34 ')).to.equal('AB12CD34');
+    expect(joinCodeOf('http://localhost:8080/#join=AB12CD34')).to.equal('AB12CD34');
+    expect(joinCodeOf('#join=ab12cd34')).to.equal('AB12CD34');
+    expect(joinCodeOf('http://localhost:8080/#watch=g-1')).to.equal(null);
+    expect(joinCodeOf('AB12')).to.equal(null);
+    expect(joinCodeOf('')).to.equal(null);
   });
 
   it('reads #join=CODE, #watch= and #replay= links', () => {

@@ -6,7 +6,7 @@ import { RANGES } from '../protocol/settings.ts';
 import type { ConnectionStatus } from './connection.ts';
 import type { Frame } from './game-sync.ts';
 import { snakeColor } from './game-view.ts';
-import { LOBBY_FORM_FIELDS, readLobbyForm, type LobbyFormField } from './session.ts';
+import { joinCodeOf, LOBBY_FORM_FIELDS, readLobbyForm, type LobbyFormField } from './session.ts';
 
 export type ScreenName = 'name' | 'lobby' | 'queued' | 'private' | 'game' | 'over' | 'replay';
 
@@ -151,9 +151,9 @@ export class Screens {
     });
     byId<HTMLFormElement>('join-form').addEventListener('submit', (event) => {
       event.preventDefault();
-      const code = byId<HTMLInputElement>('join-code').value.trim().toUpperCase();
-      if (!/^[A-Z0-9]{8}$/.test(code)) {
-        this.toast('A game code is 8 letters or digits.');
+      const code = joinCodeOf(byId<HTMLInputElement>('join-code').value);
+      if (code === null) {
+        this.toast('A game code is 8 letters or digits (or paste the game\'s link).');
         return;
       }
       a.join(code);
@@ -173,6 +173,9 @@ export class Screens {
       if (id !== null) a.openReplay(id);
     });
     click('cancel-queue', () => a.cancelQueue());
+    document.addEventListener('keydown', (event) => {
+      if (event.key === 'Escape' && this.current === 'queued') a.cancelQueue();
+    });
     click('start-button', () => a.start());
     click('leave-lobby', () => a.leaveLobby());
     click('copy-code', () => { void this.copyLink(); });
@@ -193,8 +196,9 @@ export class Screens {
   }
 
   show(screen: ScreenName): void {
+    const changed = screen !== this.current;
     // a message about the screen the player leaves would be taken for one about the next
-    if (screen !== this.current) this.hideToast();
+    if (changed) this.hideToast();
     this.current = screen;
     const visible = SCREEN_IDS[screen];
     for (const id of new Set(Object.values(SCREEN_IDS))) byId(id).hidden = id !== visible;
@@ -202,7 +206,26 @@ export class Screens {
     // the game-over panel has its own way back to the lobby
     byId('leave-game').hidden = screen === 'over';
     document.body.dataset.screen = screen;
-    if (screen === 'name') byId<HTMLInputElement>('name-input').focus();
+    // the same screen again (a fresh snapshot, say) leaves the focus where the player put it
+    if (changed) this.focusOn(screen, byId(visible));
+  }
+
+  /**
+   * A keyboard player lands on a new screen's first control (the one marked data-autofocus, if usable), not on the
+   * page itself. The game's own screen takes the arrow keys wherever the focus is, and a button focused there would
+   * take Space: it gets none. The game-over panel focuses its own (focusPlayAgain).
+   */
+  private focusOn(screen: ScreenName, container: HTMLElement): void {
+    const active = document.activeElement;
+    if (screen === 'over') return;
+    if (screen === 'game') {
+      if (active instanceof HTMLElement && active !== document.body) active.blur();
+      return;
+    }
+    if (active !== null && active !== document.body && container.contains(active)) return;
+    const usable = (e: HTMLElement) => !e.hidden && !(e as HTMLButtonElement).disabled;
+    const marked = [...container.querySelectorAll<HTMLElement>('[data-autofocus]')].find(usable);
+    (marked ?? [...container.querySelectorAll<HTMLElement>('input, button')].find(usable))?.focus();
   }
 
   // ---- top bar ----

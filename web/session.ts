@@ -191,6 +191,18 @@ export function parseHash(hash: string): HashAction | null {
   return null;
 }
 
+/**
+ * The game code in what a player typed or pasted into the join box: the code itself (any case), or a link to the
+ * game (`…#join=CODE`, as Copy link gives); null when it holds neither.
+ */
+export function joinCodeOf(text: string): string | null {
+  const typed = text.trim();
+  if (/^[A-Za-z0-9]{8}$/.test(typed)) return typed.toUpperCase();
+  const hash = typed.indexOf('#');
+  const linked = hash < 0 ? null : parseHash(typed.slice(hash));
+  return linked?.kind === 'join' ? linked.code : null;
+}
+
 /** The player's name and token, kept in localStorage so a reload or a reconnect is the same user. */
 export interface Profile {
   name: string | null;
