@@ -59,6 +59,10 @@ export interface ActorType<State = unknown, Output = unknown> {
   decode(bytes: Uint8Array): State;
 }
 
+/** What an actor type must implement: a worker refuses a module whose types lack any of these. */
+export const ACTOR_METHODS = ['create', 'handle', 'tick', 'schedule', 'tickOf', 'isFinished', 'fail', 'encode', 'decode'] as const satisfies
+  ReadonlyArray<keyof ActorType<unknown, unknown>>;
+
 /** A module that hosts actors exports its types under this name; workers import it by URL. */
 export interface ActorModule {
   readonly actorTypes: readonly ActorType[];

@@ -10,7 +10,7 @@ import { applyRecord, fieldValue, readOutbox, rebuildActor, tickGrid } from './j
 import { OWNER_GROUP, type Keys } from './keys.ts';
 import { LatencyHistogram } from './histogram.ts';
 import {
-  compareStreamIds, decodeInput, encodeRecord, RECORD_VERSION, type InputEnvelope, type JournalRecord,
+  compareStreamIds, decodeInput, encodeRecord, RECORD_VERSION, unstorable, type InputEnvelope, type JournalRecord,
 } from './records.ts';
 import { runCommand, runCommandBuffer, type RedisClient } from './redis.ts';
 
@@ -119,6 +119,13 @@ interface Draft {
   actor: HostedActor;
   record: JournalRecord;
   consumed: InboxEntry[];
+  /** what made each of `record.o`: the input handled, or null for the tick (or the actor's end) */
+  sources: Array<InboxEntry | null>;
+  /**
+   * What the actor's tick changed in its bookkeeping, as it was before: put back should the tick's record not
+   * encode after all (the tick then failed, and what it settled did not happen)
+   */
+  beforeTick?: Pick<HostedActor, 'tickFailures' | 'probe' | 'suspects' | 'finished'>;
 }
 
 export interface ExecutorStats {
@@ -161,6 +168,8 @@ export class PartitionExecutor {
   private halted = false;
   /** a hand-off stopped a commit that kept failing: the actors' states hold what was never committed */
   private uncommitted = false;
+  /** a cycle has changed states it has not committed yet */
+  private dirty = false;
   private cycling: Promise<void> | null = null;
   private lastTrim = 0;
   private lastStreamTrim = 0;
@@ -348,6 +357,14 @@ export class PartitionExecutor {
       this.emit({ kind: 'lost', partition: this.partition, epoch: this.epoch, reason: err.message });
       return;
     }
+    if (this.dirty) {
+      // states ran ahead of the journal and the inputs they took are no longer queued here: nothing of this
+      // executor may be checkpointed, and the partition is recovered afresh from its checkpoints and journal
+      this.uncommitted = true;
+      this.halt();
+      this.emit({ kind: 'lost', partition: this.partition, epoch: this.epoch, reason: `a cycle failed before its commit: ${errorText(err)}` });
+      return;
+    }
     this.log.error({ err, partition: this.partition }, 'partition cycle failed; retrying');
     this.schedule(Math.min(1000, this.config.pollMs * 5));
   }
@@ -368,15 +385,27 @@ export class PartitionExecutor {
     const drafts = new Map<string, Draft>();
     let earliest = Infinity;
     let unscheduled = false;
+    // from here until the commit, states run ahead of the journal (see onCycleError)
+    this.dirty = true;
     for (const actor of this.actors.values()) {
       if (actor.restarting !== null || actor.finished) continue;
-      if (actor.queue.length > 0) {
-        if (actor.probe === null || actor.state === undefined) this.handleQueue(actor, drafts, now);
-        else if (actor.probe === 'one' && this.dueSchedule(actor, now)) this.handleQueue(actor, drafts, now, 1);
-      }
-      if (actor.restarting !== null || actor.finished) continue;
-      if (actor.nextDue === null || actor.nextDue <= now + 1 || actor.tickFailures >= this.config.maxFailures) {
-        this.tickIfDue(actor, drafts, now);
+      try {
+        if (actor.queue.length > 0) {
+          if (actor.probe === null || actor.state === undefined) this.handleQueue(actor, drafts, now);
+          else if (actor.probe === 'one' && this.dueSchedule(actor, now)) this.handleQueue(actor, drafts, now, 1);
+        }
+        if (actor.restarting !== null || actor.finished) continue;
+        if (actor.nextDue === null || actor.nextDue <= now + 1 || actor.tickFailures >= this.config.maxFailures) {
+          this.tickIfDue(actor, drafts, now);
+        }
+      } catch (err) {
+        // one of the actor's other methods threw (schedule, isFinished, tickOf…): a bug in it, counted as its tick's
+        // (what a tick that went through had settled meanwhile did not happen)
+        const before = drafts.get(actor.id)?.beforeTick;
+        if (before) Object.assign(actor, before);
+        actor.tickFailures++;
+        this.failed(actor, drafts, `it threw outside handle and tick: ${errorText(err)}`);
+        continue;
       }
       // an actor without a time to tick (a lobby) changes only with an input, which makes the next cycle a full one
       if (actor.nextDue === null) unscheduled = true;
@@ -385,7 +414,8 @@ export class PartitionExecutor {
     this.earliestDue = earliest;
     this.ticking = earliest !== Infinity && !unscheduled;
     let wake = Math.min(earliest, now + this.pollInterval());
-    await this.commit([...drafts.values()]);
+    await this.commit(drafts);
+    this.dirty = false;
     // the actors that threw, also one whose restart failed in an earlier cycle (Redis away)
     for (const actor of [...this.restarting]) {
       await this.restart(actor);
@@ -449,7 +479,7 @@ export class PartitionExecutor {
   private draftFor(actor: HostedActor, drafts: Map<string, Draft>, now: number): Draft {
     let draft = drafts.get(actor.id);
     if (!draft) {
-      draft = { actor, record: { a: actor.id, n: actor.seq + 1, at: now }, consumed: [] };
+      draft = { actor, record: { a: actor.id, n: actor.seq + 1, at: now }, consumed: [], sources: [] };
       drafts.set(actor.id, draft);
     }
     return draft;
@@ -473,7 +503,10 @@ export class PartitionExecutor {
           output = actor.type.handle(actor.state, entry.env.b, ctx);
           (draft.record.i ??= []).push({ s: entry.id, b: entry.env.b });
         }
-        if (output !== undefined) (draft.record.o ??= []).push(output);
+        if (output !== undefined) {
+          (draft.record.o ??= []).push(output);
+          draft.sources.push(entry);
+        }
         draft.consumed.push(entry);
         actor.queue.shift();
       } catch (err) {
@@ -487,10 +520,24 @@ export class PartitionExecutor {
     if (actor.state === undefined) return;
     if (actor.tickFailures >= this.config.maxFailures) {
       const draft = this.draftFor(actor, drafts, now);
-      const reason = `tick ${actor.type.tickOf(actor.state) + 1} threw ${actor.tickFailures} times`;
-      const output = actor.type.fail(actor.state, reason, { actorId: actor.id, now, align: this.align });
+      let reason: string;
+      try {
+        reason = `tick ${actor.type.tickOf(actor.state) + 1} threw ${actor.tickFailures} times`;
+      } catch {
+        reason = `it failed ${actor.tickFailures} times`;
+      }
+      // the actor ends whatever its own fail does: one that throws there too ends without its last word
+      let output: unknown;
+      try {
+        output = actor.type.fail(actor.state, reason, { actorId: actor.id, now, align: this.align });
+      } catch (err) {
+        this.log.error({ partition: this.partition, actor: actor.id, err: errorText(err) }, 'an actor\'s fail threw; it is ended without its output');
+      }
       draft.record.f = reason;
-      if (output !== undefined) (draft.record.o ??= []).push(output);
+      if (output !== undefined) {
+        (draft.record.o ??= []).push(output);
+        draft.sources.push(null);
+      }
       actor.finished = true;
       this.emit({ kind: 'actor-failed', partition: this.partition, actorId: actor.id, reason });
       return;
@@ -500,9 +547,14 @@ export class PartitionExecutor {
     const due = actor.nextDue!;
     const draft = this.draftFor(actor, drafts, now);
     try {
+      const before = actor.type.tickOf(actor.state);
       const output = actor.type.tick(actor.state, { actorId: actor.id, now, align: this.align });
       draft.record.t = actor.type.tickOf(actor.state);
+      // tick records are numbered 1..N with no gap (RUNTIME.md): a tick that does not count one up is a bug in it
+      if (draft.record.t !== before + 1) throw new Error(`tick went from ${before} to ${draft.record.t} (tickOf must count each tick once)`);
       (draft.record.o ??= []).push(output);
+      draft.sources.push(null);
+      draft.beforeTick = { tickFailures: actor.tickFailures, probe: actor.probe, suspects: actor.suspects, finished: actor.finished };
       actor.tickFailures = 0;
     } catch (err) {
       this.tickThrew(actor, drafts, draft.consumed, `tick threw: ${errorText(err)}`);
@@ -611,11 +663,45 @@ export class PartitionExecutor {
     this.emit({ kind: 'dead-letter', partition: this.partition, actorId: entry.env.a, inputId: entry.id, error });
   }
 
-  private async commit(drafts: Draft[]): Promise<void> {
-    if (drafts.length === 0) return;
-    const records = drafts.map((d) => d.record);
+  /**
+   * The batch of the drafts, encoded. An actor whose output cannot be encoded (a BigInt beyond 64 bits, a cycle)
+   * fails as though it had thrown where the output came from, so its input is dead-lettered after maxFailures and
+   * a tick's counts toward ending it; the outputs of an actor's end that cannot be stored are left out. The others'
+   * records go as usual (a batch that would not encode stopped the whole partition).
+   */
+  private encodeBatch(drafts: Map<string, Draft>, seq: number): { list: Draft[]; payload: Buffer } {
+    const encode = (list: Draft[]) => ({ list, payload: encodeRecord({ v: RECORD_VERSION, epoch: this.epoch, seq, records: list.map((d) => d.record) }) });
+    try {
+      return encode([...drafts.values()]);
+    } catch {
+      this.dropUnstorable(drafts);
+      return encode([...drafts.values()]);
+    }
+  }
+
+  private dropUnstorable(drafts: Map<string, Draft>): void {
+    for (const draft of [...drafts.values()]) {
+      const outputs = draft.record.o ?? [];
+      const bad = outputs.findIndex((o) => unstorable(o) !== null);
+      if (bad < 0) continue;
+      const reason = `its output could not be stored: ${unstorable(outputs[bad])}`;
+      const source = draft.sources[bad];
+      if (draft.record.f !== undefined) {
+        this.log.error({ partition: this.partition, actor: draft.actor.id, reason }, 'an actor\'s end is stored without its output');
+        draft.record.o = outputs.filter((o) => unstorable(o) === null);
+        continue;
+      }
+      if (draft.beforeTick) Object.assign(draft.actor, draft.beforeTick);
+      if (source) this.failed(draft.actor, drafts, `input ${source.id}: ${reason}`, source);
+      else this.tickThrew(draft.actor, drafts, draft.consumed, `tick ${reason}`);
+    }
+  }
+
+  private async commit(batch: Map<string, Draft>): Promise<void> {
+    if (batch.size === 0) return;
     const seq = this.commitSeq + 1;
-    const payload = encodeRecord({ v: RECORD_VERSION, epoch: this.epoch, seq, records });
+    const { list: drafts, payload } = this.encodeBatch(batch, seq);
+    if (drafts.length === 0) return;
     const acks = drafts.flatMap((d) => d.consumed.map((e) => e.id));
     const finished = drafts.filter((d) => d.actor.finished).map((d) => d.actor.id);
     const started = Date.now();
@@ -643,16 +729,31 @@ export class PartitionExecutor {
     this.streamsMoved = true;
     this.stats.commits++;
     this.stats.commitMs.observe(Date.now() - started);
+    // every committed record counted before any checkpoint (one whose actor throws must not leave the rest behind)
     for (const { actor, record, consumed } of drafts) {
       actor.seq = record.n;
       actor.firstUncoveredId ??= outboxId;
       actor.lastRecordId = outboxId;
-      const tick = actor.type.tickOf(actor.state);
-      if (actor.finished || record.c !== undefined || !actor.base || this.checkpointDue(actor, tick)) {
-        this.takeCheckpoint(actor);
-      }
       if (actor.finished) this.finished.add(actor.id);
       if (this.failures.size > 0) for (const entry of consumed) this.failures.delete(entry.id);
+    }
+    for (const { actor, record } of drafts) {
+      if (actor.finished || record.c !== undefined || !actor.base || this.checkpointDue(actor, record.t ?? actor.type.tickOf(actor.state))) {
+        this.takeCheckpoint(actor);
+      }
+      if (actor.finished) await this.dropQueue(actor);
+    }
+  }
+
+  /**
+   * The inputs still queued for an actor that finished (suspects of a tick that kept throwing, say) are
+   * dead-lettered: left pending, they would hold the mailbox's trimming back for as long as this owner lives.
+   */
+  private async dropQueue(actor: HostedActor): Promise<void> {
+    const queued = actor.queue.splice(0);
+    for (const entry of queued) {
+      this.failures.delete(entry.id);
+      await this.deadLetter(entry, `actor ${actor.id} has finished`, 0);
     }
   }
 
@@ -668,8 +769,16 @@ export class PartitionExecutor {
 
   private takeCheckpoint(actor: HostedActor): void {
     const outboxId = actor.lastRecordId ?? '0-0';
-    const bytes = actor.type.encode(actor.state);
-    const tick = actor.type.tickOf(actor.state);
+    let bytes: Uint8Array;
+    let tick: number;
+    try {
+      bytes = actor.type.encode(actor.state);
+      tick = actor.type.tickOf(actor.state);
+    } catch (err) {
+      // its records are committed: it goes on, replayed from its last checkpoint should it restart
+      this.log.error({ partition: this.partition, actor: actor.id, err: errorText(err) }, 'an actor\'s state could not be encoded; no checkpoint taken');
+      return;
+    }
     actor.base = { bytes, seq: actor.seq, tick, outboxId, at: Date.now() };
     this.writer.enqueue({
       actorId: actor.id, actorType: actor.type.type, partition: this.partition, seq: actor.seq, tick,
@@ -755,7 +864,7 @@ export class PartitionExecutor {
     await this.cycling?.catch(() => undefined);
     // after a commit that never went through, the states are ahead of the journal: the next owner rebuilds them
     // from the last checkpoints and the journal instead
-    const actors = this.uncommitted ? [] : [...this.actors.values()];
+    const actors = this.uncommitted || this.dirty ? [] : [...this.actors.values()];
     for (const actor of actors) {
       if (actor.state !== undefined && actor.restarting === null && actor.base?.seq !== actor.seq) this.takeCheckpoint(actor);
     }
@@ -781,7 +890,11 @@ export class PartitionExecutor {
 
 /** The oldest entry each consumer group (or the named one) still needs: its oldest pending, else its position. */
 async function groupFloors(redis: RedisClient, stream: string, only?: string): Promise<string[]> {
-  const groups = (await redis.xinfo('GROUPS', stream).catch(() => [])) as unknown[][];
+  // a stream not made yet has no groups; any other failure must stop the trim, or it would pass a group's floor
+  const groups = (await redis.xinfo('GROUPS', stream).catch((err: unknown) => {
+    if (/no such key/i.test(errorText(err))) return [];
+    throw err;
+  })) as unknown[][];
   const floors: string[] = [];
   for (const info of groups) {
     const fields = new Map<string, unknown>();

@@ -65,6 +65,16 @@ export function encodeRecord(value: InputEnvelope | JournalBatch | DeadLetter): 
   return packr.pack(value);
 }
 
+/** Why an actor's output cannot go into a journal record (a BigInt beyond 64 bits, a cycle…), or null when it can. */
+export function unstorable(output: unknown): string | null {
+  try {
+    packr.pack(output);
+    return null;
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+}
+
 export function decodeInput(bytes: Buffer): InputEnvelope {
   const value = packr.unpack(bytes) as InputEnvelope;
   if (value?.v !== RECORD_VERSION || typeof value.a !== 'string' || typeof value.id !== 'string') {

@@ -2,7 +2,7 @@
 // reports what it does. It opens its own Redis and Postgres connections, and a doorbell that wakes an executor
 // waiting for inputs when one arrives.
 import { parentPort, workerData } from 'node:worker_threads';
-import type { ActorModule, ActorType } from './actor.ts';
+import { ACTOR_METHODS, type ActorModule, type ActorType } from './actor.ts';
 import { CheckpointStore } from './checkpoints.ts';
 import { Doorbell } from './doorbell.ts';
 import { connectDatabase, type RuntimeTables } from './db.ts';
@@ -32,7 +32,14 @@ const types = new Map<string, ActorType<unknown, unknown>>();
 for (const url of config.actorModules) {
   const module = (await import(url)) as Partial<ActorModule>;
   if (!Array.isArray(module.actorTypes)) throw new Error(`actor module ${url} exports no actorTypes array (see ActorModule in runtime/actor.ts)`);
-  for (const type of module.actorTypes) types.set(type.type, type);
+  for (const type of module.actorTypes as Array<Partial<ActorType<unknown, unknown>>>) {
+    const name = typeof type?.type === 'string' && type.type !== '' ? type.type : null;
+    if (name === null) throw new Error(`an actor type of ${url} has no name (its \`type\` must be a non-empty string)`);
+    const missing = ACTOR_METHODS.filter((method) => typeof type[method] !== 'function');
+    if (missing.length > 0) throw new Error(`actor type ${name} of ${url} lacks ${missing.join(', ')} (see ActorType in runtime/actor.ts)`);
+    if (types.has(name)) throw new Error(`two actor types are named ${name} (the second in ${url}): each name must be one type`);
+    types.set(name, type as ActorType<unknown, unknown>);
+  }
 }
 const executors = new Map<number, PartitionExecutor>();
 // One XREAD over mailboxes of several partitions needs them on one server: on a Redis Cluster (their hash tags

@@ -235,6 +235,66 @@ describe('runtime on one node', function () {
     }
   });
 
+  for (const [fault, what] of [['unstorable', 'its own output'], ['unstorable-ticks', 'the output of every tick after it']] as const) {
+    it(`dead-letters an input when ${what} cannot be stored, and the games of its partition lose no tick and no input`, async () => {
+      const h = await startHarness(fault);
+      try {
+        // 8 games on 4 partitions: the faulty one is one of a partition holding two or more
+        const games = await h.driver.createDuels(8, { actorType: 'spec.faulty-game' });
+        const sharing = (g: string) => games.filter((other) => h.runtime.partitionOf(other) === h.runtime.partitionOf(g)).length;
+        const gameId = [...games].sort((a, b) => sharing(b) - sharing(a))[0];
+        await waitFor('the games to tick', () => games.every((g) => h.collector.lastTick(g) > 2));
+        h.driver.startTurning(20);
+        const faultId = await h.runtime.submit(gameId, { k: fault });
+        const dead = await waitFor('the input to be dead-lettered', async () =>
+          (await readDeadLetters(REDIS_URL, h.keys, PARTITIONS)).get(gameId, faultId));
+        expect(dead.error).to.match(/output could not be stored/);
+        expect(dead.attempts).to.equal(3);
+        const at = Math.max(...games.map((g) => h.collector.lastTick(g)));
+        await waitFor('every game to tick on', () => games.every((g) => h.collector.lastTick(g) > at + 3 || h.driver.allOver()));
+        // every game's journal checks out (ticks 1..N once each, every acked input once), its neighbours' too
+        await verifyAll(h);
+        expect(sharing(gameId), 'games in the faulty one\'s partition').to.be.greaterThan(1);
+        expect([...(await readDeadLetters(REDIS_URL, h.keys, PARTITIONS)).of(gameId)]).to.deep.equal([faultId]);
+      } finally {
+        await stopHarness(h);
+      }
+    });
+  }
+
+  it('restarts only the actor whose other methods throw (isFinished here), and ends it failed; its partition goes on, and checkpoints never run ahead of the journal', async () => {
+    const h = await startHarness('broken-method');
+    let stopped = false;
+    try {
+      const games = await h.driver.createDuels(8, { actorType: 'spec.faulty-game' });
+      const sharing = (g: string) => games.filter((other) => h.runtime.partitionOf(other) === h.runtime.partitionOf(g)).length;
+      const gameId = [...games].sort((a, b) => sharing(b) - sharing(a))[0];
+      await waitFor('the games to tick', () => games.every((g) => h.collector.lastTick(g) > 2));
+      h.driver.startTurning(20);
+      await h.runtime.submit(gameId, { k: 'broken-is-finished' });
+      await waitFor('the game to be ended failed', () => (h.collector.records.get(gameId) ?? []).some((r) => r.f !== undefined));
+      const at = Math.max(...games.map((g) => h.collector.lastTick(g)));
+      await waitFor('the others to tick on', () => games.every((g) => g === gameId || h.collector.lastTick(g) > at + 3 || h.driver.allOver()));
+      await verifyAll(h);
+      expect(sharing(gameId), 'games in the faulty one\'s partition').to.be.greaterThan(1);
+      // a graceful stop checkpoints every game, each at a state its journal has: the tick of the record it covers
+      await h.runtime.stop(true);
+      stopped = true;
+      for (const g of games) {
+        const checkpoint = await storedCheckpoint(h, g);
+        const records = await waitFor(`the journal of ${g} read to record ${checkpoint.seq}`, () => {
+          const read = h.collector.records.get(g) ?? [];
+          return read.some((r) => r.n === checkpoint.seq) ? read : null;
+        });
+        const journalTick = Math.max(0, ...records.filter((r) => r.n <= checkpoint.seq && r.t !== undefined).map((r) => r.t!));
+        expect(checkpoint.tick, `the checkpoint of ${g} (record ${checkpoint.seq})`).to.equal(journalTick);
+      }
+    } finally {
+      if (stopped) await dropHarness(h);
+      else await stopHarness(h);
+    }
+  });
+
   it('ends a game whose tick keeps throwing with a failed status', async () => {
     const h = await startHarness('fail');
     try {
@@ -727,6 +787,26 @@ describe('runtime start-up', function () {
       expect(await connections(), 'connections of a worker still being retried').to.equal(0);
     } finally {
       redis.disconnect();
+      await dropKeys(prefix);
+      await db.drop();
+    }
+  });
+
+  it('refuses an actor type without a name, one lacking methods of the contract, and two types of one name', async () => {
+    const db = await freshDatabase('broken-types');
+    const prefix = freshPrefix('broken-types');
+    try {
+      const refusal = (mistake: string) => {
+        const module = new URL(`./fixtures/broken-actor-types.ts?mistake=${mistake}`, import.meta.url).href;
+        return Runtime.start({
+          redisUrl: REDIS_URL, databaseUrl: db.url, actorModules: [module], prefix, partitions: 2, workers: 1,
+          logger: createLogger({ spec: 'broken-types' }, 'silent'),
+        }).then(async (runtime) => { await runtime.stop(false); return null; }, (err: Error) => err.message.replace(module, 'MODULE'));
+      };
+      expect(await refusal('unnamed')).to.equal('an actor type of MODULE has no name (its `type` must be a non-empty string)');
+      expect(await refusal('incomplete')).to.equal('actor type spec.incomplete of MODULE lacks schedule, tickOf, isFinished, fail, encode, decode (see ActorType in runtime/actor.ts)');
+      expect(await refusal('clash')).to.equal('two actor types are named snaketron.game (the second in MODULE): each name must be one type');
+    } finally {
       await dropKeys(prefix);
       await db.drop();
     }
