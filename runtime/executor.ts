@@ -296,16 +296,11 @@ export class PartitionExecutor {
    * alone, every restart added one consumer to every partition's group for good.
    */
   private async forgetOldConsumers(): Promise<void> {
-    const inbox = this.keys.inbox(this.partition);
     try {
-      const consumers = await this.redis.xinfo('CONSUMERS', inbox, OWNER_GROUP) as Array<Array<string | number>>;
-      for (const consumer of consumers) {
-        const fields = new Map<unknown, unknown>();
-        for (let i = 0; i + 1 < consumer.length; i += 2) fields.set(String(consumer[i]), consumer[i + 1]);
-        const name = String(fields.get('name'));
-        if (name !== this.config.nodeId && Number(fields.get('pending')) === 0) await this.redis.xgroup('DELCONSUMER', inbox, OWNER_GROUP, name);
-      }
+      const forgotten = await runCommand<number>(this.redis, 'forget', [...this.fenceKeys, this.keys.inbox(this.partition)], [...this.fenceArgs, OWNER_GROUP]);
+      if (forgotten === -1) throw new FencedError('forgetting earlier owners\' mailbox consumers');
     } catch (err) {
+      if (err instanceof FencedError) throw err;
       this.log.warn({ err: errorText(err), partition: this.partition }, 'could not forget the mailbox consumers of earlier owners; they are tried again at the next recovery');
     }
   }

@@ -21,6 +21,7 @@ const COMMANDS = {
   release: 2,
   read: 3,
   claim: 3,
+  forget: 3,
   commit: 6,
   deadletter: 4,
   trim: 4,

@@ -522,6 +522,12 @@ describe('runtime on one node', function () {
         [h.runtime.nodeId, oldEpoch, 1500, `${Date.now() + 1e9}-0`, `${Date.now() + 1e9}-0`]);
       expect(trim).to.equal(0);
       expect(await redis.xlen(h.keys.outbox(p))).to.equal(kept);
+      // nor forget the new owner's mailbox consumer (with it would go the inputs it read and has not committed)
+      await redis.xgroup('CREATECONSUMER', h.keys.inbox(p), 'owner', 'usurper');
+      const forget = await runCommand<number>(redis, 'forget', [h.keys.lease(p), h.keys.epoch(p), h.keys.inbox(p)], [h.runtime.nodeId, oldEpoch, 1500, 'owner']);
+      expect(forget).to.equal(-1);
+      const consumers = (await redis.xinfo('CONSUMERS', h.keys.inbox(p), 'owner')) as unknown[][];
+      expect(consumers.map((c) => c[1])).to.include('usurper');
       await waitFor('the old owner to notice it lost the partition', () => !h.runtime.supervisor.owned.has(p) || h.runtime.supervisor.owned.get(p)!.epoch !== oldEpoch);
       const ticksAtLoss = h.collector.lastTick(gameId);
       // the stale owner's checkpoint is refused once the new epoch wrote one (the new epoch's row is ahead of
