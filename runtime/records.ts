@@ -54,9 +54,16 @@ export interface JournalBatch {
 
 export interface DeadLetter {
   v: typeof RECORD_VERSION;
+  /** the input's id in its partition's mailbox */
   input: string;
   actor: string;
+  /** why it was set aside */
   error: string;
+  /**
+   * how many times the actor was given it: the runtime's maxFailures (3) for one that made it throw each time; 1
+   * for one refused when it arrived (an unknown type, an actor created twice); 0 for one whose actor is gone or
+   * finished (it was never offered)
+   */
   attempts: number;
   body: unknown;
 }

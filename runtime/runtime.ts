@@ -22,6 +22,7 @@ export interface RuntimeOptions {
   /** of every Redis key: nodes with one prefix form one cluster (and must load the same actor modules) */
   prefix: string;
   partitions?: number;
+  /** worker threads running partition executors (default 1; snaketron-node's default is cores − 1) */
   workers?: number;
   leaseMs?: number;
   checkpointTicks?: number;
@@ -223,7 +224,10 @@ export class Runtime {
     return partitionOf(actorId, this.partitions);
   }
 
-  /** Stores an input in the actor's mailbox; resolves with its stream id (the ack). See Producer. */
+  /**
+   * Stores an input in the actor's mailbox; resolves with its id in the mailbox of the actor's partition (the ack:
+   * unique together with the actor, as each partition's mailbox numbers its own). See Producer.
+   */
   submit(actorId: string, input: unknown, submissionId?: string): Promise<string> {
     return this.producer.submit(actorId, input, submissionId);
   }
