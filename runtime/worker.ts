@@ -37,7 +37,8 @@ for (const url of config.actorModules) {
     if (name === null) throw new Error(`an actor type of ${url} has no name (its \`type\` must be a non-empty string)`);
     const missing = ACTOR_METHODS.filter((method) => typeof type[method] !== 'function');
     if (missing.length > 0) throw new Error(`actor type ${name} of ${url} lacks ${missing.join(', ')} (see ActorType in runtime/actor.ts)`);
-    if (types.has(name)) throw new Error(`two actor types are named ${name} (the second in ${url}): each name must be one type`);
+    // the same type exported by two modules (one re-exporting another's) is one type
+    if (types.has(name) && types.get(name) !== type) throw new Error(`two actor types are named ${name} (the second in ${url}): each name must be one type`);
     types.set(name, type as ActorType<unknown, unknown>);
   }
 }
