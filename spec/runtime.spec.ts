@@ -90,6 +90,19 @@ async function tickingDuel(h: Harness): Promise<{ gameId: string; p: number }> {
   return { gameId, p: h.runtime.partitionOf(gameId) };
 }
 
+/**
+ * Eight faulty-game duels ticking on the harness's four partitions, with turns coming: `gameId` is one that shares
+ * its partition with another (`sharing` counts a game's partition's games), for specs whose fault must spare them.
+ */
+async function crowdedFaultyGames(h: Harness): Promise<{ games: string[]; gameId: string; sharing: (gameId: string) => number }> {
+  const games = await h.driver.createDuels(8, { actorType: 'spec.faulty-game' });
+  const sharing = (g: string) => games.filter((other) => h.runtime.partitionOf(other) === h.runtime.partitionOf(g)).length;
+  const gameId = [...games].sort((a, b) => sharing(b) - sharing(a))[0];
+  await waitFor('the games to tick', () => games.every((g) => h.collector.lastTick(g) > 2));
+  h.driver.startTurning(20);
+  return { games, gameId, sharing };
+}
+
 /** Takes a partition's lease for a node as an owner does (the acquire script): [epoch, last commit seq]. */
 function acquireLease(redis: ReturnType<typeof connectRedis>, keys: Keys, p: number, nodeId: string, leaseMs: number): Promise<[number, number]> {
   return runCommand<[number, number]>(redis, 'acquire', [keys.lease(p), keys.epoch(p), keys.commitSeq(p), keys.holder(p)], [nodeId, leaseMs]);
@@ -239,12 +252,7 @@ describe('runtime on one node', function () {
     it(`dead-letters an input when ${what} cannot be stored, and the games of its partition lose no tick and no input`, async () => {
       const h = await startHarness(fault);
       try {
-        // 8 games on 4 partitions: the faulty one is one of a partition holding two or more
-        const games = await h.driver.createDuels(8, { actorType: 'spec.faulty-game' });
-        const sharing = (g: string) => games.filter((other) => h.runtime.partitionOf(other) === h.runtime.partitionOf(g)).length;
-        const gameId = [...games].sort((a, b) => sharing(b) - sharing(a))[0];
-        await waitFor('the games to tick', () => games.every((g) => h.collector.lastTick(g) > 2));
-        h.driver.startTurning(20);
+        const { games, gameId, sharing } = await crowdedFaultyGames(h);
         const faultId = await h.runtime.submit(gameId, { k: fault });
         const dead = await waitFor('the input to be dead-lettered', async () =>
           (await readDeadLetters(REDIS_URL, h.keys, PARTITIONS)).get(gameId, faultId));
@@ -266,11 +274,7 @@ describe('runtime on one node', function () {
     const h = await startHarness('broken-method');
     let stopped = false;
     try {
-      const games = await h.driver.createDuels(8, { actorType: 'spec.faulty-game' });
-      const sharing = (g: string) => games.filter((other) => h.runtime.partitionOf(other) === h.runtime.partitionOf(g)).length;
-      const gameId = [...games].sort((a, b) => sharing(b) - sharing(a))[0];
-      await waitFor('the games to tick', () => games.every((g) => h.collector.lastTick(g) > 2));
-      h.driver.startTurning(20);
+      const { games, gameId, sharing } = await crowdedFaultyGames(h);
       await h.runtime.submit(gameId, { k: 'broken-is-finished' });
       await waitFor('the game to be ended failed', () => (h.collector.records.get(gameId) ?? []).some((r) => r.f !== undefined));
       const at = Math.max(...games.map((g) => h.collector.lastTick(g)));
