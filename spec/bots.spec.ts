@@ -127,6 +127,8 @@ describe('bots', function () {
       for (const { gameId, tickThen } of [killed, terminated]) {
         await waitFor(`${gameId} ticking again after its owner stopped`, () => collector.lastTick(gameId) > tickThen + 3 || collector.isOver(gameId), 30_000, 100);
       }
+      // enough turns for the check below to mean something (on a fast machine the stops are over sooner)
+      await waitFor('a hundred turns acked', () => acked.length > 100, 30_000, 100);
       stop.abort();
       const summaries = await Promise.all(fleets);
       for (const summary of summaries) {
