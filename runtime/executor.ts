@@ -575,6 +575,10 @@ export class PartitionExecutor {
       actor.nextDue = null;
       return null;
     }
+    // a NaN or zero tick length would never come due again: a bug in the actor, failed as its tick (see cycle)
+    if (!(schedule.tickMs > 0 && Number.isFinite(schedule.tickMs)) || !Number.isFinite(schedule.startAt)) {
+      throw new Error(`schedule gave tickMs ${schedule.tickMs} and startAt ${schedule.startAt}: a tick length must be a positive number of ms, a start a time`);
+    }
     if (actor.nextDue === null) {
       // A fresh schedule starts at its startAt (on the tick grid when the actor aligned it with ctx.align); after
       // a recovery the clock resumes at the grid's next instant (time stopped meanwhile).

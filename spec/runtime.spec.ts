@@ -270,6 +270,21 @@ describe('runtime on one node', function () {
     });
   }
 
+  it('ends failed, beside games that go on, an actor whose schedule gives a tick length of NaN (it would never tick again)', async () => {
+    const h = await startHarness('bad-schedule');
+    try {
+      const { games, gameId } = await crowdedFaultyGames(h);
+      await h.runtime.submit(gameId, { k: 'broken-schedule' });
+      const failed = await waitFor('the game to be ended failed', () => (h.collector.records.get(gameId) ?? []).find((r) => r.f !== undefined));
+      expect(failed.f).to.match(/threw 3 times/);
+      const at = Math.max(...games.map((g) => h.collector.lastTick(g)));
+      await waitFor('the others to tick on', () => games.every((g) => g === gameId || h.collector.lastTick(g) > at + 3 || h.driver.allOver()));
+      await verifyAll(h);
+    } finally {
+      await stopHarness(h);
+    }
+  });
+
   it('restarts only the actor whose other methods throw (isFinished here), and ends it failed; its partition goes on, and checkpoints never run ahead of the journal', async () => {
     const h = await startHarness('broken-method');
     let stopped = false;
