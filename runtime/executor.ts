@@ -681,13 +681,14 @@ export class PartitionExecutor {
   private dropUnstorable(drafts: Map<string, Draft>): void {
     for (const draft of [...drafts.values()]) {
       const outputs = draft.record.o ?? [];
-      const bad = outputs.findIndex((o) => unstorable(o) !== null);
+      const problems = outputs.map(unstorable);
+      const bad = problems.findIndex((problem) => problem !== null);
       if (bad < 0) continue;
-      const reason = `its output could not be stored: ${unstorable(outputs[bad])}`;
+      const reason = `its output could not be stored: ${problems[bad]}`;
       const source = draft.sources[bad];
       if (draft.record.f !== undefined) {
         this.log.error({ partition: this.partition, actor: draft.actor.id, reason }, 'an actor\'s end is stored without its output');
-        draft.record.o = outputs.filter((o) => unstorable(o) === null);
+        draft.record.o = outputs.filter((_, i) => problems[i] === null);
         continue;
       }
       if (draft.beforeTick) Object.assign(draft.actor, draft.beforeTick);

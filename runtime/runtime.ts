@@ -118,7 +118,7 @@ export class Runtime {
       await withTimeout(migrate(db, 'runtime_migrations', RUNTIME_MIGRATIONS), 15000, `Postgres at ${redactUrl(options.databaseUrl)} does not answer`);
       await adoptCheckpoints(db, prefix);
       // fixed once the node could start: one that fails before here leaves a new cluster's partition count open
-      if (await storedPartitions() === null) await redis.hsetnx(keys.cluster, 'partitions', String(partitions));
+      await redis.hsetnx(keys.cluster, 'partitions', String(partitions));
       await storedPartitions();
     } catch (err) {
       redis.disconnect();

@@ -127,6 +127,7 @@ export class Screens {
     click('teams-button', () => a.queue('teams'));
     for (const field of LOBBY_FORM_FIELDS) {
       const input = settingInput(field);
+      // the ranges the node checks (protocol/settings.ts), for the number inputs' arrows; the page checks them itself
       if (input instanceof HTMLInputElement) {
         input.min = String(RANGES[field].min);
         input.max = String(RANGES[field].max);
@@ -136,12 +137,7 @@ export class Screens {
     }
     byId<HTMLFormElement>('create-form').addEventListener('submit', (event) => {
       event.preventDefault();
-      const form = readLobbyForm({
-        players: settingInput('players').value,
-        width: settingInput('width').value,
-        height: settingInput('height').value,
-        tickMs: settingInput('tickMs').value,
-      });
+      const form = readLobbyForm(Object.fromEntries(LOBBY_FORM_FIELDS.map((field) => [field, settingInput(field).value])) as Record<LobbyFormField, string>);
       for (const field of LOBBY_FORM_FIELDS) this.settingError(field, form.ok ? null : form.problems[field] ?? null);
       if (!form.ok) {
         settingInput(LOBBY_FORM_FIELDS.find((field) => form.problems[field] !== undefined) ?? 'players').focus();
