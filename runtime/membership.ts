@@ -1,15 +1,17 @@
 // Discovery without Raft: every node registers in Redis with a heartbeat; the live nodes, sorted by id, share
-// the partitions round-robin, so every node computes the same assignment from the same list.
+// the partitions round-robin, so every node computes the same assignment from the same list. Heartbeats are timed
+// by Redis's clock, not the nodes' own, which may be seconds apart: each node then judges them the same.
 import type { Kysely } from 'kysely';
 import type { RuntimeTables } from './db.ts';
 import type { Keys } from './keys.ts';
 import type { Logger } from './log.ts';
-import type { RedisClient } from './redis.ts';
+import { runCommand, type RedisClient } from './redis.ts';
 
 export interface NodeInfo {
   nodeId: string;
   url: string;
   startedAt: number;
+  /** by Redis's clock (ms) */
   lastHeartbeat: number;
   partitions: number[];
   /** actors hosted per owned partition */
@@ -23,6 +25,8 @@ export class Membership {
   private live: string[] = [];
   private timer: NodeJS.Timeout | null = null;
   private beats = 0;
+  /** Redis's clock minus this node's, as of the last heartbeat */
+  private clockOffset = 0;
   /** what this node says of itself at each heartbeat */
   info: () => Pick<NodeInfo, 'partitions' | 'partitionActors' | 'actors' | 'clients'> = () => ({ partitions: [], partitionActors: {}, actors: 0, clients: 0 });
 
@@ -50,27 +54,36 @@ export class Membership {
   }
 
   private async beat(): Promise<void> {
-    const now = Date.now();
-    const info: NodeInfo = { nodeId: this.nodeId, url: this.url, startedAt: this.startedAt, lastHeartbeat: now, ...this.info() };
-    await Promise.all([
-      this.redis.zadd(this.keys.nodes, now, this.nodeId),
+    // (nodes() reads lastHeartbeat from the heartbeat's score; this estimate is for readers of the key alone)
+    const info: NodeInfo = { nodeId: this.nodeId, url: this.url, startedAt: this.startedAt, lastHeartbeat: this.redisNow(), ...this.info() };
+    const sentAt = Date.now();
+    const [[redisTime, ...live]] = await Promise.all([
+      runCommand<[number, ...string[]]>(this.redis, 'heartbeat', [this.keys.nodes], [this.nodeId, this.deadAfterMs, this.deadAfterMs * 100]),
       this.redis.set(this.keys.node(this.nodeId), JSON.stringify(info), 'PX', this.deadAfterMs * 20),
     ]);
-    await this.refresh(now);
+    // Redis read its clock about half-way through the round trip
+    this.clockOffset = Number(redisTime) - Math.round((sentAt + Date.now()) / 2);
+    await this.adopt(live);
     if (++this.beats % 20 === 0) {
-      await this.db.updateTable('nodes').set({ last_seen: new Date(now) }).where('node_id', '=', this.nodeId).execute()
+      await this.db.updateTable('nodes').set({ last_seen: new Date() }).where('node_id', '=', this.nodeId).execute()
         .catch(() => undefined);
     }
   }
 
-  async refresh(now = Date.now()): Promise<string[]> {
-    const ids = await this.redis.zrangebyscore(this.keys.nodes, now - this.deadAfterMs, '+inf');
+  /** Redis's clock (ms) as this node reckons it: what every heartbeat is judged by. */
+  redisNow(): number {
+    return Date.now() + this.clockOffset;
+  }
+
+  async refresh(): Promise<string[]> {
+    await this.adopt(await this.redis.zrangebyscore(this.keys.nodes, this.redisNow() - this.deadAfterMs, '+inf'));
+    return this.live;
+  }
+
+  private async adopt(ids: string[]): Promise<void> {
     const next = ids.sort();
     if (next.join() !== this.live.join()) await this.logChange(this.live, next);
     this.live = next;
-    // forget nodes long dead so the set stays small
-    await this.redis.zremrangebyscore(this.keys.nodes, '-inf', now - this.deadAfterMs * 100);
-    return next;
   }
 
   /** Says who joined and who left, and how: a node that stopped (SIGTERM) took its registration with it. */
@@ -81,7 +94,7 @@ export class Membership {
       const { standing, lastHeartbeat } = await this.standing(nodeId);
       if (standing === 'dead') {
         this.log.warn({ dead: nodeId, lastHeartbeat, nodes: after },
-          `node ${nodeId} missed its heartbeats for ${Date.now() - lastHeartbeat!} ms and counts as dead; its partitions are taken over`);
+          `node ${nodeId} missed its heartbeats for ${this.redisNow() - lastHeartbeat!} ms and counts as dead; its partitions are taken over`);
       } else {
         this.log.info({ left: nodeId, nodes: after }, `node ${nodeId} left the cluster; its partitions move to the others`);
       }
@@ -92,15 +105,15 @@ export class Membership {
    * A node as Redis has it now (the list above is as of this node's last beat): alive (a fresh heartbeat), dead
    * (registered, but its heartbeat is older than deadAfterMs) or left (it unregistered as it stopped, or is unknown).
    */
-  async standing(nodeId: string, now = Date.now()): Promise<{ standing: 'alive' | 'dead' | 'left'; lastHeartbeat: number | null }> {
+  async standing(nodeId: string): Promise<{ standing: 'alive' | 'dead' | 'left'; lastHeartbeat: number | null }> {
     const beat = await this.redis.zscore(this.keys.nodes, nodeId);
     if (beat === null) return { standing: 'left', lastHeartbeat: null };
-    return { standing: Number(beat) >= now - this.deadAfterMs ? 'alive' : 'dead', lastHeartbeat: Number(beat) };
+    return { standing: Number(beat) >= this.redisNow() - this.deadAfterMs ? 'alive' : 'dead', lastHeartbeat: Number(beat) };
   }
 
   /** Whether a node's heartbeat is fresh now, read from Redis. */
-  async isAlive(nodeId: string, now = Date.now()): Promise<boolean> {
-    return (await this.standing(nodeId, now)).standing === 'alive';
+  async isAlive(nodeId: string): Promise<boolean> {
+    return (await this.standing(nodeId)).standing === 'alive';
   }
 
   liveNodes(): readonly string[] {
@@ -114,10 +127,14 @@ export class Membership {
   }
 
   async nodes(): Promise<NodeInfo[]> {
-    const ids = await this.redis.zrangebyscore(this.keys.nodes, Date.now() - this.deadAfterMs, '+inf');
-    if (ids.length === 0) return [];
-    const values = await Promise.all(ids.map((id) => this.redis.get(this.keys.node(id))));
-    return values.filter((v): v is string => v !== null).map((v) => JSON.parse(v) as NodeInfo);
+    const scored = await this.redis.zrangebyscore(this.keys.nodes, this.redisNow() - this.deadAfterMs, '+inf', 'WITHSCORES');
+    const beats = new Map<string, number>();
+    for (let i = 0; i < scored.length; i += 2) beats.set(scored[i], Number(scored[i + 1]));
+    const values = await Promise.all([...beats.keys()].map((id) => this.redis.get(this.keys.node(id))));
+    return values.filter((v): v is string => v !== null).map((v) => {
+      const info = JSON.parse(v) as NodeInfo;
+      return { ...info, lastHeartbeat: beats.get(info.nodeId) ?? info.lastHeartbeat };
+    });
   }
 
   /** Stops the heartbeat and nothing else: the registration ages out as a dead node's would. */

@@ -414,6 +414,8 @@ export async function clusterView(runtime: Runtime): Promise<unknown> {
   for (const o of runtime.supervisor.owned.values()) games[o.partition] = o.actors;
   return {
     node: runtime.nodeId,
+    // the heartbeats' clock (Redis's): a page judges their age by it, not by the browser's clock
+    now: runtime.membership.redisNow(),
     nodes: nodes.map((n) => ({ id: n.nodeId, url: n.url, started: n.startedAt, lastHeartbeat: n.lastHeartbeat, partitions: n.partitions, games: n.actors, clients: n.clients })),
     partitions: partitions.map((p) => ({ ...p, games: games[p.partition] ?? null })),
     takeovers: await runtime.supervisor.recentTakeovers(20),

@@ -1,0 +1,102 @@
+// Cluster membership between runtime nodes (spec/fixtures/runtime-node.ts) whose clocks disagree, as real processes
+// against the real Redis and Postgres: one node's clock runs 5 s ahead, one's 5 s behind (spec/fixtures/
+// skewed-clock.mjs), far more than the 1.5 s after which a silent node counts as dead. They still see each other
+// live, share the partitions and keep them; and one SIGKILLed is still found dead and its partitions taken over.
+import { expect } from 'chai';
+import { Keys } from '../runtime/keys.ts';
+import { connectRedis, type RedisClient } from '../runtime/redis.ts';
+import type { Takeover } from '../runtime/supervisor.ts';
+import { dropKeys, freshDatabase, freshPrefix, REDIS_URL, sleep, waitFor, type SpecDatabase } from './support/env.ts';
+import { NodeProcess } from './support/processes.ts';
+
+const PARTITIONS = 6;
+/** heartbeats every 500 ms; a node whose last one is 1.5 s old is dead */
+const LEASE_MS = 1500;
+const SKEWED_CLOCK = new URL('./fixtures/skewed-clock.mjs', import.meta.url).href;
+const MISSED = /missed its heartbeats/;
+
+describe('membership between nodes whose clocks disagree', function () {
+  this.timeout(90_000);
+  let db: SpecDatabase;
+  let prefix: string;
+  let keys: Keys;
+  let redis: RedisClient;
+  const nodes: NodeProcess[] = [];
+
+  before(async () => {
+    db = await freshDatabase('membership');
+    prefix = freshPrefix('membership');
+    keys = new Keys(prefix);
+    redis = connectRedis(REDIS_URL);
+  });
+
+  after(async () => {
+    for (const node of nodes) await node.kill();
+    redis.disconnect();
+    await dropKeys(prefix);
+    await db.drop();
+  });
+
+  function start(nodeId: string, skewMs: number): NodeProcess {
+    const node = NodeProcess.start({
+      redisUrl: REDIS_URL, databaseUrl: db.url, prefix, partitions: PARTITIONS, nodeId, leaseMs: LEASE_MS,
+      execArgv: ['--import', SKEWED_CLOCK], env: { CLOCK_SKEW_MS: String(skewMs) },
+    });
+    nodes.push(node);
+    return node;
+  }
+
+  const owners = () => Promise.all(Array.from({ length: PARTITIONS }, (_, p) => redis.get(keys.lease(p))));
+  const epochs = () => Promise.all(Array.from({ length: PARTITIONS }, (_, p) => redis.get(keys.epoch(p))));
+  /** Waits until `node` sees exactly `live` as the live nodes (after line `from`). */
+  async function sees(node: NodeProcess, live: readonly string[], from = 0): Promise<void> {
+    await node.waitForLine(new RegExp(`^live ${live.join(',')}$`), 30_000, from).catch((err: Error) => {
+      const last = node.lines.filter((l) => l.startsWith('live ')).at(-1);
+      throw new Error(`${err.message} (it sees ${last ?? 'nothing yet'})`);
+    });
+  }
+
+  /** the owners round-robin over the live nodes sorted by id, as every node computes them */
+  const shared = (live: readonly string[]) => Array.from({ length: PARTITIONS }, (_, p) => live[p % live.length]);
+
+  it('see each other live, keep an even split of the partitions, and still take over from a node SIGKILLed', async () => {
+    const ahead = start('ahead', 5000);
+    const behind = start('behind', -5000);
+    const right = start('right', 0);
+    const all = [ahead, behind, right];
+
+    for (const node of all) await sees(node, ['ahead', 'behind', 'right']);
+    await waitFor('the partitions to be split ahead, behind, right', async () =>
+      JSON.stringify(await owners()) === JSON.stringify(shared(['ahead', 'behind', 'right'])), 20_000);
+    for (const node of all) await node.ready();
+
+    // stable: over several heartbeats and leases nobody drops out of anyone's list and no partition moves
+    const marks = all.map((n) => n.lines.length);
+    const settledEpochs = await epochs();
+    await sleep(3 * LEASE_MS);
+    expect(await owners()).to.deep.equal(shared(['ahead', 'behind', 'right']));
+    expect(await epochs(), 'epochs (a partition that moved took a new one)').to.deep.equal(settledEpochs);
+    all.forEach((node, i) => {
+      // (a hand-off's line may come after its partition's next owner took it up: the epochs tell of later ones)
+      const news = node.lines.slice(marks[i]).filter((l) => !l.startsWith('handed-off '));
+      expect(news, `what node ${node.nodeId} printed`).to.deep.equal([]);
+      expect(node.output(), `node ${node.nodeId}'s log`).not.to.match(MISSED);
+    });
+
+    // the node whose clock is ahead dies: the one behind it by 10 s finds it dead all the same
+    const survivorMarks = [behind.lines.length, right.lines.length];
+    await ahead.kill();
+    await sees(behind, ['behind', 'right'], survivorMarks[0]);
+    await sees(right, ['behind', 'right'], survivorMarks[1]);
+    await waitFor('the survivors to hold every partition, split between them', async () =>
+      JSON.stringify(await owners()) === JSON.stringify(shared(['behind', 'right'])), 20_000);
+    for (const node of [behind, right]) {
+      await waitFor(`node ${node.nodeId} to log that ahead missed its heartbeats`, () => /node ahead missed its heartbeats/.test(node.output()), 10_000);
+    }
+    for (const partition of [0, 3]) {
+      const takeover = await waitFor(`the takeover of partition ${partition} from ahead to be noted`, async () =>
+        (await redis.lrange(keys.takeovers, 0, -1)).map((t) => JSON.parse(t) as Takeover).find((t) => t.partition === partition && t.from === 'ahead'));
+      expect(takeover, `the takeover of partition ${partition}`).to.include({ node: shared(['behind', 'right'])[partition], reason: 'holder died' });
+    }
+  });
+});
