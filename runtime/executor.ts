@@ -114,6 +114,19 @@ class HostedActor {
   }
 }
 
+/**
+ * One per worker thread, shared by its executors, for the inputs counted as in flight at a stop (see
+ * PartitionExecutor.counted): those taken in flight once are handled together, in any number of executors (a
+ * batch); one in flight at an earlier stop too is handled alone (a probe) while nothing else counted is in hand
+ * anywhere on the worker. Should the worker stop during a probe, its count names that input.
+ */
+export class ProbeGate {
+  /** executors holding counted inputs that are not struck */
+  readonly batches = new Set<PartitionExecutor>();
+  /** the executor handling a struck input alone */
+  prober: PartitionExecutor | null = null;
+}
+
 /** One actor's record in the batch being built, and the inbox entries it consumes. */
 interface Draft {
   actor: HostedActor;
@@ -177,6 +190,20 @@ export class PartitionExecutor {
   private streamsMoved = true;
   /** the newest inbox entry this executor has taken in; delivered entries after it were lost on the way */
   private lastSeenId = '0-0';
+  /**
+   * Inputs claimed at recovery whose stops are counted in Redis (the strikes hash), until each is committed or
+   * dead-lettered: an input in flight when a worker crashes or hangs never throws where this executor sees it.
+   */
+  private readonly counted = new Set<string>();
+  /**
+   * Counted inputs that were in flight at an earlier stop too: each is handled alone under the worker's ProbeGate,
+   * the actor's later inputs waiting behind it. At maxFailures stops an input is dead-lettered at recovery.
+   */
+  private readonly struck = new Set<string>();
+  /** the struck input handled alone now (this executor is the gate's prober) */
+  private probing: string | null = null;
+  /** every counted input was settled since the counts were last forgotten */
+  private strikesSettled = false;
   readonly stats: ExecutorStats;
   /** this partition's tick grid (see tickGrid) */
   private readonly align: ActorContext['align'];
@@ -192,6 +219,7 @@ export class PartitionExecutor {
     private readonly config: ExecutorConfig,
     private readonly emit: (event: ExecutorEvent) => void,
     private readonly log: Logger,
+    private readonly gate: ProbeGate,
   ) {
     this.commitSeq = lastSeq;
     this.align = tickGrid(partition, config.partitions);
@@ -208,6 +236,12 @@ export class PartitionExecutor {
 
   private get fenceArgs(): [string, number, number] {
     return [this.config.nodeId, this.epoch, this.config.leaseMs];
+  }
+
+  private async strike(mode: 'count' | 'clear', ids: readonly string[] = []): Promise<void> {
+    const ok = await runCommand<number>(this.redis, 'strike', [...this.fenceKeys, this.keys.strikes(this.partition)],
+      [...this.fenceArgs, mode, ...ids]);
+    if (ok === 0) throw new FencedError('counting the inputs in flight at a stop');
   }
 
   /** Recovery: checkpoints, then the journal after them, then the inputs earlier owners left pending. */
@@ -287,7 +321,78 @@ export class PartitionExecutor {
       for (const entry of entries) if (entry) claimed.push(this.toInboxEntry(entry));
     } while (cursor !== '0-0');
     claimed.sort((a, b) => compareStreamIds(a.id, b.id));
-    await this.route(claimed);
+    await this.route(await this.countStops(claimed));
+  }
+
+  /**
+   * The claimed inputs were in flight when their owner stopped. Their stops are that one and one for each counted
+   * attempt before it (see strike-3.lua; a counted attempt that did not end in a stop ended in a commit or a dead
+   * letter). An input at maxFailures stops is dead-lettered. One in flight at an earlier stop too is struck: it is
+   * handled alone, counted again. The others are counted and handled together, except an actor's inputs behind a
+   * struck one: those wait for it uncounted, like inputs read afresh (counted should they be in flight at a stop).
+   */
+  private async countStops(claimed: InboxEntry[]): Promise<InboxEntry[]> {
+    if (claimed.length === 0) return claimed;
+    const counts = await this.redis.hmget(this.keys.strikes(this.partition), ...claimed.map((e) => e.id));
+    const kept: InboxEntry[] = [];
+    const batch: string[] = [];
+    const behindStruck = new Set<string>();
+    for (const [i, entry] of claimed.entries()) {
+      const stops = Number(counts[i] ?? 0) + 1;
+      if (stops >= this.config.maxFailures) {
+        await this.deadLetter(entry, `its worker stopped (crashed, hung or was killed) each of the ${stops} times it was being handled`, stops);
+        continue;
+      }
+      kept.push(entry);
+      if (behindStruck.has(entry.env.a)) continue;
+      this.counted.add(entry.id);
+      if (stops === 1) {
+        batch.push(entry.id);
+        continue;
+      }
+      this.struck.add(entry.id);
+      behindStruck.add(entry.env.a);
+      this.log.warn({ partition: this.partition, input: entry.id, actor: entry.env.a, stops }, 'an input was in flight at an earlier stop too; it is handled alone');
+    }
+    if (batch.length > 0) {
+      await this.strike('count', batch);
+      this.gate.batches.add(this);
+    }
+    return kept;
+  }
+
+  /** The first struck input, when nothing else counted is in hand on the worker, is counted and handled alone now. */
+  private async startProbe(): Promise<void> {
+    if (this.gate.prober !== null || this.gate.batches.size > 0) return;
+    const [id] = [...this.struck].sort(compareStreamIds);
+    this.gate.prober = this;
+    try {
+      await this.strike('count', [id]);
+    } catch (err) {
+      this.gate.prober = null;
+      throw err;
+    }
+    this.probing = id;
+  }
+
+  /** A counted input was committed or dead-lettered: it is under suspicion no more. */
+  private settle(id: string): void {
+    if (!this.counted.delete(id)) return;
+    this.struck.delete(id);
+    if (this.probing === id) this.endProbe();
+    if (this.counted.size === this.struck.size) this.gate.batches.delete(this);
+    if (this.counted.size === 0) this.strikesSettled = true;
+  }
+
+  private endProbe(): void {
+    this.probing = null;
+    if (this.gate.prober === this) this.gate.prober = null;
+  }
+
+  /** This executor stops: it holds nothing of the gate any more. */
+  private leaveGate(): void {
+    this.endProbe();
+    this.gate.batches.delete(this);
   }
 
   /**
@@ -369,9 +474,10 @@ export class PartitionExecutor {
     if (!this.running) return;
     const entries = await this.read();
     await this.route(entries);
+    if (this.struck.size > 0 && this.probing === null) await this.startProbe();
     const now = Date.now();
     // Most cycles are polls between ticks that find nothing: then no actor needs looking at.
-    if (entries.length === 0 && !this.unsettled && this.restarting.size === 0 && now + 1 < this.earliestDue) {
+    if (entries.length === 0 && !this.unsettled && this.restarting.size === 0 && this.counted.size === 0 && now + 1 < this.earliestDue) {
       await this.maybeTrim();
       this.schedule(Math.min(this.earliestDue, now + this.pollInterval()) - Date.now());
       return;
@@ -411,6 +517,12 @@ export class PartitionExecutor {
     let wake = Math.min(earliest, now + this.pollInterval());
     await this.commit(drafts);
     this.dirty = false;
+    if (this.strikesSettled) {
+      this.strikesSettled = false;
+      await this.strike('clear');
+    }
+    // counted inputs wait for the gate: looked at again soon
+    if (this.counted.size > 0) wake = Math.min(wake, now + this.config.pollMs);
     // the actors that threw, also one whose restart failed in an earlier cycle (Redis away)
     for (const actor of [...this.restarting]) {
       await this.restart(actor);
@@ -486,6 +598,9 @@ export class PartitionExecutor {
     const ctx: ActorContext = { actorId: actor.id, now, align: this.align };
     for (let handled = 0; actor.queue.length > 0 && handled < limit; handled++) {
       const entry = actor.queue[0];
+      // a counted input waits for the gate (see ProbeGate), and the actor's later inputs behind it
+      const probe = this.counted.size > 0 && this.struck.has(entry.id);
+      if (probe ? entry.id !== this.probing : this.gate.prober !== null && this.counted.has(entry.id)) return;
       const draft = this.draftFor(actor, drafts, now);
       try {
         let output: unknown;
@@ -504,6 +619,7 @@ export class PartitionExecutor {
         }
         draft.consumed.push(entry);
         actor.queue.shift();
+        if (probe) return;
       } catch (err) {
         this.failed(actor, drafts, `input ${entry.id} threw: ${errorText(err)}`, entry);
         return;
@@ -657,6 +773,7 @@ export class PartitionExecutor {
       [...this.fenceKeys, this.keys.deadLetters(this.partition), this.keys.inbox(this.partition)],
       [...this.fenceArgs, OWNER_GROUP, entry.id, payload]);
     if (ok === 0) throw new FencedError('dead-lettering an input');
+    this.settle(entry.id);
     this.streamsMoved = true;
     this.stats.deadLetters++;
     this.emit({ kind: 'dead-letter', partition: this.partition, actorId: entry.env.a, inputId: entry.id, error });
@@ -736,6 +853,7 @@ export class PartitionExecutor {
       actor.lastRecordId = outboxId;
       if (actor.finished) this.finished.add(actor.id);
       if (this.failures.size > 0) for (const entry of consumed) this.failures.delete(entry.id);
+      if (this.counted.size > 0) for (const entry of consumed) this.settle(entry.id);
     }
     for (const { actor, record } of drafts) {
       if (actor.finished || record.c !== undefined || !actor.base || this.checkpointDue(actor, record.t ?? actor.type.tickOf(actor.state))) {
@@ -862,6 +980,7 @@ export class PartitionExecutor {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await this.cycling?.catch(() => undefined);
+    this.leaveGate();
     // after a commit that never went through, the states are ahead of the journal: the next owner rebuilds them
     // from the last checkpoints and the journal instead
     const actors = this.uncommitted || this.dirty ? [] : [...this.actors.values()];
@@ -880,6 +999,7 @@ export class PartitionExecutor {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.writer.stop();
+    this.leaveGate();
   }
 
   /** Actor ids hosted here, for tests and the cluster page. */

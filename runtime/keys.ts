@@ -14,6 +14,8 @@ export class Keys {
   outbox(partition: number): string { return this.part(partition, 'outbox'); }
   /** Inputs that made an actor throw three times, with the error. */
   deadLetters(partition: number): string { return this.part(partition, 'dead'); }
+  /** Inputs that were being handled when an owner stopped before committing them, and how often (a hash). */
+  strikes(partition: number): string { return this.part(partition, 'strikes'); }
   /** The owner's node id, with an expiry: the lease. */
   lease(partition: number): string { return this.part(partition, 'lease'); }
   /** The node that last acquired the partition (no expiry): whom the next owner takes it from. */

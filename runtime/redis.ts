@@ -24,6 +24,7 @@ const COMMANDS = {
   forget: 3,
   commit: 6,
   deadletter: 4,
+  strike: 3,
   heartbeat: 1,
   trim: 4,
 } as const;

@@ -6,7 +6,7 @@ import { ACTOR_METHODS, type ActorModule, type ActorType } from './actor.ts';
 import { CheckpointStore } from './checkpoints.ts';
 import { Doorbell } from './doorbell.ts';
 import { connectDatabase, type RuntimeTables } from './db.ts';
-import { PartitionExecutor, type ExecutorEvent } from './executor.ts';
+import { PartitionExecutor, ProbeGate, type ExecutorEvent } from './executor.ts';
 import { Keys } from './keys.ts';
 import { createLogger } from './log.ts';
 import { connectRedis, isClusterSpec } from './redis.ts';
@@ -43,6 +43,7 @@ for (const url of config.actorModules) {
   }
 }
 const executors = new Map<number, PartitionExecutor>();
+const probeGate = new ProbeGate();
 // One XREAD over mailboxes of several partitions needs them on one server: on a Redis Cluster (their hash tags
 // spread them over slots) the executors poll instead.
 const doorbellName = `${config.executor.nodeId}:w${config.index}:doorbell`;
@@ -85,7 +86,7 @@ function emit(event: ExecutorEvent): void {
 
 async function assign(partition: number, epoch: number, lastSeq: number): Promise<void> {
   retire(partition)?.halt();
-  const executor = new PartitionExecutor(partition, epoch, lastSeq, redis, keys, store, types, config.executor, emit, log);
+  const executor = new PartitionExecutor(partition, epoch, lastSeq, redis, keys, store, types, config.executor, emit, log, probeGate);
   if (doorbell) executor.listenedTo();
   executors.set(partition, executor);
   try {

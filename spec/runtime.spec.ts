@@ -223,6 +223,36 @@ describe('runtime on one node', function () {
     }
   });
 
+  for (const [fault, how, workers] of [['hang', 'hangs', 1], ['exit', 'ends', 2]] as const) {
+    it(`dead-letters an input that ${how} its worker thread every time it is handled; the games in flight with it lose no tick and no input (${workers} worker${workers > 1 ? 's' : ''})`, async () => {
+      const h = await startHarness(`stops-${fault}`, { workers, stuckMs: 1000 });
+      try {
+        // turns come every 20 ms for each of eight games: many innocent inputs are in flight at every stop
+        const { games, gameId } = await crowdedFaultyGames(h);
+        const faultId = await h.runtime.submit(gameId, { k: fault });
+        const dead = await waitFor('the input to be dead-lettered', async () =>
+          (await readDeadLetters(REDIS_URL, h.keys, PARTITIONS)).get(gameId, faultId), 60000);
+        expect(dead.error).to.match(/its worker stopped \(crashed, hung or was killed\) each of the 3 times/);
+        expect(dead.attempts).to.equal(3);
+        expect(h.runtime.supervisor.counters.workerRestarts, 'workers replaced').to.equal(3);
+        const at = new Map(games.map((g) => [g, h.collector.lastTick(g)]));
+        await waitFor('every game to tick on', () => games.every((g) => h.collector.isOver(g) || h.collector.lastTick(g) > at.get(g)! + 5));
+        await verifyAll(h);
+        const letters = await readDeadLetters(REDIS_URL, h.keys, PARTITIONS);
+        expect(games.flatMap((g) => [...letters.of(g)]), 'the dead letters').to.deep.equal([faultId]);
+        expect(h.collector.records.get(gameId)!.flatMap((r) => r.i ?? []).some((i) => i.s === faultId)).to.equal(false);
+        const redis = connectRedis(REDIS_URL);
+        try {
+          expect(await redis.exists(h.keys.strikes(h.runtime.partitionOf(gameId))), 'the counts, forgotten once settled').to.equal(0);
+        } finally {
+          redis.disconnect();
+        }
+      } finally {
+        await stopHarness(h);
+      }
+    });
+  }
+
   it('dead-letters an input whose handling goes through but makes the tick throw three times; the game goes on, other inputs kept', async () => {
     const h = await startHarness('poison-tick');
     try {
