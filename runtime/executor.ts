@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { ActorContext, ActorType, TickSchedule } from './actor.ts';
 import { CheckpointWriter } from './checkpoint-writer.ts';
 import type { CheckpointStore } from './checkpoints.ts';
-import { applyRecord, fieldValue, readOutbox, rebuildActor, tickGrid } from './journal.ts';
+import { applyRecord, fieldValue, JournalGapError, readOutbox, rebuildActor, ReplayError, tickGrid } from './journal.ts';
 import { OWNER_GROUP, type Keys } from './keys.ts';
 import { LatencyHistogram } from './histogram.ts';
 import {
@@ -34,7 +34,8 @@ export type ExecutorEvent =
   | { kind: 'recovered'; partition: number; epoch: number; actors: number; ms: number }
   | { kind: 'actor-restarted'; partition: number; actorId: string; ms: number; reason: string }
   | { kind: 'dead-letter'; partition: number; actorId: string; inputId: string; error: string }
-  | { kind: 'actor-failed'; partition: number; actorId: string; reason: string };
+  | { kind: 'actor-failed'; partition: number; actorId: string; reason: string }
+  | { kind: 'actor-parked'; partition: number; actorId: string; reason: string };
 
 interface InboxEntry {
   id: string;
@@ -204,6 +205,13 @@ export class PartitionExecutor {
   private probing: string | null = null;
   /** every counted input was settled since the counts were last forgotten */
   private strikesSettled = false;
+  /**
+   * Actors whose state could not be rebuilt here (a checkpoint that does not decode, a journal record whose replay
+   * throws, a type this node does not load), with why, and the oldest outbox entry each still needs. A parked actor
+   * is not hosted and its inputs are dead-lettered, but its checkpoint and journal are kept: the next owner (a node
+   * with the fixed or missing actor code) tries again. The rest of the partition goes on.
+   */
+  private readonly parked = new Map<string, { reason: string; floor: string | null }>();
   readonly stats: ExecutorStats;
   /** this partition's tick grid (see tickGrid) */
   private readonly align: ActorContext['align'];
@@ -261,9 +269,17 @@ export class PartitionExecutor {
     for (const group of this.config.outboxGroups) await createGroup(this.keys.outbox(this.partition), group);
     for (const checkpoint of await this.writer.store.unfinished(this.partition)) {
       const type = this.types.get(checkpoint.actorType);
-      if (!type) throw new Error(`checkpoint of ${checkpoint.actorId} has unknown actor type ${checkpoint.actorType}`);
+      if (!type) {
+        this.park(checkpoint.actorId, `its checkpoint is of actor type ${checkpoint.actorType}, which this node does not load`, checkpoint.outboxId);
+        continue;
+      }
       const actor = new HostedActor(checkpoint.actorId, type);
-      actor.state = type.decode(checkpoint.state);
+      try {
+        actor.state = type.decode(checkpoint.state);
+      } catch (err) {
+        this.park(actor.id, `its checkpoint at record ${checkpoint.seq} does not decode: ${errorText(err)}`, checkpoint.outboxId);
+        continue;
+      }
       actor.seq = checkpoint.seq;
       actor.base = { bytes: checkpoint.state, seq: checkpoint.seq, tick: checkpoint.tick, outboxId: checkpoint.outboxId, at: started };
       this.actors.set(actor.id, actor);
@@ -272,17 +288,28 @@ export class PartitionExecutor {
       for (const record of entry.batch.records) {
         let actor = this.actors.get(record.a);
         if (!actor) {
-          if (!record.c) continue; // an actor whose final checkpoint is stored: it finished
+          // an actor whose final checkpoint is stored (it finished), or one parked
+          if (!record.c || this.parked.has(record.a)) continue;
           const type = this.types.get(record.c.ty);
-          if (!type) throw new Error(`journal creates ${record.a} of unknown actor type ${record.c.ty}`);
+          if (!type) {
+            this.park(record.a, `the journal creates it of actor type ${record.c.ty}, which this node does not load`, entry.id);
+            continue;
+          }
           actor = new HostedActor(record.a, type);
           this.actors.set(actor.id, actor);
         }
         if (record.n <= actor.seq) continue;
+        const floor = actor.firstUncoveredId ?? actor.base?.outboxId ?? entry.id;
         if (record.n !== actor.seq + 1) {
-          throw new Error(`journal of ${actor.id} jumps from record ${actor.seq} to ${record.n} in partition ${this.partition}`);
+          this.park(actor.id, `its journal jumps from record ${actor.seq} to ${record.n}`, floor);
+          continue;
         }
-        actor.state = applyRecord(actor.type, actor.state, record, this.align);
+        try {
+          actor.state = applyRecord(actor.type, actor.state, record, this.align);
+        } catch (err) {
+          this.park(actor.id, `the replay of its journal record ${record.n} threw: ${errorText(err)}`, floor);
+          continue;
+        }
         actor.seq = record.n;
         actor.firstUncoveredId ??= entry.id;
         actor.lastRecordId = entry.id;
@@ -565,6 +592,8 @@ export class PartitionExecutor {
     const bad = (entry.env as { bad?: string }).bad;
     if (bad !== undefined) return this.deadLetter(entry, bad, 1);
     const { a: actorId, ty } = entry.env;
+    const parked = this.parked.get(actorId);
+    if (parked) return this.deadLetter(entry, `actor ${actorId} is parked, its state not rebuilt: ${parked.reason}`, 1);
     let actor = this.actors.get(actorId);
     if (ty !== undefined && !actor) {
       if (this.finished.has(actorId)) return this.deadLetter(entry, `actor ${actorId} already existed and finished`, 1);
@@ -748,12 +777,30 @@ export class PartitionExecutor {
       await this.deadLetter(poison, reason, this.config.maxFailures);
     }
     const base = actor.base;
-    const rebuilt = await rebuildActor(this.redis, this.keys, this.partition, actor.type, actor.id, {
-      state: base ? actor.type.decode(base.bytes) : undefined,
-      seq: base ? base.seq : 0,
-      outboxId: base ? base.outboxId : '-',
-    }, this.align);
-    if (rebuilt.seq !== actor.seq) throw new Error(`rebuilt ${actor.id} at record ${rebuilt.seq}, committed ${actor.seq}`);
+    let rebuilt: Awaited<ReturnType<typeof rebuildActor>>;
+    try {
+      let state: unknown;
+      try {
+        state = base ? actor.type.decode(base.bytes) : undefined;
+      } catch (err) {
+        throw new ReplayError(`its checkpoint at record ${base!.seq} does not decode: ${errorText(err)}`);
+      }
+      rebuilt = await rebuildActor(this.redis, this.keys, this.partition, actor.type, actor.id, {
+        state,
+        seq: base ? base.seq : 0,
+        outboxId: base ? base.outboxId : '-',
+      }, this.align);
+      if (rebuilt.seq !== actor.seq) throw new ReplayError(`rebuilt ${actor.id} at record ${rebuilt.seq}, committed ${actor.seq}`);
+    } catch (err) {
+      if (!(err instanceof ReplayError || err instanceof JournalGapError)) throw err; // Redis away: tried again next cycle
+      this.restarting.delete(actor);
+      this.park(actor.id, `its rebuild after a throw failed: ${errorText(err)}`, actor.firstUncoveredId ?? base?.outboxId ?? null);
+      for (const entry of actor.queue.splice(0)) {
+        this.failures.delete(entry.id);
+        await this.deadLetter(entry, `actor ${actor.id} is parked, its state not rebuilt: ${this.parked.get(actor.id)!.reason}`, 1);
+      }
+      return;
+    }
     actor.state = rebuilt.state;
     actor.nextDue = null;
     actor.restarting = null;
@@ -765,6 +812,13 @@ export class PartitionExecutor {
       for (const entry of actor.queue) await this.deadLetter(entry, `no actor ${actor.id}: its create failed`, 1);
     }
     this.emit({ kind: 'actor-restarted', partition: this.partition, actorId: actor.id, ms: Date.now() - started, reason });
+  }
+
+  /** Parks an actor (see `parked`). */
+  private park(actorId: string, reason: string, floor: string | null): void {
+    this.actors.delete(actorId);
+    this.parked.set(actorId, { reason, floor });
+    this.emit({ kind: 'actor-parked', partition: this.partition, actorId, reason });
   }
 
   private async deadLetter(entry: InboxEntry, error: string, attempts: number): Promise<void> {
@@ -943,6 +997,7 @@ export class PartitionExecutor {
       // an actor its confirmed checkpoint covers holds nothing back (a lobby nobody starts must not keep its
       // partition's journal for good)
       for (const actor of this.actors.values()) lower(actor.firstUncoveredId);
+      for (const { floor } of this.parked.values()) lower(floor);
       for (const id of await groupFloors(this.redis, outbox)) lower(id);
       const readers = await this.redis.hgetall(this.keys.readers(this.partition));
       const gone: string[] = [];

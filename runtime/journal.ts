@@ -91,10 +91,18 @@ export class JournalGapError extends Error {
   }
 }
 
+/** The actor code could not rebuild a state: its checkpoint did not decode, or a record's replay threw or disagreed. */
+export class ReplayError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ReplayError';
+  }
+}
+
 /**
  * Rebuilds one actor from a base (checkpoint) and the journal after it, read from `base.outboxId` on, or from the
  * time `fromMs` when given. Also says the mailbox id of the last input applied ('' when none was). Throws
- * JournalGapError when the journal skips a record.
+ * JournalGapError when the journal skips a record, ReplayError when the actor's code throws on one.
  */
 export async function rebuildActor<S>(
   redis: RedisClient, keys: Keys, partition: number, type: ActorType<S>, actorId: string,
@@ -107,7 +115,11 @@ export async function rebuildActor<S>(
     for (const record of entry.batch.records) {
       if (record.a !== actorId || record.n <= seq) continue;
       if (record.n !== seq + 1) throw new JournalGapError(actorId, seq, record.n);
-      state = applyRecord(type, state, record, align);
+      try {
+        state = applyRecord(type, state, record, align);
+      } catch (err) {
+        throw new ReplayError(`the replay of journal record ${record.n} of ${actorId} threw: ${err instanceof Error ? err.message : String(err)}`);
+      }
       seq = record.n;
       if (record.i?.length) lastInput = record.i[record.i.length - 1].s;
     }

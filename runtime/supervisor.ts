@@ -57,6 +57,8 @@ export class RuntimeCounters {
   inputs = 0;
   deadLetters = 0;
   actorRestarts = 0;
+  /** actors whose state could not be rebuilt (see PartitionExecutor.parked) */
+  actorsParked = 0;
   workerRestarts = 0;
   recoveries = 0;
   takeovers = 0;
@@ -246,6 +248,10 @@ export class Supervisor extends EventEmitter {
         break;
       case 'actor-failed':
         this.log.error(event, 'actor failed and was ended');
+        break;
+      case 'actor-parked':
+        this.counters.actorsParked++;
+        this.log.error(event, 'actor parked: its state could not be rebuilt here; its inputs are dead-lettered, its checkpoint and journal kept for the next owner');
         break;
     }
   }

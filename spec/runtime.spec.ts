@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { Keys } from '../runtime/keys.ts';
 import { Runtime, type RuntimeOptions } from '../runtime/runtime.ts';
 import { createLogger } from '../runtime/log.ts';
@@ -248,6 +248,39 @@ describe('runtime on one node', function () {
           redis.disconnect();
         }
       } finally {
+        await stopHarness(h);
+      }
+    });
+  }
+
+  for (const [how, rebuild] of [['a worker crash', 'recovery'], ['a throw', 'restart']] as const) {
+    it(`parks an actor whose journal cannot be replayed at its ${rebuild} after ${how}, beside games that go on; its data kept, the next owner able to replay it brings it back`, async () => {
+      const h = await startHarness(`unreplayable-${rebuild}`, { workers: 1 });
+      const marker = join(tmpdir(), `unreplayable-${randomBytes(4).toString('hex')}`);
+      try {
+        const { games, gameId } = await crowdedFaultyGames(h);
+        const faultId = await h.runtime.submit(gameId, { k: 'unreplayable', marker });
+        await waitFor('the input to be recorded', () => h.collector.records.get(gameId)!.some((r) => r.i?.some((i) => i.s === faultId)));
+        if (rebuild === 'recovery') await h.runtime.supervisor.crashWorker(0);
+        else await h.runtime.submit(gameId, { k: 'throw-at-tick', t: h.collector.lastTick(gameId) + 3 });
+        await waitFor('the actor to be parked', () => h.runtime.supervisor.counters.actorsParked === 1);
+        await waitFor('the node to hold its partitions', () => h.runtime.isSettled());
+        const stopped = h.collector.lastTick(gameId);
+        const others = games.filter((g) => g !== gameId);
+        const at = new Map(others.map((g) => [g, h.collector.lastTick(g)]));
+        await waitFor('the other games to tick on', () => others.every((g) => h.collector.isOver(g) || h.collector.lastTick(g) > at.get(g)! + 5));
+        const late = await h.runtime.submit(gameId, { k: 'turn', snakeId: 0, dir: 0, t: stopped + 2 });
+        const dead = await waitFor('an input for the parked actor to be dead-lettered', async () =>
+          (await readDeadLetters(REDIS_URL, h.keys, PARTITIONS)).get(gameId, late));
+        expect(dead.error).to.match(/is parked, its state not rebuilt: .*replay of (its )?journal record \d+ .*threw: this input cannot be replayed/);
+        expect(h.collector.lastTick(gameId), 'the parked game').to.equal(stopped);
+        // the fault goes (as a fixed actor module would be deployed): the next owner rebuilds the game
+        writeFileSync(marker, 'fixed');
+        await h.runtime.supervisor.crashWorker(0);
+        await waitFor('the game to tick again', () => h.collector.lastTick(gameId) > stopped);
+        await verifyAll(h);
+      } finally {
+        rmSync(marker, { force: true });
         await stopHarness(h);
       }
     });
