@@ -207,6 +207,8 @@ async function capacity(options: Options, redisUrl: string, db: SpecDatabase, wo
   const runtime = await Runtime.start({
     redisUrl, databaseUrl: db.url, actorModules: [GAMES_MODULE, FAULTY_MODULE], prefix, partitions: PARTITIONS,
     workers, logger: createLogger({ bench: 'runtime' }, process.env.SNAKETRON_LOG_LEVEL ?? 'error'),
+    // what the replay checks for actor developers cost (see RuntimeOptions.verifyReplays)
+    verifyReplays: Number(process.env.SNAKETRON_VERIFY_REPLAYS ?? 0),
   });
   const admin = connectRedis(redisUrl);
   const results: BenchResult[] = [];

@@ -27,6 +27,8 @@ export interface ExecutorConfig {
   readonly partitions: number;
   /** consumer groups created on the outbox at recovery (see RuntimeOptions.outboxGroups) */
   readonly outboxGroups: readonly string[];
+  /** verify every Nth checkpoint of each actor against a replay (see RuntimeOptions.verifyReplays); 0: never */
+  readonly verifyReplays: number;
 }
 
 export type ExecutorEvent =
@@ -35,7 +37,8 @@ export type ExecutorEvent =
   | { kind: 'actor-restarted'; partition: number; actorId: string; ms: number; reason: string }
   | { kind: 'dead-letter'; partition: number; actorId: string; inputId: string; error: string }
   | { kind: 'actor-failed'; partition: number; actorId: string; reason: string }
-  | { kind: 'actor-parked'; partition: number; actorId: string; reason: string };
+  | { kind: 'actor-parked'; partition: number; actorId: string; reason: string }
+  | { kind: 'replay-mismatch'; partition: number; actorId: string; reason: string };
 
 interface InboxEntry {
   id: string;
@@ -107,6 +110,9 @@ class HostedActor {
   finished = false;
   /** a number from the id that spreads the actors' periodic checkpoints evenly over the ticks */
   readonly spread: number;
+  /** with verifyReplays: the records committed since `base`, and how many checkpoints were taken */
+  sinceBase: JournalRecord[] = [];
+  checkpoints = 0;
 
   constructor(readonly id: string, readonly type: ActorType<unknown, unknown>) {
     let h = 0x811c9dc5;
@@ -908,6 +914,7 @@ export class PartitionExecutor {
       if (actor.finished) this.finished.add(actor.id);
       if (this.failures.size > 0) for (const entry of consumed) this.failures.delete(entry.id);
       if (this.counted.size > 0) for (const entry of consumed) this.settle(entry.id);
+      if (this.config.verifyReplays > 0) actor.sinceBase.push(record);
     }
     for (const { actor, record } of drafts) {
       if (actor.finished || record.c !== undefined || !actor.base || this.checkpointDue(actor, record.t ?? actor.type.tickOf(actor.state))) {
@@ -951,11 +958,41 @@ export class PartitionExecutor {
       this.log.error({ partition: this.partition, actor: actor.id, err: errorText(err) }, 'an actor\'s state could not be encoded; no checkpoint taken');
       return;
     }
+    if (this.config.verifyReplays > 0) this.verifyReplay(actor, bytes);
     actor.base = { bytes, seq: actor.seq, tick, outboxId, at: Date.now() };
     this.writer.enqueue({
       actorId: actor.id, actorType: actor.type.type, partition: this.partition, seq: actor.seq, tick,
       state: bytes, outboxId, epoch: this.epoch, finished: actor.finished,
     });
+  }
+
+  /**
+   * At every Nth checkpoint (config.verifyReplays), what a restart would find out the hard way: that the new state
+   * does not survive encode and decode, or that the records since the last checkpoint, replayed on it, do not give
+   * the live state (create, handle or tick used something besides their arguments: the clock, Math.random, a
+   * module's variable). Said as a replay-mismatch event; the actor goes on.
+   */
+  private verifyReplay(actor: HostedActor, bytes: Uint8Array): void {
+    const records = actor.sinceBase;
+    actor.sinceBase = [];
+    const base = actor.base;
+    if (++actor.checkpoints % this.config.verifyReplays !== 0) return;
+    const same = (a: Uint8Array, b: Uint8Array) => Buffer.compare(a, b) === 0;
+    let reason: string | null = null;
+    try {
+      if (!same(actor.type.encode(actor.type.decode(bytes)), bytes)) {
+        reason = `its state at record ${actor.seq} does not survive encode and decode (encoded again it differs)`;
+      } else if (base && records.length === actor.seq - base.seq && records.length > 0) {
+        let state = actor.type.decode(base.bytes);
+        for (const record of records) state = applyRecord(actor.type, state, record, this.align);
+        if (!same(actor.type.encode(state), bytes)) {
+          reason = `records ${base.seq + 1}–${actor.seq} replayed on its checkpoint give another state than the live one: create, handle and tick must use their arguments alone`;
+        }
+      }
+    } catch (err) {
+      reason = `its replay threw: ${errorText(err)}`;
+    }
+    if (reason !== null) this.emit({ kind: 'replay-mismatch', partition: this.partition, actorId: actor.id, reason });
   }
 
   private onCheckpointsConfirmed(confirmed: ReadonlyArray<{ actorId: string; seq: number; outboxId: string; finished: boolean }>): void {

@@ -37,6 +37,12 @@ export interface RuntimeOptions {
   heartbeatMs?: number;
   stuckMs?: number;
   logger?: Logger;
+  /**
+   * For developing actors: at every Nth checkpoint of each actor (0, the default: never), checks that its state
+   * survives encode and decode and that a replay of its journal since the last checkpoint gives the live state, as a
+   * restart will need; a failure is logged and counted (replay mismatches). Costs a replay of those ticks.
+   */
+  verifyReplays?: number;
 }
 
 export const RUNTIME_DEFAULTS = {
@@ -147,6 +153,7 @@ export class Runtime {
           readCount: 1000,
           partitions,
           outboxGroups: options.outboxGroups ?? [],
+          verifyReplays: options.verifyReplays ?? 0,
         },
       },
     }, redis, keys, membership, log);

@@ -59,6 +59,8 @@ export class RuntimeCounters {
   actorRestarts = 0;
   /** actors whose state could not be rebuilt (see PartitionExecutor.parked) */
   actorsParked = 0;
+  /** checkpoints whose replay gave another state (see RuntimeOptions.verifyReplays) */
+  replayMismatches = 0;
   workerRestarts = 0;
   recoveries = 0;
   takeovers = 0;
@@ -248,6 +250,10 @@ export class Supervisor extends EventEmitter {
         break;
       case 'actor-failed':
         this.log.error(event, 'actor failed and was ended');
+        break;
+      case 'replay-mismatch':
+        this.counters.replayMismatches++;
+        this.log.error(event, 'an actor\'s replay does not give its live state: a restart would not rebuild it as it is');
         break;
       case 'actor-parked':
         this.counters.actorsParked++;

@@ -286,6 +286,27 @@ describe('runtime on one node', function () {
     });
   }
 
+  it('says, with --verify-replays, which game\'s replay would not give its live state (non-determinism, a lossy encoding); the games go on', async () => {
+    const h = await startHarness('verify-replays', { verifyReplays: 1, checkpointTicks: 5 });
+    const mismatches: Array<Extract<ExecutorEvent, { kind: 'replay-mismatch' }>> = [];
+    h.runtime.supervisor.on('executor', (event: ExecutorEvent) => { if (event.kind === 'replay-mismatch') mismatches.push(event); });
+    try {
+      const { games } = await crowdedFaultyGames(h);
+      const [random, lossy] = games;
+      await h.runtime.submit(random, { k: 'nondeterministic' });
+      await h.runtime.submit(lossy, { k: 'lossy' });
+      await waitFor('both to be found', () => [random, lossy].every((g) => mismatches.some((m) => m.actorId === g)));
+      expect(mismatches.find((m) => m.actorId === random)!.reason).to.match(/replayed on its checkpoint give another state than the live one/);
+      expect(mismatches.find((m) => m.actorId === lossy)!.reason).to.match(/does not survive encode and decode/);
+      const at = new Map(games.map((g) => [g, h.collector.lastTick(g)]));
+      await waitFor('every game to tick on', () => games.every((g) => h.collector.isOver(g) || h.collector.lastTick(g) > at.get(g)! + 10));
+      expect(new Set(mismatches.map((m) => m.actorId)), 'the games found').to.deep.equal(new Set([random, lossy]));
+      expect(h.runtime.supervisor.counters.replayMismatches).to.equal(mismatches.length);
+    } finally {
+      await stopHarness(h);
+    }
+  });
+
   it('dead-letters an input whose handling goes through but makes the tick throw three times; the game goes on, other inputs kept', async () => {
     const h = await startHarness('poison-tick');
     try {

@@ -31,6 +31,7 @@ const OPTIONS: Option[] = [
   { flag: 'checkpoint-ticks', env: 'SNAKETRON_CHECKPOINT_TICKS', help: 'checkpoint every game at least every K ticks', default: () => '20', kind: 'int', min: 1, max: 100000 },
   { flag: 'lobby-grace-ms', env: 'SNAKETRON_LOBBY_GRACE_MS', help: 'how long a player whose connection closed keeps its seat in a private lobby', default: () => '20000', kind: 'int', min: 0, max: 3600000 },
   { flag: 'log-level', env: 'SNAKETRON_LOG_LEVEL', help: `one of ${LOG_LEVELS.join(', ')}`, default: () => 'info', kind: 'string' },
+  { flag: 'verify-replays', env: 'SNAKETRON_VERIFY_REPLAYS', help: 'at every Nth checkpoint of a game, check that a replay of its journal gives its live state (0: never; for developing actors, each check costs a replay of those ticks)', default: () => '0', kind: 'int', min: 0, max: 1000000 },
   { flag: 'lease-ms', env: 'SNAKETRON_LEASE_MS', help: 'partition lease; a dead node\'s games move after about this long', default: () => '1500', kind: 'int', min: 200, max: 600000 },
 ];
 
@@ -123,5 +124,6 @@ export function parseNodeConfig(argv: string[], env: NodeJS.ProcessEnv): NodeCon
     nodeId: nodeId ?? `${hostname()}-${port}-${randomBytes(3).toString('hex')}`,
     prefix, secret, publicUrl,
     checkpointTicks: int('checkpoint-ticks'), leaseMs: int('lease-ms'), lobbyGraceMs: int('lobby-grace-ms'), logLevel,
+    verifyReplays: int('verify-replays'),
   };
 }

@@ -72,6 +72,7 @@ export function createMetrics(runtime: Runtime, fanout: Fanout, stats: NodeStats
   counter('snaketron_recoveries_total', 'partitions this node took up and restored: at its start, on a hand-off, on a takeover from a dead node, on a worker replacement', () => counters.recoveries);
   counter('snaketron_actor_restarts_total', 'actors restarted after throwing', () => counters.actorRestarts);
   counter('snaketron_actors_parked_total', 'actors whose state could not be rebuilt here (a checkpoint that does not decode, a replay that throws): not hosted, their inputs dead-lettered, their data kept for the next owner', () => counters.actorsParked);
+  counter('snaketron_replay_mismatches_total', 'checkpoints whose replay check failed (--verify-replays): a restart would not rebuild the game as it was', () => counters.replayMismatches);
   counter('snaketron_worker_restarts_total', 'worker threads replaced', () => counters.workerRestarts);
   const histogram = (name: string, help: string, source: () => LatencyHistogram) =>
     registry.registerMetric(new ExposedHistogram(name, help, source) as unknown as client.Metric);

@@ -31,6 +31,8 @@ export interface NodeConfig {
   secret?: string;
   publicUrl?: string;
   checkpointTicks: number;
+  /** see RuntimeOptions.verifyReplays */
+  verifyReplays?: number;
   leaseMs: number;
   /** how long a player whose connection closed keeps its seat in a private lobby */
   lobbyGraceMs: number;
@@ -112,7 +114,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
   const runtime = await Runtime.start({
     redisUrl: config.redisUrl, databaseUrl: config.databaseUrl, actorModules: [ACTOR_MODULE], nodeId: config.nodeId,
     prefix: config.prefix, partitions: config.partitions, workers: config.workers, leaseMs: config.leaseMs,
-    checkpointTicks: config.checkpointTicks, url: publicUrl, logger: log, outboxGroups: [RECORDER_GROUP],
+    checkpointTicks: config.checkpointTicks, verifyReplays: config.verifyReplays, url: publicUrl, logger: log, outboxGroups: [RECORDER_GROUP],
   }).catch(async (err: unknown) => { await db.destroy(); uWS.us_listen_socket_close(listenSocket); throw err; });
   await migrate(db, 'snaketron_migrations', SNAKETRON_MIGRATIONS);
   // the token secret: configured, or generated once per cluster and kept in Redis
