@@ -19,6 +19,8 @@ export interface NodeInfo {
   actors: number;
   /** the application's clients on this node (WebSocket connections, say) */
   clients: number;
+  /** the names of the actor types its workers load */
+  actorTypes: string[];
 }
 
 export class Membership {
@@ -27,8 +29,10 @@ export class Membership {
   private beats = 0;
   /** Redis's clock minus this node's, as of the last heartbeat */
   private clockOffset = 0;
+  /** nodes that joined whose actor types this node has not compared with its own yet */
+  private readonly uncompared = new Set<string>();
   /** what this node says of itself at each heartbeat */
-  info: () => Pick<NodeInfo, 'partitions' | 'partitionActors' | 'actors' | 'clients'> = () => ({ partitions: [], partitionActors: {}, actors: 0, clients: 0 });
+  info: () => Pick<NodeInfo, 'partitions' | 'partitionActors' | 'actors' | 'clients' | 'actorTypes'> = () => ({ partitions: [], partitionActors: {}, actors: 0, clients: 0, actorTypes: [] });
 
   constructor(
     private readonly redis: RedisClient,
@@ -64,6 +68,7 @@ export class Membership {
     // Redis read its clock about half-way through the round trip
     this.clockOffset = Number(redisTime) - Math.round((sentAt + Date.now()) / 2);
     await this.adopt(live);
+    if (this.uncompared.size > 0) await this.compareActorTypes();
     if (++this.beats % 20 === 0) {
       await this.db.updateTable('nodes').set({ last_seen: new Date() }).where('node_id', '=', this.nodeId).execute()
         .catch(() => undefined);
@@ -88,7 +93,11 @@ export class Membership {
 
   /** Says who joined and who left, and how: a node that stopped (SIGTERM) took its registration with it. */
   private async logChange(before: readonly string[], after: readonly string[]): Promise<void> {
-    for (const nodeId of after) if (!before.includes(nodeId) && nodeId !== this.nodeId) this.log.info({ joined: nodeId, nodes: after }, `node ${nodeId} joined the cluster`);
+    for (const nodeId of after) {
+      if (before.includes(nodeId) || nodeId === this.nodeId) continue;
+      this.log.info({ joined: nodeId, nodes: after }, `node ${nodeId} joined the cluster`);
+      this.uncompared.add(nodeId);
+    }
     for (const nodeId of before) {
       if (after.includes(nodeId)) continue;
       const { standing, lastHeartbeat } = await this.standing(nodeId);
@@ -98,6 +107,31 @@ export class Membership {
       } else {
         this.log.info({ left: nodeId, nodes: after }, `node ${nodeId} left the cluster; its partitions move to the others`);
       }
+    }
+  }
+
+  /**
+   * Warns of a node that loads other actor types than this one: partitions move between nodes, and an actor whose
+   * type its owner lacks is parked there (see PartitionExecutor.parked). A joiner's registration may come just after
+   * its first heartbeat: one not found yet is looked at again at the next beat.
+   */
+  private async compareActorTypes(): Promise<void> {
+    const mine = this.info().actorTypes;
+    for (const nodeId of [...this.uncompared]) {
+      if (!this.live.includes(nodeId)) {
+        this.uncompared.delete(nodeId);
+        continue;
+      }
+      const registration = await this.redis.get(this.keys.node(nodeId));
+      if (registration === null) continue;
+      this.uncompared.delete(nodeId);
+      const theirs = (JSON.parse(registration) as Partial<NodeInfo>).actorTypes ?? [];
+      const missingHere = theirs.filter((t) => !mine.includes(t));
+      const missingThere = mine.filter((t) => !theirs.includes(t));
+      if (missingHere.length === 0 && missingThere.length === 0) continue;
+      this.log.warn({ other: nodeId, actorTypes: mine, theirs, missingHere, missingThere },
+        `node ${nodeId} loads other actor types than this node (only there: ${missingHere.join(', ') || 'none'}; only here: ${missingThere.join(', ') || 'none'}): `
+        + 'an actor whose type its partition\'s owner lacks is parked there; load the same actor modules on every node');
     }
   }
 

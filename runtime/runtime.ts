@@ -165,6 +165,7 @@ export class Runtime {
       partitionActors: Object.fromEntries([...supervisor.owned.values()].map((o) => [o.partition, o.actors])),
       actors: [...supervisor.owned.values()].reduce((n, o) => n + o.actors, 0),
       clients: runtime.clientCount(),
+      actorTypes: supervisor.actorTypes,
     });
     try {
       await supervisor.startWorkers();

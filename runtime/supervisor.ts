@@ -106,6 +106,8 @@ const WORKER_ENTRY = siblingModule(import.meta.url, 'worker');
 export class Supervisor extends EventEmitter {
   private readonly slots: WorkerSlot[] = [];
   readonly owned = new Map<number, OwnedPartition>();
+  /** the actor types the workers loaded, by name (known once a worker is ready) */
+  actorTypes: string[] = [];
   /** partitions whose acquisition is on its way to Redis */
   private readonly acquiring = new Set<number>();
   readonly counters = new RuntimeCounters();
@@ -158,7 +160,12 @@ export class Supervisor extends EventEmitter {
       slot.lastPong = Date.now();
       worker.on('message', (message: FromWorker) => {
         if (slot.worker !== worker) return;
-        if (message.kind === 'ready') { slot.ready = true; slot.lastPong = Date.now(); resolve(); }
+        if (message.kind === 'ready') {
+          slot.ready = true;
+          slot.lastPong = Date.now();
+          this.actorTypes = message.types;
+          resolve();
+        }
         this.onMessage(slot, message);
       });
       worker.on('error', (err) => {

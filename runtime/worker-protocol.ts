@@ -35,7 +35,8 @@ export type ToWorker =
   | { kind: 'ping'; n: number };
 
 export type FromWorker =
-  | { kind: 'ready' }
+  /** the worker loaded the actor modules: the names of their types */
+  | { kind: 'ready'; types: string[] }
   | { kind: 'pong'; n: number; report: WorkerReport }
   | { kind: 'handed-off'; partition: number }
   | { kind: 'event'; event: ExecutorEvent }

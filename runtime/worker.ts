@@ -142,4 +142,4 @@ port.on('message', (message: ToWorker) => {
   }
 });
 
-send({ kind: 'ready' });
+send({ kind: 'ready', types: [...types.keys()].sort() });

@@ -15,6 +15,8 @@ import { GameDriver } from './support/driver.ts';
 import { NodeProcess, type NodeOptions } from './support/processes.ts';
 
 const PARTITIONS = 4;
+/** the game beside a second actor type (spec.faulty-game) */
+const FAULTY_MODULE = new URL('./fixtures/faulty-game.ts', import.meta.url).href;
 /** Games of ~100 ticks (the snakes meet half-way across), so they outlive a crash and a restart or two. */
 const LONG_DUEL: Settings = { ...defaultSettings('duel'), width: 200, height: 200, tickMs: 50 };
 
@@ -222,6 +224,42 @@ describe('runtime nodes as processes', function () {
         await client.end();
       }
       expect(a.running && b.running).to.equal(true);
+    } finally {
+      await stopCluster(c);
+    }
+  });
+});
+
+describe('runtime nodes loading different actor modules', function () {
+  this.timeout(120000);
+
+  it('warn of each other, and a node lacking a game\'s type parks that game when it takes the partition, its other games going on', async () => {
+    const c = await startCluster('proc-types');
+    try {
+      const full = c.start(`${c.prefix}-full`, { actorModules: [FAULTY_MODULE] });
+      await full.ready();
+      const [faulty] = await c.driver.createDuels(1, { settings: LONG_DUEL, actorType: 'spec.faulty-game' });
+      const duels = await c.driver.createDuels(4, { settings: LONG_DUEL });
+      await waitFor('the games to tick', () => [faulty, ...duels].every((g) => c.collector.lastTick(g) >= 3));
+      // the default module: the game alone
+      const plain = c.start(`${c.prefix}-plain`);
+      await plain.ready();
+      const warning = (node: NodeProcess) => node.log.split('\n').find((l) => l.includes('loads other actor types than this node'));
+      const [toFull, toPlain] = await Promise.all([
+        waitFor('the full node to warn', () => warning(full)),
+        waitFor('the plain node to warn', () => warning(plain)),
+      ]);
+      expect(JSON.parse(toFull).missingThere).to.deep.equal(['spec.faulty-game']);
+      expect(JSON.parse(toPlain).missingHere).to.deep.equal(['spec.faulty-game']);
+      // the full node leaves: the plain one takes every partition, and parks the game it cannot run
+      full.signal('SIGTERM');
+      await full.exited;
+      const parked = await waitFor('the plain node to park the faulty game', () =>
+        plain.log.split('\n').find((l) => l.includes('actor parked') && l.includes(faulty)));
+      expect(JSON.parse(parked).reason).to.match(/actor type spec\.faulty-game, which this node does not load/);
+      const at = ticksNow(c);
+      await waitFor('the other games to tick on', () => duels.every((g) => c.collector.isOver(g) || c.collector.lastTick(g) > at.get(g)! + 5));
+      expect(c.collector.lastTick(faulty), 'the parked game').to.equal(at.get(faulty));
     } finally {
       await stopCluster(c);
     }

@@ -94,6 +94,8 @@ export class NodeProcess {
   }
 
   get pid(): number { return this.child.pid!; }
+  /** what it logged (stderr), the last 20,000 characters */
+  get log(): string { return this.stderr; }
   get running(): boolean { return this.alive; }
 
   /** The first line at or after `from` matching `pattern`, waiting for it. */
