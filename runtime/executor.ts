@@ -4,6 +4,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { ActorContext, ActorType, TickSchedule } from './actor.ts';
+import type { BusyBoard } from './busy-board.ts';
 import { CheckpointWriter } from './checkpoint-writer.ts';
 import type { CheckpointStore } from './checkpoints.ts';
 import { applyRecord, fieldValue, JournalGapError, readOutbox, rebuildActor, ReplayError, tickGrid } from './journal.ts';
@@ -98,6 +99,10 @@ class HostedActor {
   restarting: string | null = null;
   /** throws of its tick that no input accounts for: at maxFailures the actor is ended as failed */
   tickFailures = 0;
+  /** its tick, with no input before it, stopped its worker (see BusyBoard) this many times; at maxFailures it is ended as failed too */
+  tickStops = 0;
+  /** a tick of it stopped a worker (counted in Redis until one goes through) */
+  stoppedInTick = false;
   /**
    * A tick threw after inputs handled in the same cycle: those inputs are suspects. The next tick runs without
    * them ('alone'): if it throws too, the tick is at fault and counts in tickFailures. If it does not, the suspects
@@ -234,6 +239,7 @@ export class PartitionExecutor {
     private readonly emit: (event: ExecutorEvent) => void,
     private readonly log: Logger,
     private readonly gate: ProbeGate,
+    private readonly busy: BusyBoard,
   ) {
     this.commitSeq = lastSeq;
     this.align = tickGrid(partition, config.partitions);
@@ -273,18 +279,34 @@ export class PartitionExecutor {
       .catch((err: Error) => { if (!err.message.includes('BUSYGROUP')) throw err; });
     await createGroup(inbox, OWNER_GROUP);
     for (const group of this.config.outboxGroups) await createGroup(this.keys.outbox(this.partition), group);
+    // actors whose own code stopped a worker (see BusyBoard): one whose replay did so maxFailures times is parked
+    // before it is replayed again, one whose tick with no input before it did is ended as failed at its next tick;
+    // counts of the rest are cleared once their replay or tick goes through
+    const stops = new Map(Object.entries(await this.redis.hgetall(this.keys.actorStops(this.partition))).map(([k, n]) => [k, Number(n)]));
+    const replayStopped = (actorId: string) => {
+      const n = stops.get(`replay:${actorId}`) ?? 0;
+      return n >= this.config.maxFailures ? `its replay stopped its worker (crashed or hung) ${n} times` : null;
+    };
     for (const checkpoint of await this.writer.store.unfinished(this.partition)) {
+      const stopped = replayStopped(checkpoint.actorId);
+      if (stopped) {
+        this.park(checkpoint.actorId, stopped, checkpoint.outboxId);
+        continue;
+      }
       const type = this.types.get(checkpoint.actorType);
       if (!type) {
         this.park(checkpoint.actorId, `its checkpoint is of actor type ${checkpoint.actorType}, which this node does not load`, checkpoint.outboxId);
         continue;
       }
       const actor = new HostedActor(checkpoint.actorId, type);
+      this.busy.enter('replay', this.partition, actor.id);
       try {
         actor.state = type.decode(checkpoint.state);
       } catch (err) {
         this.park(actor.id, `its checkpoint at record ${checkpoint.seq} does not decode: ${errorText(err)}`, checkpoint.outboxId);
         continue;
+      } finally {
+        this.busy.leave();
       }
       actor.seq = checkpoint.seq;
       actor.base = { bytes: checkpoint.state, seq: checkpoint.seq, tick: checkpoint.tick, outboxId: checkpoint.outboxId, at: started };
@@ -297,8 +319,9 @@ export class PartitionExecutor {
           // an actor whose final checkpoint is stored (it finished), or one parked
           if (!record.c || this.parked.has(record.a)) continue;
           const type = this.types.get(record.c.ty);
-          if (!type) {
-            this.park(record.a, `the journal creates it of actor type ${record.c.ty}, which this node does not load`, entry.id);
+          const stopped = replayStopped(record.a);
+          if (!type || stopped) {
+            this.park(record.a, stopped ?? `the journal creates it of actor type ${record.c.ty}, which this node does not load`, entry.id);
             continue;
           }
           actor = new HostedActor(record.a, type);
@@ -310,11 +333,14 @@ export class PartitionExecutor {
           this.park(actor.id, `its journal jumps from record ${actor.seq} to ${record.n}`, floor);
           continue;
         }
+        this.busy.enter('replay', this.partition, actor.id);
         try {
           actor.state = applyRecord(actor.type, actor.state, record, this.align);
         } catch (err) {
           this.park(actor.id, `the replay of its journal record ${record.n} threw: ${errorText(err)}`, floor);
           continue;
+        } finally {
+          this.busy.leave();
         }
         actor.seq = record.n;
         actor.firstUncoveredId ??= entry.id;
@@ -327,12 +353,30 @@ export class PartitionExecutor {
     // and writing every state (at 10,000 games, a third of a second of the worker's time). Until then an earlier
     // owner may still store a row, but only a committed state (checkpoints follow commits) at its older epoch,
     // which the first row at this epoch overrides; and trimming stays behind what this owner's checkpoints cover.
+    const replayed: string[] = [];
+    for (const [key, n] of stops) {
+      const [phase, actorId] = [key.slice(0, key.indexOf(':')), key.slice(key.indexOf(':') + 1)];
+      const actor = this.actors.get(actorId);
+      if (!actor) continue;
+      if (phase === 'replay') replayed.push(key);
+      else actor.stoppedInTick = true;
+      if (phase === 'tick') actor.tickStops = n;
+    }
+    if (replayed.length > 0) await this.redis.hdel(this.keys.actorStops(this.partition), ...replayed);
     for (const actor of this.actors.values()) {
       if (!actor.finished) continue;
       if (actor.lastRecordId !== null && actor.base?.seq !== actor.seq) this.takeCheckpoint(actor);
       this.finished.add(actor.id);
     }
     await this.claimPending();
+    // a tick that stopped a worker may have been the inputs' before it: the next one runs without them (see
+    // HostedActor.probe), so a stop then is the tick's own; the inputs, counted, follow as usual (a struck one alone,
+    // in a cycle where its actor ticks)
+    for (const actor of this.actors.values()) {
+      if (!actor.stoppedInTick || actor.probe !== null || actor.tickStops >= this.config.maxFailures) continue;
+      actor.probe = 'alone';
+      actor.suspects = 0;
+    }
     await this.forgetOldConsumers();
     if (this.halted) return;
     this.running = true;
@@ -529,10 +573,13 @@ export class PartitionExecutor {
           else if (actor.probe === 'one' && this.dueSchedule(actor, now)) this.handleQueue(actor, drafts, now, 1);
         }
         if (actor.restarting !== null || actor.finished) continue;
-        if (actor.nextDue === null || actor.nextDue <= now + 1 || actor.tickFailures >= this.config.maxFailures) {
+        if (actor.nextDue === null || actor.nextDue <= now + 1 || actor.tickFailures >= this.config.maxFailures || actor.tickStops >= this.config.maxFailures) {
+          this.busy.enter(drafts.get(actor.id)?.consumed.length ? 'tick-after-inputs' : 'tick', this.partition, actor.id);
           this.tickIfDue(actor, drafts, now);
+          this.busy.leave();
         }
       } catch (err) {
+        this.busy.leave();
         // one of the actor's other methods threw (schedule, isFinished, tickOf…): a bug in it, counted as its tick's
         // (what a tick that went through had settled meanwhile did not happen)
         const before = drafts.get(actor.id)?.beforeTick;
@@ -633,9 +680,10 @@ export class PartitionExecutor {
     const ctx: ActorContext = { actorId: actor.id, now, align: this.align };
     for (let handled = 0; actor.queue.length > 0 && handled < limit; handled++) {
       const entry = actor.queue[0];
-      // a counted input waits for the gate (see ProbeGate), and the actor's later inputs behind it
+      // a counted input waits for the gate (see ProbeGate), and the actor's later inputs behind it; a struck one goes
+      // in a cycle where its actor ticks, so a tick it makes hang names it too
       const probe = this.counted.size > 0 && this.struck.has(entry.id);
-      if (probe ? entry.id !== this.probing : this.gate.prober !== null && this.counted.has(entry.id)) return;
+      if (probe ? entry.id !== this.probing || (actor.nextDue !== null && actor.nextDue > now + 1) : this.gate.prober !== null && this.counted.has(entry.id)) return;
       const draft = this.draftFor(actor, drafts, now);
       try {
         let output: unknown;
@@ -664,13 +712,14 @@ export class PartitionExecutor {
 
   private tickIfDue(actor: HostedActor, drafts: Map<string, Draft>, now: number): void {
     if (actor.state === undefined) return;
-    if (actor.tickFailures >= this.config.maxFailures) {
+    if (actor.tickFailures >= this.config.maxFailures || actor.tickStops >= this.config.maxFailures) {
       const draft = this.draftFor(actor, drafts, now);
+      const failed = actor.tickStops >= this.config.maxFailures ? `stopped its worker (crashed or hung) ${actor.tickStops} times` : `threw ${actor.tickFailures} times`;
       let reason: string;
       try {
-        reason = `tick ${actor.type.tickOf(actor.state) + 1} threw ${actor.tickFailures} times`;
+        reason = `tick ${actor.type.tickOf(actor.state) + 1} ${failed}`;
       } catch {
-        reason = `it failed ${actor.tickFailures} times`;
+        reason = `it ${failed}`;
       }
       // the actor ends whatever its own fail does: one that throws there too ends without its last word
       let output: unknown;
@@ -795,7 +844,7 @@ export class PartitionExecutor {
         state,
         seq: base ? base.seq : 0,
         outboxId: base ? base.outboxId : '-',
-      }, this.align);
+      }, this.align, undefined, this.busy);
       if (rebuilt.seq !== actor.seq) throw new ReplayError(`rebuilt ${actor.id} at record ${rebuilt.seq}, committed ${actor.seq}`);
     } catch (err) {
       if (!(err instanceof ReplayError || err instanceof JournalGapError)) throw err; // Redis away: tried again next cycle
@@ -916,6 +965,15 @@ export class PartitionExecutor {
       if (this.counted.size > 0) for (const entry of consumed) this.settle(entry.id);
       if (this.config.verifyReplays > 0) actor.sinceBase.push(record);
     }
+    const ticked = drafts.filter((d) => d.actor.stoppedInTick && d.record.t !== undefined);
+    if (ticked.length > 0) {
+      for (const { actor } of ticked) {
+        actor.tickStops = 0;
+        actor.stoppedInTick = false;
+      }
+      await this.redis.hdel(this.keys.actorStops(this.partition), ...ticked.flatMap((d) => [`tick:${d.actor.id}`, `tick-after-inputs:${d.actor.id}`]))
+        .catch((err: unknown) => this.log.warn({ err: errorText(err), partition: this.partition }, 'could not clear the worker stops of actors that ticked again'));
+    }
     for (const { actor, record } of drafts) {
       if (actor.finished || record.c !== undefined || !actor.base || this.checkpointDue(actor, record.t ?? actor.type.tickOf(actor.state))) {
         this.takeCheckpoint(actor);
@@ -930,10 +988,9 @@ export class PartitionExecutor {
    */
   private async dropQueue(actor: HostedActor): Promise<void> {
     const queued = actor.queue.splice(0);
-    for (const entry of queued) {
-      this.failures.delete(entry.id);
-      await this.deadLetter(entry, `actor ${actor.id} has finished`, 0);
-    }
+    for (const entry of queued) this.failures.delete(entry.id);
+    // at once, in one pipeline: a long queue (inputs held back by a probe) would take a round trip each
+    await Promise.all(queued.map((entry) => this.deadLetter(entry, `actor ${actor.id} has finished`, 0)));
   }
 
   /**

@@ -1,6 +1,7 @@
 // Reading and replaying the journal (the outbox): how an actor is rebuilt from a checkpoint, and how a reader
 // keeps an exact replica of an actor.
 import type { ActorContext, ActorType } from './actor.ts';
+import type { BusyBoard } from './busy-board.ts';
 import type { Keys } from './keys.ts';
 import { decodeBatch, type JournalBatch, type JournalRecord } from './records.ts';
 import type { RedisClient } from './redis.ts';
@@ -106,7 +107,7 @@ export class ReplayError extends Error {
  */
 export async function rebuildActor<S>(
   redis: RedisClient, keys: Keys, partition: number, type: ActorType<S>, actorId: string,
-  base: { state: S | undefined; seq: number; outboxId: string }, align: ActorContext['align'], fromMs?: number,
+  base: { state: S | undefined; seq: number; outboxId: string }, align: ActorContext['align'], fromMs?: number, busy?: BusyBoard,
 ): Promise<{ state: S | undefined; seq: number; lastInput: string }> {
   let state = base.state;
   let seq = base.seq;
@@ -115,10 +116,13 @@ export async function rebuildActor<S>(
     for (const record of entry.batch.records) {
       if (record.a !== actorId || record.n <= seq) continue;
       if (record.n !== seq + 1) throw new JournalGapError(actorId, seq, record.n);
+      busy?.enter('replay', partition, actorId);
       try {
         state = applyRecord(type, state, record, align);
       } catch (err) {
         throw new ReplayError(`the replay of journal record ${record.n} of ${actorId} threw: ${err instanceof Error ? err.message : String(err)}`);
+      } finally {
+        busy?.leave();
       }
       seq = record.n;
       if (record.i?.length) lastInput = record.i[record.i.length - 1].s;

@@ -16,6 +16,11 @@ export class Keys {
   deadLetters(partition: number): string { return this.part(partition, 'dead'); }
   /** Inputs that were being handled when an owner stopped before committing them, and how often (a hash). */
   strikes(partition: number): string { return this.part(partition, 'strikes'); }
+  /**
+   * Actors whose own code (a tick with no input before it, a replay) was running when their worker hung or died,
+   * with how often (a hash by `tick:<actor id>` and `replay:<actor id>`; see runtime/busy-board.ts).
+   */
+  actorStops(partition: number): string { return this.part(partition, 'actor-stops'); }
   /** The owner's node id, with an expiry: the lease. */
   lease(partition: number): string { return this.part(partition, 'lease'); }
   /** The node that last acquired the partition (no expiry): whom the next owner takes it from. */

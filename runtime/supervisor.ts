@@ -13,6 +13,7 @@ import type { Membership } from './membership.ts';
 import { runCommand, type RedisClient } from './redis.ts';
 import type { FromWorker, ToWorker, WorkerConfig, WorkerReport } from './worker-protocol.ts';
 import { siblingModule, startThread } from './thread.ts';
+import { BusyBoard, type BusyWith } from './busy-board.ts';
 
 export interface SupervisorConfig {
   readonly nodeId: string;
@@ -21,7 +22,7 @@ export interface SupervisorConfig {
   readonly leaseMs: number;
   /** a worker that has not answered a ping for this long is stuck and replaced */
   readonly stuckMs: number;
-  readonly worker: Omit<WorkerConfig, 'index'>;
+  readonly worker: Omit<WorkerConfig, 'index' | 'busy'>;
 }
 
 type PartitionState = 'recovering' | 'running' | 'handing-off';
@@ -42,6 +43,8 @@ interface OwnedPartition {
 
 class WorkerSlot {
   worker: Worker | null = null;
+  /** what the worker is doing (see BusyBoard) */
+  busy: BusyBoard | null = null;
   ready = false;
   lastPong = Date.now();
   restarts = 0;
@@ -102,6 +105,8 @@ export interface Takeover {
 const TAKEOVERS_KEPT = 100;
 
 const WORKER_ENTRY = siblingModule(import.meta.url, 'worker');
+/** Counts of worker stops in an actor's code are forgotten a day after the last. */
+const ACTOR_STOPS_KEPT_MS = 86_400_000;
 
 export class Supervisor extends EventEmitter {
   private readonly slots: WorkerSlot[] = [];
@@ -154,7 +159,8 @@ export class Supervisor extends EventEmitter {
 
   private spawn(slot: WorkerSlot): Promise<void> {
     return new Promise((resolve, reject) => {
-      const worker = startThread(WORKER_ENTRY, { ...this.config.worker, index: slot.index } satisfies WorkerConfig, `executor-${slot.index}`);
+      slot.busy = new BusyBoard();
+      const worker = startThread(WORKER_ENTRY, { ...this.config.worker, index: slot.index, busy: slot.busy.buffer } satisfies WorkerConfig, `executor-${slot.index}`);
       slot.worker = worker;
       slot.ready = false;
       slot.lastPong = Date.now();
@@ -315,6 +321,8 @@ export class Supervisor extends EventEmitter {
     const partitions = [...this.owned.values()].filter((o) => o.worker === slot);
     for (const o of partitions) this.owned.delete(o.partition);
     await old?.terminate().catch(() => undefined);
+    const culprit = slot.busy?.read();
+    if (culprit) await this.noteActorStop(slot, culprit, reason);
     const backoff = Math.min(50 * 2 ** slot.restarts, 2000);
     slot.restarts++;
     this.emit('worker-replaced', { worker: slot.index, reason, partitions: partitions.map((o) => o.partition) });
@@ -329,6 +337,18 @@ export class Supervisor extends EventEmitter {
     }
     setTimeout(() => { if (slot.worker && slot.ready) slot.restarts = 0; }, 10_000).unref();
     for (const o of partitions) await this.acquire(o.partition);
+  }
+
+  /** A worker stopped in an actor's own code: counted for the actor (see PartitionExecutor.recover). */
+  private async noteActorStop(slot: WorkerSlot, culprit: BusyWith, reason: string): Promise<void> {
+    this.log.error({ worker: slot.index, ...culprit, reason }, `worker stopped (${reason}) in the ${culprit.phase} of actor ${culprit.actorId}`);
+    const key = this.keys.actorStops(culprit.partition);
+    try {
+      await this.redis.hincrby(key, `${culprit.phase}:${culprit.actorId}`, 1);
+      await this.redis.pexpire(key, ACTOR_STOPS_KEPT_MS);
+    } catch (err) {
+      this.log.warn({ err: String(err), ...culprit }, 'could not count a worker stop for its actor');
+    }
   }
 
   /**

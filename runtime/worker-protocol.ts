@@ -9,6 +9,8 @@ export interface WorkerConfig {
   readonly actorModules: readonly string[];
   readonly executor: ExecutorConfig;
   readonly logLevel: string;
+  /** the worker's BusyBoard, which the supervisor reads when the worker stops */
+  readonly busy: SharedArrayBuffer;
 }
 
 export interface HistogramData { counts: number[]; sum: number; count: number }

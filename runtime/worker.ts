@@ -7,6 +7,7 @@ import { CheckpointStore } from './checkpoints.ts';
 import { Doorbell } from './doorbell.ts';
 import { connectDatabase, type RuntimeTables } from './db.ts';
 import { PartitionExecutor, ProbeGate, type ExecutorEvent } from './executor.ts';
+import { BusyBoard } from './busy-board.ts';
 import { Keys } from './keys.ts';
 import { createLogger } from './log.ts';
 import { connectRedis, isClusterSpec } from './redis.ts';
@@ -44,6 +45,7 @@ for (const url of config.actorModules) {
 }
 const executors = new Map<number, PartitionExecutor>();
 const probeGate = new ProbeGate();
+const busy = new BusyBoard(config.busy);
 // One XREAD over mailboxes of several partitions needs them on one server: on a Redis Cluster (their hash tags
 // spread them over slots) the executors poll instead.
 const doorbellName = `${config.executor.nodeId}:w${config.index}:doorbell`;
@@ -86,7 +88,7 @@ function emit(event: ExecutorEvent): void {
 
 async function assign(partition: number, epoch: number, lastSeq: number): Promise<void> {
   retire(partition)?.halt();
-  const executor = new PartitionExecutor(partition, epoch, lastSeq, redis, keys, store, types, config.executor, emit, log, probeGate);
+  const executor = new PartitionExecutor(partition, epoch, lastSeq, redis, keys, store, types, config.executor, emit, log, probeGate, busy);
   if (doorbell) executor.listenedTo();
   executors.set(partition, executor);
   try {

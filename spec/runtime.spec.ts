@@ -223,8 +223,10 @@ describe('runtime on one node', function () {
     }
   });
 
-  for (const [fault, how, workers] of [['hang', 'hangs', 1], ['exit', 'ends', 2]] as const) {
-    it(`dead-letters an input that ${how} its worker thread every time it is handled; the games in flight with it lose no tick and no input (${workers} worker${workers > 1 ? 's' : ''})`, async () => {
+  for (const [fault, how, workers] of [
+    ['hang', 'hangs its worker thread', 1], ['exit', 'ends its worker thread', 2], ['hang-tick', 'makes the tick after it hang its worker thread', 1],
+  ] as const) {
+    it(`dead-letters an input that ${how} every time it is handled; the games in flight with it lose no tick and no input (${workers} worker${workers > 1 ? 's' : ''})`, async () => {
       const h = await startHarness(`stops-${fault}`, { workers, stuckMs: 1000 });
       try {
         // turns come every 20 ms for each of eight games: many innocent inputs are in flight at every stop
@@ -395,6 +397,52 @@ describe('runtime on one node', function () {
     } finally {
       if (stopped) await dropHarness(h);
       else await stopHarness(h);
+    }
+  });
+
+  it('ends failed a game whose tick hangs its worker every time (no input to blame), its worker\'s other games going on', async () => {
+    const h = await startHarness('hang-at-tick', { workers: 1, stuckMs: 1000 });
+    try {
+      const { games, gameId } = await crowdedFaultyGames(h);
+      const t = h.collector.lastTick(gameId) + 5;
+      await h.runtime.submit(gameId, { k: 'hang-at-tick', t });
+      const failed = await waitFor('the game to fail', () => h.collector.records.get(gameId)!.find((r) => r.f !== undefined), 60000);
+      expect(failed.f).to.equal(`tick ${t} stopped its worker (crashed or hung) 3 times`);
+      expect(failed.o![0]).to.include({ e: 'status', status: 'failed' });
+      expect(h.collector.lastTick(gameId)).to.equal(t - 1);
+      // three stops in its tick alone, and maybe one before them in a tick after inputs of the same cycle (turns come
+      // every 20 ms): those might have been the cause, so its next ticks ran without them
+      expect(h.runtime.supervisor.counters.workerRestarts, 'workers replaced').to.be.within(3, 4);
+      await verifyAll(h);
+      const letters = await readDeadLetters(REDIS_URL, h.keys, PARTITIONS);
+      expect(games.filter((g) => g !== gameId).flatMap((g) => [...letters.of(g)]), 'the other games\' dead letters').to.deep.equal([]);
+    } finally {
+      await stopHarness(h);
+    }
+  });
+
+  it('parks a game whose replay hangs its worker every time, its worker\'s other games going on', async () => {
+    const h = await startHarness('hang-on-replay', { workers: 1, stuckMs: 1000 });
+    const marker = join(tmpdir(), `hang-on-replay-${randomBytes(4).toString('hex')}`);
+    try {
+      const { games, gameId } = await crowdedFaultyGames(h);
+      const faultId = await h.runtime.submit(gameId, { k: 'hang-on-replay', marker });
+      await waitFor('the input to be recorded', () => h.collector.records.get(gameId)!.some((r) => r.i?.some((i) => i.s === faultId)));
+      await h.runtime.supervisor.crashWorker(0);
+      await waitFor('the game to be parked', () => h.runtime.supervisor.counters.actorsParked === 1, 60000);
+      await waitFor('the node to hold its partitions', () => h.runtime.isSettled());
+      expect(h.runtime.supervisor.counters.workerRestarts, 'workers replaced').to.equal(4);
+      const stopped = h.collector.lastTick(gameId);
+      const others = games.filter((g) => g !== gameId);
+      const at = new Map(others.map((g) => [g, h.collector.lastTick(g)]));
+      await waitFor('the other games to tick on', () => others.every((g) => h.collector.isOver(g) || h.collector.lastTick(g) > at.get(g)! + 5));
+      const late = await h.runtime.submit(gameId, { k: 'turn', snakeId: 0, dir: 0, t: stopped + 2 });
+      const dead = await waitFor('an input for the parked game to be dead-lettered', async () =>
+        (await readDeadLetters(REDIS_URL, h.keys, PARTITIONS)).get(gameId, late));
+      expect(dead.error).to.match(/is parked, its state not rebuilt: its replay stopped its worker \(crashed or hung\) 3 times/);
+    } finally {
+      rmSync(marker, { force: true });
+      await stopHarness(h);
     }
   });
 
