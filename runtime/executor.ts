@@ -116,7 +116,7 @@ class HostedActor {
   /** a number from the id that spreads the actors' periodic checkpoints evenly over the ticks */
   readonly spread: number;
   /** with verifyReplays: the records committed since `base`, and how many checkpoints were taken */
-  sinceBase: JournalRecord[] = [];
+  sinceBase: JournalRecord[] | null = null;
   checkpoints = 0;
 
   constructor(readonly id: string, readonly type: ActorType<unknown, unknown>) {
@@ -963,7 +963,7 @@ export class PartitionExecutor {
       if (actor.finished) this.finished.add(actor.id);
       if (this.failures.size > 0) for (const entry of consumed) this.failures.delete(entry.id);
       if (this.counted.size > 0) for (const entry of consumed) this.settle(entry.id);
-      if (this.config.verifyReplays > 0) actor.sinceBase.push(record);
+      if (this.config.verifyReplays > 0) (actor.sinceBase ??= []).push(record);
     }
     const ticked = drafts.filter((d) => d.actor.stoppedInTick && d.record.t !== undefined);
     if (ticked.length > 0) {
@@ -1030,7 +1030,7 @@ export class PartitionExecutor {
    * module's variable). Said as a replay-mismatch event; the actor goes on.
    */
   private verifyReplay(actor: HostedActor, bytes: Uint8Array): void {
-    const records = actor.sinceBase;
+    const records = actor.sinceBase ?? [];
     actor.sinceBase = [];
     const base = actor.base;
     if (++actor.checkpoints % this.config.verifyReplays !== 0) return;

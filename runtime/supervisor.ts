@@ -344,8 +344,9 @@ export class Supervisor extends EventEmitter {
     this.log.error({ worker: slot.index, ...culprit, reason }, `worker stopped (${reason}) in the ${culprit.phase} of actor ${culprit.actorId}`);
     const key = this.keys.actorStops(culprit.partition);
     try {
-      await this.redis.hincrby(key, `${culprit.phase}:${culprit.actorId}`, 1);
-      await this.redis.pexpire(key, ACTOR_STOPS_KEPT_MS);
+      // not for longer than a second: in a Redis outage the command would wait, and the replacement with it
+      const counted = this.redis.multi().hincrby(key, `${culprit.phase}:${culprit.actorId}`, 1).pexpire(key, ACTOR_STOPS_KEPT_MS).exec();
+      await Promise.race([counted, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
     } catch (err) {
       this.log.warn({ err: String(err), ...culprit }, 'could not count a worker stop for its actor');
     }

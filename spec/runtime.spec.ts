@@ -103,6 +103,23 @@ async function crowdedFaultyGames(h: Harness): Promise<{ games: string[]; gameId
   return { games, gameId, sharing };
 }
 
+/**
+ * After `gameId` was parked: the node holds its partitions, the other games tick on, and a turn for the parked game
+ * is dead-lettered. Gives the game's last tick and that dead letter's error.
+ */
+async function expectParkedAlone(h: Harness, games: readonly string[], gameId: string): Promise<{ stopped: number; error: string }> {
+  await waitFor('the node to hold its partitions', () => h.runtime.isSettled());
+  const stopped = h.collector.lastTick(gameId);
+  const others = games.filter((g) => g !== gameId);
+  const at = new Map(others.map((g) => [g, h.collector.lastTick(g)]));
+  await waitFor('the other games to tick on', () => others.every((g) => h.collector.isOver(g) || h.collector.lastTick(g) > at.get(g)! + 5));
+  const late = await h.runtime.submit(gameId, { k: 'turn', snakeId: 0, dir: 0, t: stopped + 2 });
+  const dead = await waitFor('an input for the parked game to be dead-lettered', async () =>
+    (await readDeadLetters(REDIS_URL, h.keys, PARTITIONS)).get(gameId, late));
+  expect(h.collector.lastTick(gameId), 'the parked game').to.equal(stopped);
+  return { stopped, error: dead.error };
+}
+
 /** Takes a partition's lease for a node as an owner does (the acquire script): [epoch, last commit seq]. */
 function acquireLease(redis: ReturnType<typeof connectRedis>, keys: Keys, p: number, nodeId: string, leaseMs: number): Promise<[number, number]> {
   return runCommand<[number, number]>(redis, 'acquire', [keys.lease(p), keys.epoch(p), keys.commitSeq(p), keys.holder(p)], [nodeId, leaseMs]);
@@ -266,16 +283,8 @@ describe('runtime on one node', function () {
         if (rebuild === 'recovery') await h.runtime.supervisor.crashWorker(0);
         else await h.runtime.submit(gameId, { k: 'throw-at-tick', t: h.collector.lastTick(gameId) + 3 });
         await waitFor('the actor to be parked', () => h.runtime.supervisor.counters.actorsParked === 1);
-        await waitFor('the node to hold its partitions', () => h.runtime.isSettled());
-        const stopped = h.collector.lastTick(gameId);
-        const others = games.filter((g) => g !== gameId);
-        const at = new Map(others.map((g) => [g, h.collector.lastTick(g)]));
-        await waitFor('the other games to tick on', () => others.every((g) => h.collector.isOver(g) || h.collector.lastTick(g) > at.get(g)! + 5));
-        const late = await h.runtime.submit(gameId, { k: 'turn', snakeId: 0, dir: 0, t: stopped + 2 });
-        const dead = await waitFor('an input for the parked actor to be dead-lettered', async () =>
-          (await readDeadLetters(REDIS_URL, h.keys, PARTITIONS)).get(gameId, late));
-        expect(dead.error).to.match(/is parked, its state not rebuilt: .*replay of (its )?journal record \d+ .*threw: this input cannot be replayed/);
-        expect(h.collector.lastTick(gameId), 'the parked game').to.equal(stopped);
+        const { stopped, error } = await expectParkedAlone(h, games, gameId);
+        expect(error).to.match(/is parked, its state not rebuilt: .*replay of (its )?journal record \d+ .*threw: this input cannot be replayed/);
         // the fault goes (as a fixed actor module would be deployed): the next owner rebuilds the game
         writeFileSync(marker, 'fixed');
         await h.runtime.supervisor.crashWorker(0);
@@ -430,16 +439,9 @@ describe('runtime on one node', function () {
       await waitFor('the input to be recorded', () => h.collector.records.get(gameId)!.some((r) => r.i?.some((i) => i.s === faultId)));
       await h.runtime.supervisor.crashWorker(0);
       await waitFor('the game to be parked', () => h.runtime.supervisor.counters.actorsParked === 1, 60000);
-      await waitFor('the node to hold its partitions', () => h.runtime.isSettled());
       expect(h.runtime.supervisor.counters.workerRestarts, 'workers replaced').to.equal(4);
-      const stopped = h.collector.lastTick(gameId);
-      const others = games.filter((g) => g !== gameId);
-      const at = new Map(others.map((g) => [g, h.collector.lastTick(g)]));
-      await waitFor('the other games to tick on', () => others.every((g) => h.collector.isOver(g) || h.collector.lastTick(g) > at.get(g)! + 5));
-      const late = await h.runtime.submit(gameId, { k: 'turn', snakeId: 0, dir: 0, t: stopped + 2 });
-      const dead = await waitFor('an input for the parked game to be dead-lettered', async () =>
-        (await readDeadLetters(REDIS_URL, h.keys, PARTITIONS)).get(gameId, late));
-      expect(dead.error).to.match(/is parked, its state not rebuilt: its replay stopped its worker \(crashed or hung\) 3 times/);
+      const { error } = await expectParkedAlone(h, games, gameId);
+      expect(error).to.match(/is parked, its state not rebuilt: its replay stopped its worker \(crashed or hung\) 3 times/);
     } finally {
       rmSync(marker, { force: true });
       await stopHarness(h);
