@@ -12,8 +12,8 @@ export type RedisClient = Redis | Cluster;
 const COMMANDS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'commands');
 
 /**
- * The runtime's fenced commands and their key counts, each `commands/<name>-<number of keys>.lua`; `--@include x`
- * pulls in `commands/includes/x.lua`.
+ * The runtime's Lua commands (all fenced by the partition's epoch but the heartbeat) and their key counts, each
+ * `commands/<name>-<number of keys>.lua`; `--@include x` pulls in `commands/includes/x.lua`.
  */
 const COMMANDS = {
   acquire: 4,
