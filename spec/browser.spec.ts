@@ -4,7 +4,8 @@
 // guest when its host leaves; a spectator and a queued player put back where they were after a reload; the match
 // named over the countdown; boards of 40, 100 and 200 cells drawn legibly at 1280×800, and of 40 whole on a phone;
 // the game-over panel without "Leave game", and of 8 players on a phone; the private-game form's complaints under
-// its fields. Screenshots go to spec/artifacts/ for a person to look at.
+// its fields; names of twenty letters on the score board at 1280×720; a replay asked for too soon, or of no game.
+// Screenshots go to spec/artifacts/ for a person to look at.
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -58,6 +59,8 @@ describe('web client in a browser', function () {
   const pageErrors: string[] = [];
   /** what each page sent its node, decoded: what it asked for, and what it did not */
   const sent = new WeakMap<Page, ClientMessage[]>();
+  /** what each page logged in its console as an error (the browser's own lines included) */
+  const consoleErrors = new WeakMap<Page, string[]>();
 
   before(async () => {
     // The node serves web/dist as it finds it at start: build the page from this tree first.
@@ -80,6 +83,9 @@ describe('web client in a browser', function () {
     const context = await browser.newContext({ viewport, hasTouch });
     const page = await context.newPage();
     page.on('pageerror', (error) => pageErrors.push(`${name}: ${error.message}`));
+    const errors: string[] = [];
+    consoleErrors.set(page, errors);
+    page.on('console', (message) => { if (message.type() === 'error') errors.push(message.text()); });
     const messages: ClientMessage[] = [];
     sent.set(page, messages);
     page.on('websocket', (socket) => socket.on('framesent', ({ payload }) => {
@@ -234,6 +240,25 @@ describe('web client in a browser', function () {
     expect(ticks).to.match(new RegExp(`^${ends[0].tick} / ${ends[0].tick}$`));
     await host.screenshot({ path: `${ARTIFACTS}browser-replay.png` });
     for (const page of [host, guest, watcher]) await page.context().close();
+  });
+
+  it('says on the page that a game not over yet has no replay, and that an unknown one has none, with no error in the console', async () => {
+    const player = await open('replay_too_soon');
+    const { gameId } = await startAlone(player, { width: 100, height: 20, tickMs: 250 });
+    // a link to the replay of the game still being played
+    const viewer = await open('replay_early', undefined, `/#replay=${gameId}`);
+    const toast = viewer.getByTestId('toast');
+    await toast.filter({ hasText: `Game ${gameId} is not over yet` }).waitFor({ state: 'visible', timeout: 10_000 });
+    expect((await state(viewer)).screen).to.equal('lobby');
+    expect(consoleErrors.get(viewer), 'errors in the console').to.deep.equal([]);
+
+    // no game of that id: the node's 404 is the browser's to log ("Failed to load resource"), nothing else is
+    await viewer.getByTestId('watch-input').fill('no-such-game');
+    await viewer.getByTestId('replay-button').click();
+    await toast.filter({ hasText: 'There is no game no-such-game.' }).waitFor({ state: 'visible', timeout: 10_000 });
+    expect((await state(viewer)).screen).to.equal('lobby');
+    expect(consoleErrors.get(viewer)!.filter((line) => !line.startsWith('Failed to load resource')), 'errors in the console').to.deep.equal([]);
+    for (const page of [player, viewer]) await page.context().close();
   });
 
   it('tells the guest handed a private lobby by its departing host, who can then start it', async () => {
@@ -420,6 +445,44 @@ describe('web client in a browser', function () {
     await host.waitForFunction(() => document.querySelector('[data-testid=scoreboard] [data-snake="1"]')?.getAttribute('aria-pressed') === 'true',
       undefined, { timeout: 5_000 });
     for (const page of [host, ...guests]) await page.context().close();
+  });
+
+  it('shows whole names of twenty letters on the score board at 1280×720, and one too wide on hover, "(you)" in sight', async () => {
+    // twenty capitals in bold with "(you)" are wider than the panel; twenty ordinary letters are not
+    const host = await open('ABCDEFGHIJKLMNOPQRST', { width: 1280, height: 720 });
+    const code = await createPrivate(host, { players: 3, width: 60, height: 60, tickMs: 250 });
+    const others = ['snake_charmer_extra1', 'ffa_player_number_07'];
+    const guests = await Promise.all(others.map(async (name) => {
+      const guest = await SpecClient.connect(node.ws, name);
+      await guest.hello(name);
+      guest.send({ type: 'join', code });
+      await guest.next('lobby');
+      return guest;
+    }));
+    await lobbyPlayers(host, 3);
+    await host.getByTestId('start-button').click();
+    await until(host, 'the game to run', "s.screen === 'game' && s.tick >= 1");
+    const nameCell = (snakeId: number) => host.locator(`[data-testid=score-row][data-snake="${snakeId}"] td`).first();
+    const mine = nameCell(0);
+    // the whole name where a pointer finds it
+    expect(await mine.getAttribute('title')).to.equal('ABCDEFGHIJKLMNOPQRST (you)');
+    expect([await nameCell(1).getAttribute('title'), await nameCell(2).getAttribute('title')].sort()).to.deep.equal(others.sort());
+    /** The name's text: wider than its box (cut, with an ellipsis), and its box's right edge. */
+    const measure = (cell: typeof mine) => cell.locator('.name').evaluate((e) => ({
+      cut: e.scrollWidth > e.clientWidth, ellipsis: getComputedStyle(e).textOverflow === 'ellipsis', right: e.getBoundingClientRect().right,
+    }));
+    for (const snakeId of [1, 2]) expect((await measure(nameCell(snakeId))).cut, `snake ${snakeId}'s name cut short`).to.equal(false);
+    const own = await measure(mine);
+    expect([own.cut, own.ellipsis]).to.deep.equal([true, true]);
+    // "(you)" is not what gives way
+    const cell = (await mine.boundingBox())!;
+    const you = (await mine.locator('.tag').boundingBox())!;
+    expect(await mine.locator('.tag').textContent()).to.equal(' (you)');
+    expect(you.x).to.be.at.least(own.right - 1);
+    expect(you.x + you.width).to.be.at.most(cell.x + cell.width);
+    await host.screenshot({ path: `${ARTIFACTS}browser-scoreboard-names.png` });
+    for (const guest of guests) guest.close();
+    await host.context().close();
   });
 
   it('shows only the game-over panel\'s own way back to the lobby once the game is over', async () => {

@@ -10,7 +10,7 @@ import { Connection, socketUrl, type ConnectionStatus } from './connection.ts';
 import { GameSync, TurnIntent, type Frame } from './game-sync.ts';
 import { GameView, type BoardView } from './game-view.ts';
 import { bindSteering } from './input.ts';
-import { ReplayClock, ReplayPlayer, parseReplay, replayUrl } from './replay.ts';
+import { ReplayClock, ReplayPlayer, gameUrl, parseReplay, replayUrl } from './replay.ts';
 import { Screens, type ScreenName, type UiActions } from './screens.ts';
 import {
   describeQueue, leftGame, loadProfile, loadResume, matchCaption, overSummary, parseHash, playModeOf, playRequest, queueName,
@@ -564,41 +564,55 @@ function backToLobby(): void {
 }
 
 async function openReplay(gameId: string, justFinished: boolean): Promise<void> {
-  // The replay is written when the game ends, so right after the end it may take a moment to appear.
-  const tries = justFinished ? REPLAY_FETCH_TRIES : 1;
-  for (let attempt = 1; ; attempt++) {
-    let response: Response;
-    try {
-      response = await fetch(replayUrl(gameId), { headers: { accept: 'application/json' } });
-    } catch {
-      screens.toast('Could not reach the server for the replay.');
-      return;
-    }
-    if (response.status === 404 && attempt < tries) {
+  const response = await fetchReplay(gameId, justFinished ? REPLAY_FETCH_TRIES : 1);
+  if (response === null) return;
+  try {
+    const parsed = parseReplay(await response.json());
+    if (parsed.gameId === '') parsed.gameId = gameId;
+    const now = performance.now();
+    const player = new ReplayPlayer(parsed, now);
+    const clock = new ReplayClock(parsed.settings.tickMs);
+    const returnTo = screens.current === 'over' ? 'over' : 'lobby';
+    replay = { player, clock, returnTo };
+    watched = null;
+    screens.resetReplayControls();
+    screens.show('replay');
+    clock.play(now);
+  } catch (error) {
+    screens.toast(`The replay could not be read: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+/**
+ * The replay, or null once the player is told why not. A replay is stored as its game ends, so it is asked for
+ * only once the game's record is past `running`: the browser would log a 404 in the console as a failed request.
+ * Right after the end the record may take a moment to say so: it is asked `tries` times, a second apart.
+ */
+async function fetchReplay(gameId: string, tries: number): Promise<Response | null> {
+  const get = (url: string): Promise<Response> => fetch(url, { headers: { accept: 'application/json' } });
+  try {
+    for (let attempt = 1; ; attempt++) {
+      const game = await get(gameUrl(gameId));
+      if (!game.ok) {
+        screens.toast(game.status === 404 ? `There is no game ${gameId}.` : `The replay could not be loaded (HTTP ${game.status}).`);
+        return null;
+      }
+      const { status } = (await game.json()) as { status?: unknown };
+      if (status !== 'lobby' && status !== 'running') break;
+      if (attempt >= tries) {
+        screens.toast(`Game ${gameId} is not over yet: its replay can be watched once it ends.`);
+        return null;
+      }
       screens.toast('Waiting for the replay to be written…', 'info');
       await new Promise((resolve) => setTimeout(resolve, 1000));
-      continue;
     }
-    if (!response.ok) {
-      screens.toast(response.status === 404 ? `There is no replay of game ${gameId} (yet).` : `The replay could not be loaded (HTTP ${response.status}).`);
-      return;
-    }
-    try {
-      const parsed = parseReplay(await response.json());
-      if (parsed.gameId === '') parsed.gameId = gameId;
-      const now = performance.now();
-      const player = new ReplayPlayer(parsed, now);
-      const clock = new ReplayClock(parsed.settings.tickMs);
-      const returnTo = screens.current === 'over' ? 'over' : 'lobby';
-      replay = { player, clock, returnTo };
-      watched = null;
-      screens.resetReplayControls();
-      screens.show('replay');
-      clock.play(now);
-    } catch (error) {
-      screens.toast(`The replay could not be read: ${error instanceof Error ? error.message : String(error)}`);
-    }
-    return;
+    const response = await get(replayUrl(gameId));
+    if (response.ok) return response;
+    screens.toast(response.status === 404 ? `There is no replay of game ${gameId}.` : `The replay could not be loaded (HTTP ${response.status}).`);
+    return null;
+  } catch {
+    screens.toast('Could not reach the server for the replay.');
+    return null;
   }
 }
 

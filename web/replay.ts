@@ -121,9 +121,14 @@ export function parseReplay(json: unknown): Replay {
   };
 }
 
+/** Where a game's record is: its `status` says whether it is over, and so whether its replay can be there. */
+export function gameUrl(gameId: string): string {
+  return `/api/games/${encodeURIComponent(gameId)}`;
+}
+
 /** Where a replay's URL is. */
 export function replayUrl(gameId: string): string {
-  return `/api/games/${encodeURIComponent(gameId)}/replay?format=json`;
+  return `${gameUrl(gameId)}/replay?format=json`;
 }
 
 const KEYFRAME_EVERY = 100;

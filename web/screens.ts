@@ -387,8 +387,22 @@ export class Screens {
       const swatch = document.createElement('span');
       swatch.className = 'swatch';
       swatch.style.background = snakeColor(snake, teams);
-      name.append(swatch, snake.name + (snake.id === mySnakeId ? ' (you)' : '') + (teams ? ` · team ${snake.team + 1}` : ''));
-      name.title = snake.alive ? 'alive' : 'dead';
+      const label = document.createElement('span');
+      label.className = 'name';
+      label.textContent = snake.name;
+      const who = document.createElement('div');
+      who.className = 'who';
+      who.append(swatch, label);
+      const tag = (snake.id === mySnakeId ? ' (you)' : '') + (teams ? ` · team ${snake.team + 1}` : '');
+      if (tag !== '') {
+        const extra = document.createElement('span');
+        extra.className = 'tag';
+        extra.textContent = tag;
+        who.append(extra);
+      }
+      name.append(who);
+      // a name too long for the panel ends in an ellipsis: the whole of it shows on hover
+      name.title = snake.name + tag + (snake.alive ? '' : ' (out)');
       const score = document.createElement('td');
       score.textContent = String(snake.score);
       const length = document.createElement('td');
@@ -411,6 +425,8 @@ export class Screens {
         cell.textContent = text;
         row.append(cell);
       }
+      // the name's cell may cut it short (style.css): the whole of it on hover
+      row.cells[1].title = r.name;
       return row;
     }));
     byId<HTMLButtonElement>('play-again').hidden = !info.canPlayAgain;
