@@ -28,8 +28,14 @@ export class BusyBoard {
     this.id = new Uint8Array(buffer, 12, ID_BYTES);
   }
 
-  enter(phase: BusyPhase, partition: number, actorId: string): void {
-    this.header[2] = encoder.encodeInto(actorId, this.id).written;
+  /** An actor id as `enter` takes it: encoded once per actor, not at each of its ticks. */
+  static idOf(actorId: string): Uint8Array {
+    return encoder.encode(actorId).subarray(0, ID_BYTES);
+  }
+
+  enter(phase: BusyPhase, partition: number, actorId: Uint8Array): void {
+    this.id.set(actorId);
+    this.header[2] = actorId.length;
     this.header[1] = partition;
     this.header[0] = PHASES.indexOf(phase);
   }

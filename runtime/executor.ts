@@ -4,7 +4,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { ActorContext, ActorType, TickSchedule } from './actor.ts';
-import type { BusyBoard } from './busy-board.ts';
+import { BusyBoard } from './busy-board.ts';
 import { CheckpointWriter } from './checkpoint-writer.ts';
 import type { CheckpointStore } from './checkpoints.ts';
 import { applyRecord, fieldValue, JournalGapError, readOutbox, rebuildActor, ReplayError, tickGrid } from './journal.ts';
@@ -101,8 +101,6 @@ class HostedActor {
   tickFailures = 0;
   /** its tick, with no input before it, stopped its worker (see BusyBoard) this many times; at maxFailures it is ended as failed too */
   tickStops = 0;
-  /** a tick of it stopped a worker (counted in Redis until one goes through) */
-  stoppedInTick = false;
   /**
    * A tick threw after inputs handled in the same cycle: those inputs are suspects. The next tick runs without
    * them ('alone'): if it throws too, the tick is at fault and counts in tickFailures. If it does not, the suspects
@@ -115,6 +113,8 @@ class HostedActor {
   finished = false;
   /** a number from the id that spreads the actors' periodic checkpoints evenly over the ticks */
   readonly spread: number;
+  /** the id as the worker's BusyBoard takes it */
+  readonly busyId: Uint8Array;
   /** with verifyReplays: the records committed since `base`, and how many checkpoints were taken */
   sinceBase: JournalRecord[] | null = null;
   checkpoints = 0;
@@ -123,6 +123,7 @@ class HostedActor {
     let h = 0x811c9dc5;
     for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
     this.spread = Math.imul(h, 0x9e3779b1) >>> 8;
+    this.busyId = BusyBoard.idOf(id);
   }
 }
 
@@ -223,6 +224,8 @@ export class PartitionExecutor {
    * with the fixed or missing actor code) tries again. The rest of the partition goes on.
    */
   private readonly parked = new Map<string, { reason: string; floor: string | null }>();
+  /** actors a tick of which stopped a worker, counted in Redis until one of their ticks goes through */
+  private readonly tickStopped = new Set<HostedActor>();
   readonly stats: ExecutorStats;
   /** this partition's tick grid (see tickGrid) */
   private readonly align: ActorContext['align'];
@@ -299,7 +302,7 @@ export class PartitionExecutor {
         continue;
       }
       const actor = new HostedActor(checkpoint.actorId, type);
-      this.busy.enter('replay', this.partition, actor.id);
+      this.busy.enter('replay', this.partition, actor.busyId);
       try {
         actor.state = type.decode(checkpoint.state);
       } catch (err) {
@@ -333,7 +336,7 @@ export class PartitionExecutor {
           this.park(actor.id, `its journal jumps from record ${actor.seq} to ${record.n}`, floor);
           continue;
         }
-        this.busy.enter('replay', this.partition, actor.id);
+        this.busy.enter('replay', this.partition, actor.busyId);
         try {
           actor.state = applyRecord(actor.type, actor.state, record, this.align);
         } catch (err) {
@@ -355,11 +358,12 @@ export class PartitionExecutor {
     // which the first row at this epoch overrides; and trimming stays behind what this owner's checkpoints cover.
     const replayed: string[] = [];
     for (const [key, n] of stops) {
-      const [phase, actorId] = [key.slice(0, key.indexOf(':')), key.slice(key.indexOf(':') + 1)];
-      const actor = this.actors.get(actorId);
+      const colon = key.indexOf(':');
+      const phase = key.slice(0, colon);
+      const actor = this.actors.get(key.slice(colon + 1));
       if (!actor) continue;
       if (phase === 'replay') replayed.push(key);
-      else actor.stoppedInTick = true;
+      else this.tickStopped.add(actor);
       if (phase === 'tick') actor.tickStops = n;
     }
     if (replayed.length > 0) await this.redis.hdel(this.keys.actorStops(this.partition), ...replayed);
@@ -373,7 +377,7 @@ export class PartitionExecutor {
     // HostedActor.probe), so a stop then is the tick's own; the inputs, counted, follow as usual (a struck one alone,
     // in a cycle where its actor ticks)
     for (const actor of this.actors.values()) {
-      if (!actor.stoppedInTick || actor.probe !== null || actor.tickStops >= this.config.maxFailures) continue;
+      if (!this.tickStopped.has(actor) || actor.probe !== null || actor.tickStops >= this.config.maxFailures) continue;
       actor.probe = 'alone';
       actor.suspects = 0;
     }
@@ -574,7 +578,7 @@ export class PartitionExecutor {
         }
         if (actor.restarting !== null || actor.finished) continue;
         if (actor.nextDue === null || actor.nextDue <= now + 1 || actor.tickFailures >= this.config.maxFailures || actor.tickStops >= this.config.maxFailures) {
-          this.busy.enter(drafts.get(actor.id)?.consumed.length ? 'tick-after-inputs' : 'tick', this.partition, actor.id);
+          this.busy.enter(drafts.get(actor.id)?.consumed.length ? 'tick-after-inputs' : 'tick', this.partition, actor.busyId);
           this.tickIfDue(actor, drafts, now);
           this.busy.leave();
         }
@@ -871,6 +875,8 @@ export class PartitionExecutor {
 
   /** Parks an actor (see `parked`). */
   private park(actorId: string, reason: string, floor: string | null): void {
+    const actor = this.actors.get(actorId);
+    if (actor) this.tickStopped.delete(actor);
     this.actors.delete(actorId);
     this.parked.set(actorId, { reason, floor });
     this.emit({ kind: 'actor-parked', partition: this.partition, actorId, reason });
@@ -960,26 +966,34 @@ export class PartitionExecutor {
       actor.seq = record.n;
       actor.firstUncoveredId ??= outboxId;
       actor.lastRecordId = outboxId;
-      if (actor.finished) this.finished.add(actor.id);
+      if (actor.finished) {
+        this.finished.add(actor.id);
+        this.tickStopped.delete(actor);
+      }
       if (this.failures.size > 0) for (const entry of consumed) this.failures.delete(entry.id);
       if (this.counted.size > 0) for (const entry of consumed) this.settle(entry.id);
       if (this.config.verifyReplays > 0) (actor.sinceBase ??= []).push(record);
     }
-    const ticked = drafts.filter((d) => d.actor.stoppedInTick && d.record.t !== undefined);
-    if (ticked.length > 0) {
-      for (const { actor } of ticked) {
-        actor.tickStops = 0;
-        actor.stoppedInTick = false;
-      }
-      await this.redis.hdel(this.keys.actorStops(this.partition), ...ticked.flatMap((d) => [`tick:${d.actor.id}`, `tick-after-inputs:${d.actor.id}`]))
-        .catch((err: unknown) => this.log.warn({ err: errorText(err), partition: this.partition }, 'could not clear the worker stops of actors that ticked again'));
-    }
+    if (this.tickStopped.size > 0) await this.clearTickStops(drafts);
     for (const { actor, record } of drafts) {
       if (actor.finished || record.c !== undefined || !actor.base || this.checkpointDue(actor, record.t ?? actor.type.tickOf(actor.state))) {
         this.takeCheckpoint(actor);
       }
       if (actor.finished) await this.dropQueue(actor);
     }
+  }
+
+  /** Actors a tick of which stopped a worker and that ticked now: their counts in Redis are cleared. */
+  private async clearTickStops(drafts: readonly Draft[]): Promise<void> {
+    const fields: string[] = [];
+    for (const { actor, record } of drafts) {
+      if (record.t === undefined || !this.tickStopped.delete(actor)) continue;
+      actor.tickStops = 0;
+      fields.push(`tick:${actor.id}`, `tick-after-inputs:${actor.id}`);
+    }
+    if (fields.length === 0) return;
+    await this.redis.hdel(this.keys.actorStops(this.partition), ...fields)
+      .catch((err: unknown) => this.log.warn({ err: errorText(err), partition: this.partition }, 'could not clear the worker stops of actors that ticked again'));
   }
 
   /**

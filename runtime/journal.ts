@@ -1,7 +1,7 @@
 // Reading and replaying the journal (the outbox): how an actor is rebuilt from a checkpoint, and how a reader
 // keeps an exact replica of an actor.
 import type { ActorContext, ActorType } from './actor.ts';
-import type { BusyBoard } from './busy-board.ts';
+import { BusyBoard } from './busy-board.ts';
 import type { Keys } from './keys.ts';
 import { decodeBatch, type JournalBatch, type JournalRecord } from './records.ts';
 import type { RedisClient } from './redis.ts';
@@ -112,11 +112,12 @@ export async function rebuildActor<S>(
   let state = base.state;
   let seq = base.seq;
   let lastInput = '';
+  const busyId = busy ? BusyBoard.idOf(actorId) : null;
   for await (const entry of readOutbox(redis, keys, partition, base.outboxId, 200, fromMs)) {
     for (const record of entry.batch.records) {
       if (record.a !== actorId || record.n <= seq) continue;
       if (record.n !== seq + 1) throw new JournalGapError(actorId, seq, record.n);
-      busy?.enter('replay', partition, actorId);
+      if (busyId) busy!.enter('replay', partition, busyId);
       try {
         state = applyRecord(type, state, record, align);
       } catch (err) {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
-import { Keys } from '../runtime/keys.ts';
+import { Keys, OWNER_GROUP } from '../runtime/keys.ts';
 import { Runtime, type RuntimeOptions } from '../runtime/runtime.ts';
 import { createLogger } from '../runtime/log.ts';
 import { runCommand, connectRedis } from '../runtime/redis.ts';
@@ -75,6 +75,17 @@ async function storedCheckpoint(h: Harness, gameId: string): Promise<Checkpoint>
 async function verifyAll(h: Harness): Promise<number> {
   await h.driver.stopTurning();
   await waitFor('every game to finish', () => h.driver.allOver(), 60000);
+  // a finished game's queued inputs are dead-lettered just after its last record is committed
+  const redis = connectRedis(REDIS_URL);
+  try {
+    await waitFor('every input to be applied or dead-lettered', async () => {
+      const pending = await Promise.all(Array.from({ length: PARTITIONS }, (_, p) =>
+        redis.xpending(h.keys.inbox(p), OWNER_GROUP).catch(() => [0]) as Promise<unknown[]>));
+      return pending.every((summary) => Number(summary[0]) === 0);
+    });
+  } finally {
+    redis.disconnect();
+  }
   const dead = await readDeadLetters(REDIS_URL, h.keys, PARTITIONS);
   let ticks = 0;
   for (const gameId of h.driver.games) {
