@@ -2,7 +2,7 @@
 // reads every frame a client sends through `decodeClientMessage` and acts only on what it returns.
 import {
   FieldProblem, Fields, MAX_FRAME_BYTES, MAX_FRAME_DEPTH, decodeMessage, fieldName, isPlainMap, packFrame,
-  type DecodeResult, type MessageSet,
+  type DecodeResult, type MessageSet, type Rid,
 } from './codec.ts';
 import { validateSettings, type Settings } from './settings.ts';
 
@@ -52,7 +52,7 @@ export const MAX_GAME_ID_CHARS = 64;
 
 /** Any request may carry a numeric `rid`; the reply or error to it carries the same `rid`. */
 interface Request {
-  rid?: number;
+  rid?: Rid;
 }
 
 export interface HelloMessage extends Request {

@@ -12,13 +12,19 @@ export const MAX_FRAME_BYTES = 16 * 1024;
  */
 export const MAX_FRAME_DEPTH = 16;
 
+/**
+ * A request's `rid` as the client sent it: a number, or a 64-bit integer beyond 2^53 (a BigInt), which a number
+ * would round (18446744073709551615 came back as 18446744073709552000). Replies carry it back unchanged.
+ */
+export type Rid = number | bigint;
+
 /** What was wrong with a frame. `path` names the field (`turn.dir`, `settings.width`), or is '' for the whole frame. */
 export interface DecodeError {
   code: 'bad_message';
   path: string;
   message: string;
   /** the request's `rid`, when the frame could be read far enough to find a valid one */
-  rid?: number;
+  rid?: Rid;
 }
 
 export type DecodeResult<T> = { ok: true; message: T } | { ok: false; error: DecodeError };
@@ -41,11 +47,13 @@ const packOptions: Options & { skipValues: unknown[] } = {
 const packr = new Packr(packOptions);
 
 // Safe for untrusted bytes once `checkFrame` passed them: maps become plain objects (msgpackr renames a
-// `__proto__` key), 64-bit integers become numbers (the validators reject unsafe ones), no structured clone.
+// `__proto__` key), 64-bit integers become numbers, or BigInts beyond 2^53 (kept exact for a `rid`; every other
+// field's validator refuses them), no structured clone.
 const unpackr = new Unpackr({
   useRecords: false,
   mapsAsObjects: true,
-  int64AsType: 'number',
+  // msgpackr 2.1 reads 'auto' (number while safe, else BigInt) but its types do not list it yet
+  int64AsType: 'auto' as Options['int64AsType'],
   structuredClone: false,
   sequential: false,
 });
@@ -337,14 +345,14 @@ export interface MessageSet<T> {
  * then `type`, then the type's fields. The decoder builds a fresh object from the fields it knows, so fields a
  * later version adds are ignored and never copied.
  */
-export function decodeMessage<T extends { rid?: number }>(input: unknown, set: MessageSet<T>): DecodeResult<T> {
+export function decodeMessage<T extends { rid?: Rid }>(input: unknown, set: MessageSet<T>): DecodeResult<T> {
   const frame = unpackFrame(input, set.limits);
   if (!frame.ok) return failure('', frame.message);
   const raw = frame.value;
   if (!isPlainMap(raw)) return failure('', `${set.what} must be a msgpack map with a string field "type"`);
   const fields = new Fields(raw, '');
   const ridValue = fields.get('rid');
-  const rid = typeof ridValue === 'number' && Number.isFinite(ridValue) ? ridValue : undefined;
+  const rid = (typeof ridValue === 'number' && Number.isFinite(ridValue)) || typeof ridValue === 'bigint' ? ridValue : undefined;
   const type = fields.get('type');
   if (typeof type !== 'string') {
     return failure('type', `type must be a string naming the ${set.what} (one of ${[...set.decoders.keys()].join(', ')})`, rid);
@@ -363,7 +371,7 @@ export function decodeMessage<T extends { rid?: number }>(input: unknown, set: M
   }
 }
 
-function failure(path: string, message: string, rid?: number): { ok: false; error: DecodeError } {
+function failure(path: string, message: string, rid?: Rid): { ok: false; error: DecodeError } {
   const error: DecodeError = { code: 'bad_message', path, message };
   if (rid !== undefined) error.rid = rid;
   return { ok: false, error };

@@ -20,7 +20,7 @@ export const COUNTDOWN_MS = { multiplayer: 1500, solo: 500 } as const;
 export const TOKEN_TTL_MS = 24 * 60 * 60 * 1000;
 
 export {
-  MAX_FRAME_DEPTH, checkFrame, type DecodeError, type DecodeResult,
+  MAX_FRAME_DEPTH, checkFrame, type DecodeError, type DecodeResult, type Rid,
 } from './codec.ts';
 export * from './client-messages.ts';
 export * from './server-messages.ts';

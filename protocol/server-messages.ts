@@ -1,7 +1,7 @@
 // Messages from a node to a client (PROTOCOL.md "Messages from the node"). The node encodes them; bots, specs and
 // the browser decode them with a lighter check than the client side gets: the required fields and their types.
 import {
-  Fields, MAX_FRAME_DEPTH, decodeMessage, packFrame, reject, type DecodeResult, type MessageSet,
+  Fields, MAX_FRAME_DEPTH, decodeMessage, packFrame, reject, type DecodeResult, type MessageSet, type Rid,
 } from './codec.ts';
 import {
   QUEUE_MODES, type DirectionCode, type QueueMode,
@@ -20,7 +20,7 @@ export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /** A reply to a request carries the request's `rid`. */
 interface Reply {
-  rid?: number;
+  rid?: Rid;
 }
 
 /** A cell `[x, y]`. */
@@ -178,7 +178,7 @@ export type ServerMessage =
 export type ServerMessageType = ServerMessage['type'];
 
 /** An `error` message, with the `rid` of the request it answers when there is one. */
-export function errorMessage(code: ErrorCode, message: string, rid?: number): ErrorMessage {
+export function errorMessage(code: ErrorCode, message: string, rid?: Rid): ErrorMessage {
   const error: ErrorMessage = { type: 'error', code, message };
   if (rid !== undefined) error.rid = rid;
   return error;

@@ -418,6 +418,27 @@ describe('a SnakeTron node over WebSockets', function () {
     expect(first.received.filter((m) => m.type === 'snapshot' || (m.type === 'lobby' && m.players.length === 1))).to.deep.equal([]);
   });
 
+  it('takes a player out of a lobby before its left: a welcome and a rejoin right after it find no seat', async () => {
+    const host = await connect('stayer', 'stayer');
+    host.send({ type: 'create', settings: { players: 2 } });
+    const lobby = await host.next('lobby');
+    for (let round = 0; round < 5; round++) {
+      const leaver = await connect(`leaver-${round}`, `leaver-${round}`);
+      const token = leaver.received.find((m) => m.type === 'welcome')!.token as string;
+      leaver.send({ type: 'join', code: lobby.code });
+      await leaver.next('lobby');
+      leaver.send({ type: 'leave', rid: 1 });
+      expect(await leaver.next('left')).to.include({ gameId: lobby.gameId, rid: 1 });
+      const again = await connect(`leaver-${round}-again`);
+      expect((await again.hello(undefined, token)).game).to.equal(null);
+      again.send({ type: 'rejoin', gameId: lobby.gameId, rid: 2 });
+      expect(await again.next('error')).to.include({ code: 'forbidden', rid: 2 });
+    }
+    // the host heard of each join and each leave, in order
+    await waitFor('the host to hear of every join and leave', async () => host.all('lobby').length === 11);
+    expect(host.all('lobby').map((l) => l.players.length)).to.deep.equal([1, 2, 1, 2, 1, 2, 1, 2, 1, 2, 1]);
+  });
+
   it('names in welcome the unfinished game a player plays in, however long ago it was made', async () => {
     const host = await connect('old-host', 'oldhost');
     host.send({ type: 'create' });
@@ -741,6 +762,16 @@ describe('a SnakeTron node over WebSockets', function () {
     expect((await rude.next('error')).code).to.equal('forbidden');
     rude.send({ type: 'watch', gameId: 'no-such-game' });
     expect((await rude.next('error')).code).to.equal('not_found');
+    // an id no game can have (Postgres text holds no NUL) is unknown too, not a failure of the node
+    for (const type of ['watch', 'rejoin'] as const) {
+      rude.send({ type, gameId: 'g\u0000x', rid: 7 });
+      expect(await rude.next('error')).to.deep.include({ code: 'not_found', rid: 7 });
+    }
+    // a rid is given back as sent, also a 64-bit one that a JavaScript number would round
+    rude.sendRaw(encode({ type: 'ping', c: 1, rid: 2n ** 64n - 1n }));
+    expect((await rude.next('pong')).rid).to.equal(2n ** 64n - 1n);
+    rude.sendRaw(encode({ type: 'turn', dir: 'up', seq: 2n ** 63n - 1n, rid: -(2n ** 63n) }));
+    expect(await rude.next('error')).to.deep.include({ code: 'bad_message', rid: -(2n ** 63n) });
     // a spectator may not turn anyone's snake
     rude.send({ type: 'watch', gameId: snap.gameId });
     await rude.next('snapshot');

@@ -3,7 +3,7 @@
 // authority on everything; this file decides what to ask it for and what to show.
 import { DIR_NAMES, type Dir } from '../protocol/engine.ts';
 import type {
-  ErrorMessage, HelloMessage, LobbyMessage, MatchMessage, OutgoingClientMessage, OverMessage, ServerMessage, SnapshotMessage,
+  ErrorMessage, HelloMessage, LobbyMessage, MatchMessage, OutgoingClientMessage, OverMessage, Rid, ServerMessage, SnapshotMessage,
   TickMessage, WelcomeMessage,
 } from '../protocol/messages.ts';
 import { Connection, socketUrl, type ConnectionStatus } from './connection.ts';
@@ -99,7 +99,7 @@ let matched: MatchMessage | null = null;
 let matchNotice: { gameId: string; text: string; until: number } | null = null;
 /** said in the private lobby to a player who was handed it when its host left */
 let hostNotice: { gameId: string; text: string } | null = null;
-const pending = new Map<number, Pending>();
+const pending = new Map<Rid, Pending>();
 
 let replay: { player: ReplayPlayer; clock: ReplayClock; returnTo: ScreenName } | null = null;
 /** the snake a viewer chose to follow from the score board (a spectator, a player who is out, a replay), if any */

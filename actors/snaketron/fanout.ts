@@ -2,7 +2,7 @@
 // keeps an exact replica of each, checkpoint + journal stepped with the game's own code, wherever the game runs),
 // so a client that joins or rejoins gets a snapshot consistent with the ticks that follow. Each client gets only
 // its games' messages.
-import { encodeServerMessage, type ServerMessage, type SnapshotMessage, type SnapshotState } from '../../protocol/messages.ts';
+import { encodeServerMessage, type Rid, type ServerMessage, type SnapshotMessage, type SnapshotState } from '../../protocol/messages.ts';
 import type { ActorType } from '../../runtime/actor.ts';
 import { Follower, type Replica } from '../../runtime/follower.ts';
 import { LatencyHistogram } from '../../runtime/histogram.ts';
@@ -21,7 +21,7 @@ export interface Subscriber {
   readonly id: number;
   send(message: ServerMessage, encoded?: Uint8Array): boolean;
   /** The game applied this client's join without seating it (full, or started meanwhile): it no longer follows the game. */
-  refused(gameId: string, code: 'full' | 'bad_state', message: string, rid: number | undefined): void;
+  refused(gameId: string, code: 'full' | 'bad_state', message: string, rid: Rid | undefined): void;
   /** The player's seat in the game's lobby is gone (its user left on another connection): it no longer follows the game. */
   unseated(gameId: string): void;
 }
@@ -54,7 +54,7 @@ export interface WatchOptions {
  * answers any of them; a `lobby` answers all but start, and a player's only once the lobby seats it.
  */
 export interface PendingReply {
-  rid: number;
+  rid: Rid;
   lobbyAnswers: boolean;
 }
 

@@ -3,7 +3,7 @@
 import {
   BAD_MESSAGES_PER_10S, COUNTDOWN_MS, decodeClientMessage, directionCode, MAX_QUEUED_TURNS, MAX_TURN_AHEAD,
   encodeServerMessage, PROTOCOL_VERSION, RATE_LIMIT_PER_S, requestedSettings, type ClientMessage, type ErrorCode, type QueueMode,
-  type ServerMessage,
+  type Rid, type ServerMessage,
 } from '../../protocol/messages.ts';
 import { defaultSettings, SettingsError, type Settings } from '../../protocol/settings.ts';
 import type { Logger } from '../../runtime/log.ts';
@@ -116,11 +116,11 @@ export class Session implements Subscriber {
     return true;
   }
 
-  private reply(message: ServerMessage, rid: number | undefined): void {
+  private reply(message: ServerMessage, rid: Rid | undefined): void {
     this.transmit(rid === undefined ? message : { ...message, rid }, undefined, true);
   }
 
-  private error(code: ErrorCode, message: string, rid?: number): void {
+  private error(code: ErrorCode, message: string, rid?: Rid): void {
     this.reply({ type: 'error', code, message }, rid);
   }
 
@@ -173,7 +173,7 @@ export class Session implements Subscriber {
     return true;
   }
 
-  private bad(message: string, rid?: number): void {
+  private bad(message: string, rid?: Rid): void {
     const now = Date.now();
     this.badTimes.push(now);
     while (this.badTimes.length > 0 && now - this.badTimes[0] > BAD_WINDOW_MS) this.badTimes.shift();
@@ -226,7 +226,7 @@ export class Session implements Subscriber {
     }
   }
 
-  private async hello(token: string | undefined, name: string | undefined, v: number, rid?: number): Promise<void> {
+  private async hello(token: string | undefined, name: string | undefined, v: number, rid?: Rid): Promise<void> {
     if (v !== PROTOCOL_VERSION) throw new ProtocolError('bad_message', `hello.v must be ${PROTOCOL_VERSION}`);
     let user: { userId: string; name: string };
     if (token !== undefined) {
@@ -269,7 +269,7 @@ export class Session implements Subscriber {
     }
   }
 
-  private async queue(mode: QueueMode, size: number, rid?: number): Promise<void> {
+  private async queue(mode: QueueMode, size: number, rid?: Rid): Promise<void> {
     this.requireLobby('queue');
     const user = this.user!;
     const ticket: Ticket = { id: newTicketId(), userId: user.userId, name: user.name, node: this.ctx.nodeId, mode, size };
@@ -281,7 +281,7 @@ export class Session implements Subscriber {
     await this.ctx.matchQueue(mode, size).catch((err: unknown) => this.ctx.log.warn({ err: String(err), mode }, 'matchmaking after a queue failed'));
   }
 
-  private async unqueue(rid?: number): Promise<void> {
+  private async unqueue(rid?: Rid): Promise<void> {
     if (this.state.kind !== 'queued') throw new ProtocolError('bad_state', `unqueue needs a queued session (you are ${describe(this.state)})`);
     await this.leaveQueue();
     this.reply({ type: 'unqueued' }, rid);
@@ -330,7 +330,7 @@ export class Session implements Subscriber {
 
   // solo, create, join, start, watch and rejoin are answered by what the game sends (snapshot or lobby), which
   // then carries the request's rid
-  private async solo(settings: Settings, rid?: number): Promise<void> {
+  private async solo(settings: Settings, rid?: Rid): Promise<void> {
     this.requireLobby('solo');
     const gameId = newGameId();
     const user = this.user!;
@@ -338,7 +338,7 @@ export class Session implements Subscriber {
     await this.follow(gameId, createdId, rid);
   }
 
-  private async createLobby(settings: Settings, rid?: number): Promise<void> {
+  private async createLobby(settings: Settings, rid?: Rid): Promise<void> {
     this.requireLobby('create');
     const gameId = newGameId();
     const user = this.user!;
@@ -347,7 +347,7 @@ export class Session implements Subscriber {
     await this.ctx.absences.entered(gameId, user.userId, this.ctx.nodeId, this.enteredAt);
   }
 
-  private async join(code: string, rid?: number): Promise<void> {
+  private async join(code: string, rid?: Rid): Promise<void> {
     this.requireLobby('join');
     const gameId = await this.ctx.games.byCode(code);
     const state = gameId ? await this.ctx.fanout.replica(gameId) : undefined;
@@ -369,7 +369,7 @@ export class Session implements Subscriber {
   }
 
   /** The game did not seat this client's join (see Subscriber.refused): back to the lobby state. */
-  refused(gameId: string, code: 'full' | 'bad_state', message: string, rid: number | undefined): void {
+  refused(gameId: string, code: 'full' | 'bad_state', message: string, rid: Rid | undefined): void {
     if (this.state.kind !== 'game' || this.state.gameId !== gameId) return;
     this.state = { kind: 'lobby' };
     this.error(code, message, rid);
@@ -382,7 +382,7 @@ export class Session implements Subscriber {
     this.reply({ type: 'left', gameId }, undefined);
   }
 
-  private async start(rid?: number): Promise<void> {
+  private async start(rid?: Rid): Promise<void> {
     const state = await this.currentGame();
     if (!state || this.state.kind !== 'game' || state.phase !== 'lobby') {
       throw new ProtocolError('bad_state', 'start needs a private game that has not started');
@@ -402,7 +402,7 @@ export class Session implements Subscriber {
   }
 
   /** Plays a game this session just created. */
-  private async follow(gameId: string, createdId: string, rid?: number): Promise<void> {
+  private async follow(gameId: string, createdId: string, rid?: Rid): Promise<void> {
     this.state = { kind: 'game', gameId, role: 'player' };
     this.enteredAt = Date.now();
     this.behind = { gameId, inputId: null };
@@ -411,9 +411,10 @@ export class Session implements Subscriber {
   }
 
   /** watch (spectator) or rejoin (player) a game that exists. */
-  private async enter(gameId: string, role: Role, rid?: number): Promise<void> {
+  private async enter(gameId: string, role: Role, rid?: Rid): Promise<void> {
     this.requireLobby(role === 'player' ? 'rejoin' : 'watch');
-    const state = await this.ctx.fanout.replica(gameId);
+    // Postgres text holds no NUL, so an id with one names no game (asked of storage, it was an internal error)
+    const state = gameId.includes('\0') ? undefined : await this.ctx.fanout.replica(gameId);
     if (!state) throw new ProtocolError('not_found', `no game ${gameId}`);
     if (role === 'player' && !state.seats.some((s) => s.userId === this.user!.userId)) {
       throw new ProtocolError('forbidden', `you are not a player of game ${gameId}; watch it instead`);
@@ -438,7 +439,7 @@ export class Session implements Subscriber {
     return this.ctx.fanout.replica(this.state.gameId);
   }
 
-  private async turn(dir: Parameters<typeof directionCode>[0], seq: number, t: number | undefined, rid?: number): Promise<void> {
+  private async turn(dir: Parameters<typeof directionCode>[0], seq: number, t: number | undefined, rid?: Rid): Promise<void> {
     if (this.state.kind !== 'game' || this.state.role !== 'player') {
       throw new ProtocolError('bad_state', `turn needs a game you play in (you are ${describe(this.state)})`);
     }
@@ -464,7 +465,7 @@ export class Session implements Subscriber {
     this.reply({ type: 'ack', seq, t: t ?? wanted }, rid);
   }
 
-  private async leave(rid?: number): Promise<void> {
+  private async leave(rid?: Rid): Promise<void> {
     const state = this.state;
     switch (state.kind) {
       case 'queued':
@@ -473,11 +474,13 @@ export class Session implements Subscriber {
         return;
       case 'game': {
         const replica = await this.ctx.fanout.replica(state.gameId);
-        if (replica?.phase === 'lobby' && state.role === 'player') {
-          await this.ctx.producer.submit(state.gameId, { k: 'leave', userId: this.user!.userId });
-        }
+        const leaving = replica?.phase === 'lobby' && state.role === 'player'
+          ? await this.ctx.producer.submit(state.gameId, { k: 'leave', userId: this.user!.userId })
+          : null;
         this.ctx.fanout.unwatch(state.gameId, this);
         this.state = { kind: 'lobby' };
+        // left once the game has given up the seat: a welcome or rejoin right after it found the player still seated
+        if (leaving !== null) await this.ctx.fanout.caughtUp(state.gameId, leaving, CATCH_UP_MS);
         this.reply({ type: 'left', gameId: state.gameId }, rid);
         return;
       }
@@ -537,7 +540,7 @@ export class Session implements Subscriber {
 }
 
 /** The answer a request with this rid is owed (none without a rid); `lobbyAnswers`: a lobby message answers it. */
-function pending(rid: number | undefined, lobbyAnswers: boolean): PendingReply | null {
+function pending(rid: Rid | undefined, lobbyAnswers: boolean): PendingReply | null {
   return rid === undefined ? null : { rid, lobbyAnswers };
 }
 
