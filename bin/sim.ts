@@ -49,6 +49,8 @@ function main(argv: string[]): number {
   } catch (error) {
     throw new ScenarioError('input', `cannot read ${file === '-' ? 'standard input' : file}: ${(error as Error).message}`);
   }
+  // an editor on Windows may start the file with a byte-order mark, which JSON.parse refuses
+  if (text.startsWith('\uFEFF')) text = text.slice(1);
   if (text.trim() === '') throw new ScenarioError('input', `${file === '-' ? 'standard input' : file} is empty: give a scenario as JSON`);
   let input: unknown;
   try {

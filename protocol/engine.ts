@@ -9,7 +9,7 @@
 
 import { FNV_OFFSET, fnv1aWord } from './hash.ts';
 import { mulberry32Advance, mulberry32Next, mulberry32Output } from './rng.ts';
-import { MODES, validateSettings, type Settings } from './settings.ts';
+import { MODES, playersOf, validateSettings, type Settings } from './settings.ts';
 
 export { mulberry32Next };
 
@@ -880,11 +880,17 @@ export function parseScenario(input: unknown): Scenario {
   }
 
   let players = settings.players;
+  const declared = (given.settings as Record<string, unknown>).players;
+  const range = playersOf(settings.mode);
+  // GAME.md fixes how many play solo, duel and teams; an ffa or custom scenario has to say (the queue's ffa
+  // default of 4 is PROTOCOL.md's, not the rules')
+  if (given.players === undefined && declared === undefined && range.min !== range.max) {
+    fail('players', `is required for mode ${settings.mode}: the number of snakes, ${range.min} to ${range.max}`);
+  }
   if (given.players !== undefined) {
     if (typeof given.players !== 'number' || !Number.isInteger(given.players)) fail('players', 'must be an integer');
     const forMode = validateSettings({ mode: settings.mode, players: given.players }, 'scenario');
     if (!forMode.ok) fail('players', `${forMode.error.message.replace(/^scenario\.players /, '')} for mode ${settings.mode}`);
-    const declared = (given.settings as Record<string, unknown>).players;
     if (declared !== undefined && declared !== given.players) {
       fail('players', `(${String(given.players)}) differs from settings.players (${String(declared)})`);
     }
@@ -908,10 +914,10 @@ export function parseScenario(input: unknown): Scenario {
     });
   }
 
-  // any integer: the run is bounded anyway, since once the turns run out every snake meets a wall within a
-  // grid's width or height; one below 1 runs no step ("while tick < maxTicks")
+  // any integer, also one beyond 2^53 (a tool's "no limit"): the run is bounded anyway, since once the turns run
+  // out every snake meets a wall within a grid's width or height; one below 1 runs no step ("while tick < maxTicks")
   const maxTicks = given.maxTicks;
-  if (typeof maxTicks !== 'number' || !Number.isSafeInteger(maxTicks)) fail('maxTicks', 'must be an integer');
+  if (typeof maxTicks !== 'number' || !Number.isInteger(maxTicks)) fail('maxTicks', 'must be an integer');
   return { settings: { ...settings, players }, seed: seed as number, players, turns, maxTicks: maxTicks as number };
 }
 

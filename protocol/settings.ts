@@ -33,6 +33,11 @@ const PLAYERS: Readonly<Record<Mode, { min: number; max: number; default: number
   custom: { min: 1, max: 8, default: 2 },
 };
 
+/** How many players a game of this mode has: one number for solo, duel and teams, a range for ffa and custom. */
+export function playersOf(mode: Mode): { min: number; max: number } {
+  return { min: PLAYERS[mode].min, max: PLAYERS[mode].max };
+}
+
 export function defaultSettings(mode: Mode): Settings {
   return {
     mode,

@@ -373,6 +373,8 @@ describe('engine', () => {
       ['a turn for a missing snake', { ...base, turns: [[1, 2, 'up']] }, 'turns[0][1]'],
       ['an unknown direction', { ...base, turns: [[1, 0, 'north']] }, 'turns[0][2]'],
       ['a missing maxTicks', { ...base, maxTicks: undefined }, 'maxTicks'],
+      ['an ffa without its number of players', { ...base, settings: { mode: 'ffa' }, players: undefined }, 'players'],
+      ['a custom game without its number of players', { ...base, settings: { mode: 'custom' }, players: undefined }, 'players'],
     ];
     for (const [what, scenario, path] of cases) {
       it(`rejects ${what}, naming ${path}`, () => {
@@ -393,11 +395,18 @@ describe('engine', () => {
     it('runs until the game ends whatever maxTicks allows beyond that, and runs no step when it is below 1', () => {
       const ended = runScenario({ ...base, maxTicks: 1e12 });
       expect(ended.status).to.equal('complete');
+      // beyond 2^53 too, a tool's "no limit"
+      expect(runScenario({ ...base, maxTicks: 1e18 })).to.deep.equal(ended);
       expect(ended.hashes).to.have.length(ended.tick + 1);
       const none = runScenario({ ...base, maxTicks: -5 });
       expect(none.tick).to.equal(0);
       expect(none.hashes).to.have.length(1);
       expect(() => runScenario({ ...base, maxTicks: 2.5 })).to.throw(ScenarioError, /^maxTicks/);
+    });
+    it('takes the number of players from the mode where GAME.md fixes it, or from settings.players', () => {
+      expect(runScenario({ ...base, players: undefined }).snakes).to.have.length(2);
+      expect(runScenario({ ...base, settings: { mode: 'teams' }, players: undefined }).snakes).to.have.length(4);
+      expect(runScenario({ ...base, settings: { mode: 'ffa', players: 6 }, players: undefined }).snakes).to.have.length(6);
     });
     it('stops at maxTicks while running', () => {
       const expected = runScenario({ ...base, maxTicks: 3 });

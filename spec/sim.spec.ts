@@ -75,6 +75,8 @@ describe('bin/snaketron-sim', function () {
       ['a turn for a missing snake', JSON.stringify({ ...scenario, turns: [[1, 7, 'up']] }), /turns\[0\]\[1\]/],
       ['a bad direction', JSON.stringify({ ...scenario, turns: [[1, 0, 'sideways']] }), /turns\[0\]\[2\]/],
       ['a bad seed', JSON.stringify({ ...scenario, seed: 'x' }), /seed must be an integer/],
+      ['an ffa without its number of players', JSON.stringify({ ...scenario, settings: { mode: 'ffa' }, players: undefined }),
+        /players is required for mode ffa: the number of snakes, 2 to 8/],
     ];
     for (const [what, input, message] of cases) {
       it(`exits 1 on ${what}, with a one-line message naming it`, async () => {
@@ -85,6 +87,12 @@ describe('bin/snaketron-sim', function () {
         expect(run.stderr.trim().split('\n')).to.have.length(1);
       });
     }
+    it('reads a scenario that starts with a UTF-8 byte-order mark', async () => {
+      const file = vectorFiles[0];
+      const run = await runSim([], `\uFEFF${JSON.stringify(vector(file).scenario)}`);
+      expect(run.code).to.equal(0);
+      expect(JSON.parse(run.stdout)).to.deep.equal(vector(file).expected);
+    });
     it('reads a scenario from a pipe whose writer writes only after the sim started (a generator piping into it)', async () => {
       const file = vectorFiles[0];
       const run = await runSim([], JSON.stringify(vector(file).scenario), 1500);
