@@ -7,11 +7,13 @@ import type { ActorContext, ActorType, TickSchedule } from './actor.ts';
 import { BusyBoard } from './busy-board.ts';
 import { CheckpointWriter } from './checkpoint-writer.ts';
 import type { CheckpointStore } from './checkpoints.ts';
-import { applyRecord, fieldValue, JournalGapError, readOutbox, rebuildActor, ReplayError, tickGrid } from './journal.ts';
+import {
+  applyRecord, fieldValue, JournalGapError, nextTickDue, readOutbox, rebuildActor, ReplayError, tickGrid,
+} from './journal.ts';
 import { OWNER_GROUP, type Keys } from './keys.ts';
 import { LatencyHistogram } from './histogram.ts';
 import {
-  compareStreamIds, decodeInput, encodeRecord, RECORD_VERSION, unstorable, type InputEnvelope, type JournalRecord,
+  compareStreamIds, decodeInput, encodeOutputs, encodeRecord, RECORD_VERSION, unstorable, type InputEnvelope, type JournalRecord,
 } from './records.ts';
 import { runCommand, runCommandBuffer, type RedisClient } from './redis.ts';
 
@@ -115,8 +117,11 @@ class HostedActor {
   readonly spread: number;
   /** the id as the worker's BusyBoard takes it */
   readonly busyId: Uint8Array;
-  /** with verifyReplays: the records committed since `base`, and how many checkpoints were taken */
-  sinceBase: JournalRecord[] | null = null;
+  /**
+   * with verifyReplays: the records committed since `base` with their outputs as committed (null for an actor's
+   * last record, whose unstorable outputs are dropped), and how many checkpoints were taken
+   */
+  sinceBase: Array<{ record: JournalRecord; outputs: Buffer | null }> | null = null;
   checkpoints = 0;
 
   constructor(readonly id: string, readonly type: ActorType<unknown, unknown>) {
@@ -767,8 +772,7 @@ export class PartitionExecutor {
     }
     this.stats.ticks++;
     this.stats.lateness.observe(now - due);
-    actor.nextDue = due + schedule.tickMs;
-    if (actor.nextDue < now - schedule.tickMs) actor.nextDue = this.align(now, schedule.tickMs); // overloaded: no burst to catch up
+    actor.nextDue = nextTickDue(due, now, schedule.tickMs, this.align);
     if (actor.type.isFinished(actor.state)) actor.finished = true;
   }
 
@@ -972,7 +976,9 @@ export class PartitionExecutor {
       }
       if (this.failures.size > 0) for (const entry of consumed) this.failures.delete(entry.id);
       if (this.counted.size > 0) for (const entry of consumed) this.settle(entry.id);
-      if (this.config.verifyReplays > 0) (actor.sinceBase ??= []).push(record);
+      if (this.config.verifyReplays > 0) {
+        (actor.sinceBase ??= []).push({ record, outputs: record.f === undefined ? encodeOutputs(record.o ?? []) : null });
+      }
     }
     if (this.tickStopped.size > 0) await this.clearTickStops(drafts);
     for (const { actor, record } of drafts) {
@@ -1055,8 +1061,16 @@ export class PartitionExecutor {
         reason = `its state at record ${actor.seq} does not survive encode and decode (encoded again it differs)`;
       } else if (base && records.length === actor.seq - base.seq && records.length > 0) {
         let state = actor.type.decode(base.bytes);
-        for (const record of records) state = applyRecord(actor.type, state, record, this.align);
-        if (!same(actor.type.encode(state), bytes)) {
+        for (const { record, outputs } of records) {
+          const replayed: unknown[] = [];
+          state = applyRecord(actor.type, state, record, this.align, replayed);
+          // outputs too: what an encode leaves out is not checked by the state's bytes, yet may change what the actor says
+          if (outputs !== null && !same(encodeOutputs(replayed), outputs)) {
+            reason = `record ${record.n} replayed on its checkpoint puts out other outputs than it did live: create, handle and tick must use their arguments alone, and encode must keep all they depend on`;
+            break;
+          }
+        }
+        if (reason === null && !same(actor.type.encode(state), bytes)) {
           reason = `records ${base.seq + 1}–${actor.seq} replayed on its checkpoint give another state than the live one: create, handle and tick must use their arguments alone`;
         }
       }

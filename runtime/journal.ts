@@ -39,19 +39,35 @@ export function tickGrid(partition: number, partitions: number): ActorContext['a
   };
 }
 
+/**
+ * When an actor's next tick is due, after its tick due at `due` ran at `now`: a tick later, or, when that has passed
+ * too (the owner fell a whole tick or more behind), the grid's next instant, with no burst of ticks to catch up.
+ */
+export function nextTickDue(due: number, now: number, tickMs: number, align: ActorContext['align']): number {
+  const next = due + tickMs;
+  return next > now ? next : align(now + 1, tickMs);
+}
+
 /** Applies one journal record to an actor's state, exactly as the owner did when it produced the record. */
-export function applyRecord<S>(type: ActorType<S>, state: S | undefined, record: JournalRecord, align: ActorContext['align']): S {
+export function applyRecord<S>(type: ActorType<S>, state: S | undefined, record: JournalRecord, align: ActorContext['align'],
+  outputs?: unknown[]): S {
   const ctx: ActorContext = { actorId: record.a, now: record.at, align };
   let next = state;
   if (record.c) next = type.create(record.c.b, ctx);
   if (next === undefined) throw new Error(`journal record ${record.n} of ${record.a} comes before its create`);
-  for (const input of record.i ?? []) type.handle(next, input.b, ctx);
+  for (const input of record.i ?? []) {
+    const output = type.handle(next, input.b, ctx);
+    if (output !== undefined) outputs?.push(output);
+  }
   if (record.t !== undefined) {
-    type.tick(next, ctx);
+    outputs?.push(type.tick(next, ctx));
     const reached = type.tickOf(next);
     if (reached !== record.t) throw new Error(`replay of ${record.a} reached tick ${reached}, the journal says ${record.t}`);
   }
-  if (record.f !== undefined) type.fail(next, record.f, ctx);
+  if (record.f !== undefined) {
+    const output = type.fail(next, record.f, ctx);
+    if (output !== undefined) outputs?.push(output);
+  }
   return next;
 }
 

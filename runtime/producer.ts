@@ -1,6 +1,7 @@
 // Stores inputs in actors' mailboxes: what a WebSocket node (or any client of the runtime) uses to create actors
 // and send them inputs. A stored input is acknowledged: the runtime applies it exactly once.
 import { randomBytes } from 'node:crypto';
+import { ConfigurationError } from './errors.ts';
 import type { Keys } from './keys.ts';
 import { partitionOf } from './partition.ts';
 import { encodeRecord, RECORD_VERSION, type InputEnvelope } from './records.ts';
@@ -43,6 +44,19 @@ export class Producer {
    * many clients' inputs per turn, and each write to Redis is a system call that costs more than the command.
    */
   constructor(readonly redis: RedisClient, readonly keys: Keys, readonly partitions: number, readonly coalesceMs = 0) {}
+
+  /**
+   * A producer for a process that hosts no actors (a matchmaker, a tool): it takes the partition count the cluster
+   * was started with, so what it stores is where the cluster's nodes read. (Given another count, a producer stores
+   * inputs in mailboxes no node reads, and acknowledges them all the same.)
+   */
+  static async forCluster(redis: RedisClient, keys: Keys, coalesceMs = 0): Promise<Producer> {
+    const stored = await redis.hget(keys.cluster, 'partitions');
+    if (stored === null) {
+      throw new ConfigurationError(`no cluster with prefix ${keys.prefix} has started yet: start a node first (its first start fixes the partition count)`);
+    }
+    return new Producer(redis, keys, Number(stored), coalesceMs);
+  }
 
   partitionOf(actorId: string): number {
     return partitionOf(actorId, this.partitions);

@@ -82,6 +82,11 @@ export function unstorable(output: unknown): string | null {
   }
 }
 
+/** A record's outputs as the journal stores them: two runs of one record compare by these bytes (replay verification). */
+export function encodeOutputs(outputs: readonly unknown[]): Buffer {
+  return packr.pack(outputs);
+}
+
 export function decodeInput(bytes: Buffer): InputEnvelope {
   const value = packr.unpack(bytes) as InputEnvelope;
   if (value?.v !== RECORD_VERSION || typeof value.a !== 'string' || typeof value.id !== 'string') {

@@ -5,6 +5,7 @@ import { hostname } from 'node:os';
 import type { Kysely } from 'kysely';
 import { CheckpointStore } from './checkpoints.ts';
 import { adoptCheckpoints, connectDatabase, migrate, RUNTIME_MIGRATIONS, type RuntimeTables } from './db.ts';
+import { ConfigurationError } from './errors.ts';
 import { Keys } from './keys.ts';
 import { createLogger, redactUrl, type Logger } from './log.ts';
 import { Membership } from './membership.ts';
@@ -39,8 +40,9 @@ export interface RuntimeOptions {
   logger?: Logger;
   /**
    * For developing actors: at every Nth checkpoint of each actor (0, the default: never), checks that its state
-   * survives encode and decode and that a replay of its journal since the last checkpoint gives the live state, as a
-   * restart will need; a failure is logged and counted (replay mismatches). Costs a replay of those ticks.
+   * survives encode and decode and that a replay of its journal since the last checkpoint gives the outputs it gave
+   * live and the live state, as a restart will need; a failure is logged and counted (replay mismatches). Costs a
+   * replay of those ticks.
    */
   verifyReplays?: number;
 }
@@ -52,12 +54,7 @@ export const RUNTIME_DEFAULTS = {
   pollMs: 20,
 } as const;
 
-export class ConfigurationError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigurationError';
-  }
-}
+export { ConfigurationError };
 
 export function defaultNodeId(port?: number): string {
   return `${hostname()}-${port ?? process.pid}-${randomBytes(3).toString('hex')}`;

@@ -14,7 +14,7 @@ import { dropKeys, freshDatabase, freshPrefix, REDIS_URL, sleep, waitFor, type S
 import { JournalCollector, readDeadLetters, verifyGame } from './support/journal.ts';
 import { GameDriver, SPEC_DUEL } from './support/driver.ts';
 import { GAME_ACTOR, type CreateGame } from '../actors/snaketron/game-actor.ts';
-import { fieldValue, TICK_PHASES, tickGrid, tickPhase } from '../runtime/journal.ts';
+import { fieldValue, nextTickDue, TICK_PHASES, tickGrid, tickPhase } from '../runtime/journal.ts';
 import { compareStreamIds, decodeBatch, decodeInput } from '../runtime/records.ts';
 import { Producer } from '../runtime/producer.ts';
 import { CheckpointStore, type Checkpoint } from '../runtime/checkpoints.ts';
@@ -72,9 +72,13 @@ async function storedCheckpoint(h: Harness, gameId: string): Promise<Checkpoint>
   }
 }
 
-async function verifyAll(h: Harness): Promise<number> {
-  await h.driver.stopTurning();
-  await waitFor('every game to finish', () => h.driver.allOver(), 60000);
+/**
+ * Waits for the games of `driver` to end and checks each against its journal, its acked inputs and its dead letters;
+ * gives the ticks checked.
+ */
+async function verifyAll(h: Harness, driver = h.driver): Promise<number> {
+  await driver.stopTurning();
+  await waitFor('every game to finish', () => driver.allOver(), 60000);
   // a finished game's queued inputs are dead-lettered just after its last record is committed
   const redis = connectRedis(REDIS_URL);
   try {
@@ -88,8 +92,8 @@ async function verifyAll(h: Harness): Promise<number> {
   }
   const dead = await readDeadLetters(REDIS_URL, h.keys, PARTITIONS);
   let ticks = 0;
-  for (const gameId of h.driver.games) {
-    ticks += verifyGame(h.collector.records.get(gameId) ?? [], h.driver.acked.get(gameId)!, dead.of(gameId)).ticks;
+  for (const gameId of driver.games) {
+    ticks += verifyGame(h.collector.records.get(gameId) ?? [], driver.acked.get(gameId)!, dead.of(gameId)).ticks;
   }
   return ticks;
 }
@@ -153,6 +157,26 @@ describe('runtime on one node', function () {
       });
       expect(finished.map((r) => r.actor_id).sort()).to.deep.equal([...h.driver.games].sort());
     } finally {
+      await stopHarness(h);
+    }
+  });
+
+  it('gives a process that hosts no actors a producer with the cluster\'s partition count; before a node started, none', async () => {
+    const redis = connectRedis(REDIS_URL);
+    const h = await startHarness('for-cluster');
+    try {
+      const early = await Producer.forCluster(redis, new Keys(freshPrefix('no-cluster'))).then(() => null, (err: Error) => err);
+      expect(early?.message).to.match(/^no cluster with prefix \S+ has started yet: start a node first/);
+      const producer = await Producer.forCluster(redis, h.keys);
+      expect(producer.partitions).to.equal(PARTITIONS);
+      // what it stores, the cluster's node reads: the games it creates run, with its turns
+      const driver = new GameDriver(producer, h.collector);
+      const games = await driver.createDuels(2);
+      driver.startTurning(20);
+      await waitFor('its games to tick', () => games.every((g) => h.collector.lastTick(g) > 5));
+      expect(await verifyAll(h, driver)).to.be.above(10);
+    } finally {
+      redis.disconnect();
       await stopHarness(h);
     }
   });
@@ -308,21 +332,24 @@ describe('runtime on one node', function () {
     });
   }
 
-  it('says, with --verify-replays, which game\'s replay would not give its live state (non-determinism, a lossy encoding); the games go on', async () => {
+  it('says, with --verify-replays, which game\'s replay would not give its live state or outputs (non-determinism, lossy encodings); the games go on', async () => {
     const h = await startHarness('verify-replays', { verifyReplays: 1, checkpointTicks: 5 });
     const mismatches: Array<Extract<ExecutorEvent, { kind: 'replay-mismatch' }>> = [];
     h.runtime.supervisor.on('executor', (event: ExecutorEvent) => { if (event.kind === 'replay-mismatch') mismatches.push(event); });
     try {
       const { games } = await crowdedFaultyGames(h);
-      const [random, lossy] = games;
+      const [random, lossy, forgetful] = games;
       await h.runtime.submit(random, { k: 'nondeterministic' });
       await h.runtime.submit(lossy, { k: 'lossy' });
-      await waitFor('both to be found', () => [random, lossy].every((g) => mismatches.some((m) => m.actorId === g)));
+      // its encoding never holds the count, so only its outputs tell
+      await h.runtime.submit(forgetful, { k: 'forgetful' });
+      await waitFor('all three to be found', () => [random, lossy, forgetful].every((g) => mismatches.some((m) => m.actorId === g)));
       expect(mismatches.find((m) => m.actorId === random)!.reason).to.match(/replayed on its checkpoint give another state than the live one/);
       expect(mismatches.find((m) => m.actorId === lossy)!.reason).to.match(/does not survive encode and decode/);
+      expect(mismatches.find((m) => m.actorId === forgetful)!.reason).to.match(/replayed on its checkpoint puts out other outputs than it did live/);
       const at = new Map(games.map((g) => [g, h.collector.lastTick(g)]));
       await waitFor('every game to tick on', () => games.every((g) => h.collector.isOver(g) || h.collector.lastTick(g) > at.get(g)! + 10));
-      expect(new Set(mismatches.map((m) => m.actorId)), 'the games found').to.deep.equal(new Set([random, lossy]));
+      expect(new Set(mismatches.map((m) => m.actorId)), 'the games found').to.deep.equal(new Set([random, lossy, forgetful]));
       expect(h.runtime.supervisor.counters.replayMismatches).to.equal(mismatches.length);
     } finally {
       await stopHarness(h);
@@ -930,6 +957,22 @@ describe('tick grid', () => {
         expect(offsets, `${at} is an instant of the ${period}/${precision} grid`).to.include(at % period);
         expect(align(at, period, precision)).to.equal(at);
       }
+    }
+  });
+
+  it('has an owner that fell a whole tick or more behind resume at the next instant, not with a tick straight after', () => {
+    const period = 150;
+    const align = tickGrid(2, 32);
+    const due = align(1_000_000, period);
+    // on time, or late by less than a tick: a tick later, on the grid
+    expect(nextTickDue(due, due, period, align)).to.equal(due + period);
+    expect(nextTickDue(due, due + period - 1, period, align)).to.equal(due + period);
+    // a tick late or more (an owner was slow, or its worker paused): the next instant after now
+    for (const late of [period, period + 1, 1.5 * period, 2.5 * period, 40 * period]) {
+      const now = due + late;
+      const next = nextTickDue(due, now, period, align);
+      expect(next, `${late} ms late`).to.be.above(now).and.to.be.at.most(now + period);
+      expect(align(next, period), `${late} ms late: on the grid`).to.equal(next);
     }
   });
 });
