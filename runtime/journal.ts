@@ -60,7 +60,8 @@ export function applyRecord<S>(type: ActorType<S>, state: S | undefined, record:
     if (output !== undefined) outputs?.push(output);
   }
   if (record.t !== undefined) {
-    outputs?.push(type.tick(next, ctx));
+    const output = type.tick(next, ctx); // not inside outputs?.push(…), which skips the call when there are none
+    outputs?.push(output);
     const reached = type.tickOf(next);
     if (reached !== record.t) throw new Error(`replay of ${record.a} reached tick ${reached}, the journal says ${record.t}`);
   }
