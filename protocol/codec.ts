@@ -58,34 +58,15 @@ const unpackr = new Unpackr({
   sequential: false,
 });
 
-/** Encodes one value as a plain msgpack frame. The returned bytes stay valid (the packer never reuses them). */
+/**
+ * Encodes one value as a plain msgpack frame. The returned bytes stay valid (the packer never reuses them).
+ * Whole numbers beyond 32 bits (clocks in ms: serverTime, startAt, pong's c and s) go out as float 64, as msgpackr
+ * and JavaScript clients write them: written as int 64 (2026-11), msgpackr's default reader gave a client a BigInt,
+ * whose typeof is not 'number', which is not equal to the `c` the client sent, and which throws in arithmetic with a
+ * number (`startAt - Date.now()`). Every msgpack reader gets their value exactly (they are below 2^53).
+ */
 export function packFrame(value: unknown): Uint8Array {
-  return packr.pack(hasWideInteger(value) ? widenIntegers(value) : value);
-}
-
-// Whole numbers beyond 32 bits (clocks in ms: serverTime, startAt, pong's c and s) go out as msgpack int 64.
-// msgpackr writes a JavaScript number that big as float 64, which a client in a typed language refuses for an
-// integer field; given a BigInt it writes int 64.
-const isWide = (n: number): boolean => Number.isSafeInteger(n) && (n > 0xffffffff || n < -0x80000000);
-
-function hasWideInteger(value: unknown): boolean {
-  if (typeof value === 'number') return isWide(value);
-  if (Array.isArray(value)) return value.some(hasWideInteger);
-  if (isPlainMap(value)) {
-    for (const key in value) if (hasWideInteger(value[key])) return true;
-  }
-  return false;
-}
-
-function widenIntegers(value: unknown): unknown {
-  if (typeof value === 'number') return isWide(value) ? BigInt(value) : value;
-  if (Array.isArray(value)) return value.map(widenIntegers);
-  if (isPlainMap(value)) {
-    const out: Record<string, unknown> = {};
-    for (const key in value) out[key] = widenIntegers(value[key]);
-    return out;
-  }
-  return value;
+  return packr.pack(value);
 }
 
 /** Decodes one frame into a plain value, never throwing: structure first (`checkFrame`), then msgpackr. */
