@@ -1,6 +1,5 @@
 // snaketron-node: parse the configuration, start a cluster node, stop it gracefully on SIGTERM/SIGINT.
 import { ConfigError, parseNodeConfig, usage } from '../actors/snaketron/config.ts';
-import { startNode } from '../actors/snaketron/node.ts';
 import { createLogger } from '../runtime/log.ts';
 
 let config;
@@ -17,6 +16,8 @@ if (config === 'help') {
 const log = createLogger({ node: config.nodeId }, config.logLevel);
 let node;
 try {
+  // loaded once the options are good: a bad option or --help is answered without loading the whole node first
+  const { startNode } = await import('../actors/snaketron/node.ts');
   node = await startNode({ ...config, logger: log });
 } catch (err) {
   const message = err instanceof Error ? err.message : String(err);

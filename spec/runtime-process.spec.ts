@@ -238,7 +238,9 @@ describe('runtime nodes loading different actor modules', function () {
     try {
       const full = c.start(`${c.prefix}-full`, { actorModules: [FAULTY_MODULE] });
       await full.ready();
-      const [faulty] = await c.driver.createDuels(1, { settings: LONG_DUEL, actorType: 'spec.faulty-game' });
+      // slow, so it is still running when its partition moves (at 50 ms its snakes met head-on in under 5 s, before a
+      // second node started on a slow machine, and an ended game is not parked)
+      const [faulty] = await c.driver.createDuels(1, { settings: { ...LONG_DUEL, tickMs: 500 }, actorType: 'spec.faulty-game' });
       const duels = await c.driver.createDuels(4, { settings: LONG_DUEL });
       await waitFor('the games to tick', () => [faulty, ...duels].every((g) => c.collector.lastTick(g) >= 3));
       // the default module: the game alone
