@@ -978,7 +978,7 @@ describe('tick grid', () => {
 });
 
 describe('runtime start-up', function () {
-  this.timeout(30000);
+  this.timeout(90_000); // each spec starts runtimes with worker threads, which a loaded machine starts slowly
 
   it('refuses an actor module without actor types, naming it, and leaves no worker or connection behind', async () => {
     const db = await freshDatabase('bad-module');

@@ -59,6 +59,12 @@ export interface ClusterOptions {
   logLevel?: string;
 }
 
+/**
+ * How long a node may take to be ready: a joining node waits for the others' hand-offs, and in a full parallel spec
+ * run on a slow machine (2026-11-28: the send floor at 18.6 µs, against 5-7 before) a third node took over 30 s.
+ */
+const READY_WITHIN_MS = 60_000;
+
 export class SpecCluster {
   readonly nodes: SnakeNode[] = [];
   private counter = 0;
@@ -93,14 +99,14 @@ export class SpecCluster {
     await waitFor(`node ${nodeId} to be ready`, async () => {
       if (child.exitCode !== null) throw new Error(`node ${nodeId} exited: ${node.output.slice(-2000)}`);
       return (await node.get('/readyz').catch(() => ({ status: 0 }))).status === 200;
-    }, 30_000, 100);
+    }, READY_WITHIN_MS, 100);
     return node;
   }
 
   /** Waits until every live node is ready again (after a node died or joined). */
   async settled(): Promise<void> {
     for (const node of this.live()) {
-      await waitFor(`node ${node.nodeId} to settle`, async () => (await node.get('/readyz')).status === 200, 30_000, 100);
+      await waitFor(`node ${node.nodeId} to settle`, async () => (await node.get('/readyz')).status === 200, READY_WITHIN_MS, 100);
     }
   }
 
