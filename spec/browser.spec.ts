@@ -501,12 +501,19 @@ describe('web client in a browser', function () {
   it('draws the default 40×40 board whole on a phone 390 px wide, in solo and in a duel', async () => {
     const solo = await open('phone_solo', PHONE);
     await solo.getByTestId('solo-button').click();
+    // looked at before the duel's pages open: an unsteered solo snake meets the wall in about 5 s
+    await expectWhole(solo);
+    await solo.screenshot({ path: `${ARTIFACTS}browser-phone-solo.png` });
     const ann = await open('phone_ann', PHONE);
     const bob = await open('phone_bob', PHONE);
     await ann.getByTestId('duel-button').click();
     await until(ann, 'the queue', "s.screen === 'queued'");
     await bob.getByTestId('duel-button').click();
-    for (const page of [solo, ann, bob]) {
+    for (const page of [ann, bob]) await expectWhole(page);
+    await ann.screenshot({ path: `${ARTIFACTS}browser-phone-duel.png` });
+    for (const page of [solo, ann, bob]) await page.context().close();
+
+    async function expectWhole(page: Page): Promise<void> {
       const { view } = await until(page, 'the game drawn', "s.screen === 'game' && s.tick >= 1 && s.view !== null");
       // every cell on the canvas, and all of the canvas on the screen: no view that follows the snake, no minimap
       expect(view!.whole, 'the board drawn whole').to.equal(true);
@@ -518,9 +525,6 @@ describe('web client in a browser', function () {
       expect(box.x + box.width).to.be.at.most(PHONE.width);
       expect(box.y + box.height).to.be.at.most(PHONE.height);
     }
-    await solo.screenshot({ path: `${ARTIFACTS}browser-phone-solo.png` });
-    await ann.screenshot({ path: `${ARTIFACTS}browser-phone-duel.png` });
-    for (const page of [solo, ann, bob]) await page.context().close();
   });
 
   it('fits the game-over panel of 8 players on a phone: its title, all the results and its buttons in reach', async () => {
