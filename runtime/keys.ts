@@ -29,8 +29,8 @@ export class Keys {
   epoch(partition: number): string { return this.part(partition, 'epoch'); }
   /** The number of the last committed batch, so a commit retried after a lost reply is applied once. */
   commitSeq(partition: number): string { return this.part(partition, 'seq'); }
-  /** Stream ids of recently submitted inputs by their submission id, so a retried submit is stored once. */
-  submission(partition: number, inputId: string): string { return this.part(partition, `sub:${inputId}`); }
+  /** Stream ids of a recent submit call, or of an input its submitter named, so a retried submit is stored once. */
+  submission(partition: number, submissionId: string): string { return this.part(partition, `sub:${submissionId}`); }
   /** Actors that finished in the last ten minutes (a sorted set by end time): inputs for them are refused, not stored. */
   ended(partition: number): string { return this.part(partition, 'ended'); }
   /** Outbox positions of readers outside consumer groups (fan-out), so trimming waits for them. */

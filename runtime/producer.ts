@@ -7,7 +7,7 @@ import { partitionOf } from './partition.ts';
 import { encodeRecord, RECORD_VERSION, type InputEnvelope } from './records.ts';
 import { Script, type RedisClient } from './redis.ts';
 
-/** Stores a partition's inputs in order, each once; it takes as many keys as there are inputs, plus the inbox. */
+/** Stores a partition's inputs in order, each once; its keys are the inbox, the ended set and the markers (see send). */
 const SUBMIT = Script.load(new URL('./commands/submit.lua', import.meta.url));
 /** How long a submission id is remembered, so that a retried submit is stored once. */
 const SUBMISSION_TTL_MS = 10 * 60_000;
@@ -27,6 +27,8 @@ interface Pending {
   /** a create: stored whatever the set of finished actors says (the executor refuses a second create) */
   create: boolean;
   submissionId: string;
+  /** the submitter gave the submission id (to retry with): the input gets a marker of its own */
+  named: boolean;
   bytes: Buffer;
   resolve: (id: string) => void;
   reject: (err: unknown) => void;
@@ -69,20 +71,25 @@ export class Producer {
 
   /**
    * Stores an input in the actor's mailbox. Resolves with its stream id once Redis holds it: the ack. Rejects with
-   * ActorFinishedError, storing nothing, when the actor's end is committed already.
+   * ActorFinishedError, storing nothing, when the actor's end is committed already. `submissionId`: to retry a
+   * submit whose outcome is unknown, pass the id of the first attempt (see newSubmissionId); it is stored once.
+   * (What was in flight when the connection to Redis dropped is sent again by this producer and stored once
+   * without one.)
    */
-  submit(actorId: string, input: unknown, submissionId = this.newSubmissionId()): Promise<string> {
-    return this.store({ v: RECORD_VERSION, id: submissionId, a: actorId, b: input });
+  submit(actorId: string, input: unknown, submissionId?: string): Promise<string> {
+    return this.store({ v: RECORD_VERSION, id: submissionId ?? this.newSubmissionId(), a: actorId, b: input }, submissionId !== undefined);
   }
 
   /** Creates an actor: its create input goes to its partition's mailbox (an application's record of the actor's creation: SnakeTron's GameCreated). */
-  create(actorType: string, actorId: string, init: unknown, submissionId = this.newSubmissionId()): Promise<string> {
-    return this.store({ v: RECORD_VERSION, id: submissionId, a: actorId, ty: actorType, b: init });
+  create(actorType: string, actorId: string, init: unknown, submissionId?: string): Promise<string> {
+    return this.store({ v: RECORD_VERSION, id: submissionId ?? this.newSubmissionId(), a: actorId, ty: actorType, b: init }, submissionId !== undefined);
   }
 
-  private store(envelope: InputEnvelope): Promise<string> {
+  private store(envelope: InputEnvelope, named: boolean): Promise<string> {
     return new Promise<string>((resolve, reject) => {
-      this.pending.push({ actorId: envelope.a, create: envelope.ty !== undefined, submissionId: envelope.id, bytes: encodeRecord(envelope), resolve, reject });
+      this.pending.push({
+        actorId: envelope.a, create: envelope.ty !== undefined, submissionId: envelope.id, named, bytes: encodeRecord(envelope), resolve, reject,
+      });
       this.flushing ??= this.coalesceMs > 0 ? setTimeout(() => this.flush(), this.coalesceMs) : setImmediate(() => this.flush());
     });
   }
@@ -107,15 +114,23 @@ export class Producer {
     }
   }
 
+  /**
+   * One script call: the call has a marker of its own (a resend of it gets the first one's ids), and so has each
+   * input whose submitter named it. A marker per input would cost Redis a key for each input for as long as
+   * markers are kept (285 bytes each: 800 MB for 2,500 players turning twice a second).
+   */
   private send(partition: number, group: Pending[]): void {
-    const keys = [this.keys.inbox(partition), this.keys.ended(partition)];
+    const keys = [this.keys.inbox(partition), this.keys.ended(partition), this.keys.submission(partition, this.newSubmissionId())];
     const args: Array<Buffer | number | string> = [SUBMISSION_TTL_MS];
-    for (const { actorId, create, submissionId, bytes } of group) {
-      keys.push(this.keys.submission(partition, submissionId));
-      args.push(create ? '' : actorId, bytes);
+    for (const { actorId, create, submissionId, named, bytes } of group) {
+      if (named) keys.push(this.keys.submission(partition, submissionId));
+      args.push(create ? '' : actorId, bytes, named ? keys.length : 0);
     }
-    SUBMIT.run<Array<string | number>>(this.redis, keys, args).then(
-      (ids) => group.forEach(({ actorId, resolve, reject }, i) => (ids[i] === 0 ? reject(new ActorFinishedError(actorId)) : resolve(String(ids[i])))),
+    SUBMIT.run<string>(this.redis, keys, args).then(
+      (reply) => {
+        const ids = reply.split(' ');
+        group.forEach(({ actorId, resolve, reject }, i) => (ids[i] === '0' ? reject(new ActorFinishedError(actorId)) : resolve(ids[i])));
+      },
       (err: unknown) => group.forEach(({ reject }) => reject(err)));
   }
 }

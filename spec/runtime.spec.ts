@@ -12,6 +12,7 @@ import { createLogger } from '../runtime/log.ts';
 import { runCommand, connectRedis } from '../runtime/redis.ts';
 import { dropKeys, freshDatabase, freshPrefix, REDIS_URL, sleep, waitFor, type SpecDatabase } from './support/env.ts';
 import { JournalCollector, readDeadLetters, verifyGame } from './support/journal.ts';
+import { CuttingProxy } from './support/processes.ts';
 import { GameDriver, SPEC_DUEL } from './support/driver.ts';
 import { GAME_ACTOR, type CreateGame } from '../actors/snaketron/game-actor.ts';
 import { fieldValue, nextTickDue, TICK_PHASES, tickGrid, tickPhase } from '../runtime/journal.ts';
@@ -921,6 +922,49 @@ describe('producer retries', function () {
       expect(stored).to.deep.equal([{ id: together[0], i: 1 }, { id: together[1], i: 2 }, { id: together[3], i: 3 }]);
     } finally {
       redis.disconnect();
+      await dropKeys(prefix);
+    }
+  });
+
+  it('stores once what it sends again after its connection dropped with replies in flight, keeping a marker per call, not per input', async () => {
+    const prefix = freshPrefix('producer-resend');
+    const keys = new Keys(prefix);
+    const proxy = await CuttingProxy.start(Number(new URL(REDIS_URL).port || 6379));
+    const redis = connectRedis(REDIS_URL);
+    const through = connectRedis(proxy.url);
+    const ROUNDS = 3;
+    const PER_ROUND = 60;
+    try {
+      const producer = new Producer(through, keys, 4);
+      const acked = new Map<number, string>();
+      for (let round = 0; round < ROUNDS; round++) {
+        // sent in one flush; Redis stores them, their replies are held back and the connection closed: the client
+        // sends the calls again once it is back
+        const cut = proxy.cut(100);
+        const submits = Array.from({ length: PER_ROUND }, (_, k) => {
+          const n = round * PER_ROUND + k;
+          return producer.submit(`actor-${n % 7}`, { k: 'n', i: n }).then((id) => acked.set(n, id));
+        });
+        await cut;
+        await Promise.all(submits);
+      }
+      const stored = new Map<number, string[]>();
+      for (let p = 0; p < 4; p++) {
+        for (const [id, fields] of await redis.xrangeBuffer(keys.inbox(p), '-', '+')) {
+          const n = (decodeInput(fieldValue(fields, 'd')).b as { i: number }).i;
+          stored.set(n, [...(stored.get(n) ?? []), id.toString()]);
+        }
+      }
+      expect(acked.size).to.equal(ROUNDS * PER_ROUND);
+      for (const [n, id] of acked) expect(stored.get(n), `input ${n}`).to.deep.equal([id]);
+      expect(stored.size).to.equal(ROUNDS * PER_ROUND);
+      // one marker for each call (a flush makes one call per partition), none for each input
+      const markers = await redis.keys(`${prefix}*sub:*`);
+      expect(markers.length).to.be.greaterThan(0).and.at.most(ROUNDS * 4);
+    } finally {
+      through.disconnect();
+      redis.disconnect();
+      await proxy.close();
       await dropKeys(prefix);
     }
   });
