@@ -4,7 +4,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { ActorContext, ActorType, TickSchedule } from './actor.ts';
-import { BusyBoard } from './busy-board.ts';
+import { BusyBoard, type BusyWith } from './busy-board.ts';
 import { CheckpointWriter } from './checkpoint-writer.ts';
 import type { CheckpointStore } from './checkpoints.ts';
 import {
@@ -248,6 +248,8 @@ export class PartitionExecutor {
     private readonly log: Logger,
     private readonly gate: ProbeGate,
     private readonly busy: BusyBoard,
+    /** the partition's last worker stopped in this actor's code, as its BusyBoard said (unknown when undefined) */
+    private readonly stoppedIn?: BusyWith,
   ) {
     this.commitSeq = lastSeq;
     this.align = tickGrid(partition, config.partitions);
@@ -416,15 +418,23 @@ export class PartitionExecutor {
    * letter). An input at maxFailures stops is dead-lettered. One in flight at an earlier stop too is struck: it is
    * handled alone, counted again. The others are counted and handled together, except an actor's inputs behind a
    * struck one: those wait for it uncounted, like inputs read afresh (counted should they be in flight at a stop).
+   * Inputs that could not have caused the stop (see mayHaveStopped) go uncounted too.
    */
   private async countStops(claimed: InboxEntry[]): Promise<InboxEntry[]> {
-    if (claimed.length === 0) return claimed;
-    const counts = await this.redis.hmget(this.keys.strikes(this.partition), ...claimed.map((e) => e.id));
+    const suspects = claimed.filter((entry) => this.mayHaveStopped(entry));
+    if (suspects.length === 0) return claimed;
+    const index = new Map(suspects.map((entry, i) => [entry, i]));
+    const strikes = await this.redis.hmget(this.keys.strikes(this.partition), ...suspects.map((e) => e.id));
     const kept: InboxEntry[] = [];
     const batch: string[] = [];
     const behindStruck = new Set<string>();
-    for (const [i, entry] of claimed.entries()) {
-      const stops = Number(counts[i] ?? 0) + 1;
+    for (const entry of claimed) {
+      const i = index.get(entry);
+      if (i === undefined) {
+        kept.push(entry);
+        continue;
+      }
+      const stops = Number(strikes[i] ?? 0) + 1;
       if (stops >= this.config.maxFailures) {
         await this.deadLetter(entry, `its worker stopped (crashed, hung or was killed) each of the ${stops} times it was being handled`, stops);
         continue;
@@ -445,6 +455,18 @@ export class PartitionExecutor {
       this.gate.batches.add(this);
     }
     return kept;
+  }
+
+  /**
+   * Whether a claimed input may have stopped the last worker. Unless its BusyBoard named whose code it stopped in
+   * (a stop in an input's handling, or outside any actor's code, names none), any may have. If it did, only the
+   * inputs of that actor, and only when its tick ran after inputs of its own in that cycle: a tick with none before
+   * it, or a replay, is the actor's own fault, and another actor's inputs cannot reach into it.
+   */
+  private mayHaveStopped(entry: InboxEntry): boolean {
+    const stop = this.stoppedIn;
+    if (!stop) return true;
+    return stop.phase === 'tick-after-inputs' && stop.partition === this.partition && stop.actorId === entry.env.a;
   }
 
   /** The first struck input, when nothing else counted is in hand on the worker, is counted and handled alone now. */

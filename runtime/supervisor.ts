@@ -115,6 +115,11 @@ export class Supervisor extends EventEmitter {
   actorTypes: string[] = [];
   /** partitions whose acquisition is on its way to Redis */
   private readonly acquiring = new Set<number>();
+  /**
+   * Partitions of a worker that stopped in an actor's own code, until they are recovered: their recovery is told
+   * whose (see PartitionExecutor.countStops), so the inputs in flight that could not have stopped it go uncounted.
+   */
+  private readonly stoppedIn = new Map<number, BusyWith>();
   readonly counters = new RuntimeCounters();
   private timers: NodeJS.Timeout[] = [];
   private pingSeq = 0;
@@ -322,7 +327,10 @@ export class Supervisor extends EventEmitter {
     for (const o of partitions) this.owned.delete(o.partition);
     await old?.terminate().catch(() => undefined);
     const culprit = slot.busy?.read();
-    if (culprit) await this.noteActorStop(slot, culprit, reason);
+    if (culprit) {
+      for (const o of partitions) this.stoppedIn.set(o.partition, culprit);
+      await this.noteActorStop(slot, culprit, reason);
+    }
     const backoff = Math.min(50 * 2 ** slot.restarts, 2000);
     slot.restarts++;
     this.emit('worker-replaced', { worker: slot.index, reason, partitions: partitions.map((o) => o.partition) });
@@ -403,7 +411,9 @@ export class Supervisor extends EventEmitter {
     const reason = this.reasonFor(from);
     this.owned.set(partition, { partition, epoch, worker: slot, state: 'recovering', actors: 0, since: Date.now(), from, reason });
     this.counters.takeovers++;
-    this.post(slot, { kind: 'assign', partition, epoch, lastSeq: Number(lastSeq) });
+    const stoppedIn = this.stoppedIn.get(partition);
+    this.stoppedIn.delete(partition);
+    this.post(slot, { kind: 'assign', partition, epoch, lastSeq: Number(lastSeq), ...(stoppedIn ? { stoppedIn } : {}) });
     // debug: 'partition recovered' says the same and more once the partition runs
     this.log.debug({ partition, epoch, worker: slot.index, from }, 'partition acquired');
     return true;

@@ -1,4 +1,5 @@
 // Messages between the supervisor (main thread) and its worker threads.
+import type { BusyWith } from './busy-board.ts';
 import type { ExecutorConfig, ExecutorEvent } from './executor.ts';
 
 export interface WorkerConfig {
@@ -31,7 +32,8 @@ export interface WorkerReport {
 }
 
 export type ToWorker =
-  | { kind: 'assign'; partition: number; epoch: number; lastSeq: number }
+  /** `stoppedIn`: the partition's last worker stopped in this actor's code (its BusyBoard said so) */
+  | { kind: 'assign'; partition: number; epoch: number; lastSeq: number; stoppedIn?: BusyWith }
   | { kind: 'hand-off'; partition: number }
   | { kind: 'drop'; partition: number }
   | { kind: 'ping'; n: number };

@@ -7,7 +7,7 @@ import { CheckpointStore } from './checkpoints.ts';
 import { Doorbell } from './doorbell.ts';
 import { connectDatabase, type RuntimeTables } from './db.ts';
 import { PartitionExecutor, ProbeGate, type ExecutorEvent } from './executor.ts';
-import { BusyBoard } from './busy-board.ts';
+import { BusyBoard, type BusyWith } from './busy-board.ts';
 import { Keys } from './keys.ts';
 import { createLogger } from './log.ts';
 import { connectRedis, isClusterSpec } from './redis.ts';
@@ -86,9 +86,9 @@ function emit(event: ExecutorEvent): void {
   send({ kind: 'event', event });
 }
 
-async function assign(partition: number, epoch: number, lastSeq: number): Promise<void> {
+async function assign(partition: number, epoch: number, lastSeq: number, stoppedIn: BusyWith | undefined): Promise<void> {
   retire(partition)?.halt();
-  const executor = new PartitionExecutor(partition, epoch, lastSeq, redis, keys, store, types, config.executor, emit, log, probeGate, busy);
+  const executor = new PartitionExecutor(partition, epoch, lastSeq, redis, keys, store, types, config.executor, emit, log, probeGate, busy, stoppedIn);
   if (doorbell) executor.listenedTo();
   executors.set(partition, executor);
   try {
@@ -129,7 +129,7 @@ port.on('message', (message: ToWorker) => {
       send({ kind: 'pong', n: message.n, report: report() });
       break;
     case 'assign':
-      void assign(message.partition, message.epoch, message.lastSeq);
+      void assign(message.partition, message.epoch, message.lastSeq, message.stoppedIn);
       break;
     case 'hand-off': {
       const executor = retire(message.partition);

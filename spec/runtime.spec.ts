@@ -469,6 +469,41 @@ describe('runtime on one node', function () {
     }
   });
 
+  it('counts the inputs in flight at a stop only against the actor whose tick the worker stopped in: one in flight at two earlier stops is applied, not dead-lettered', async () => {
+    const h = await startHarness('stopped-elsewhere', { workers: 1, stuckMs: 1000 });
+    const redis = connectRedis(REDIS_URL);
+    try {
+      const [hanging, other] = await h.driver.createDuels(2, { actorType: 'spec.faulty-game' });
+      await waitFor('the games to tick', () => h.collector.lastTick(hanging) > 2 && h.collector.lastTick(other) > 2);
+      const t = h.collector.lastTick(hanging) + 3;
+      await h.runtime.submit(hanging, { k: 'hang-at-tick', t });
+      await waitFor('the tick before the hanging one', () => h.collector.lastTick(hanging) >= t - 1);
+      // the worker is stuck (neither game moves), and is replaced once it has been silent for a second
+      let stuckAt = h.collector.lastTick(other);
+      await waitFor('the other game to stop with the worker', async () => {
+        await sleep(150);
+        const still = h.collector.lastTick(other) === stuckAt;
+        stuckAt = h.collector.lastTick(other);
+        return still;
+      });
+      // meanwhile an input of the other game is delivered and not yet applied, as if it had been in flight at two
+      // earlier stops as well: the stop in the hanging game's tick is not its doing, so it is not counted a third time
+      const inFlight = await h.runtime.submit(other, { k: 'turn', snakeId: 0, dir: 1, t: stuckAt + 2 });
+      const partition = h.runtime.partitionOf(other);
+      await redis.xreadgroup('GROUP', OWNER_GROUP, 'spec-reader', 'COUNT', 100, 'STREAMS', h.keys.inbox(partition), '>');
+      await redis.hset(h.keys.strikes(partition), inFlight, 2);
+      const failed = await waitFor('the hanging game to fail', () => h.collector.records.get(hanging)!.find((r) => r.f !== undefined), 60000);
+      expect(failed.f).to.equal(`tick ${t} stopped its worker (crashed or hung) 3 times`);
+      await waitFor('the input to be applied', () => h.collector.records.get(other)!.some((r) => r.i?.some((i) => i.s === inFlight)));
+      expect(h.collector.records.get(other)!.flatMap((r) => r.i ?? []).filter((i) => i.s === inFlight)).to.have.length(1);
+      expect([...(await readDeadLetters(REDIS_URL, h.keys, PARTITIONS)).of(other)], 'the other game\'s dead letters').to.deep.equal([]);
+      await verifyAll(h);
+    } finally {
+      redis.disconnect();
+      await stopHarness(h);
+    }
+  });
+
   it('parks a game whose replay hangs its worker every time, its worker\'s other games going on', async () => {
     const h = await startHarness('hang-on-replay', { workers: 1, stuckMs: 1000 });
     const marker = join(tmpdir(), `hang-on-replay-${randomBytes(4).toString('hex')}`);
