@@ -1,8 +1,10 @@
 // Discovery without Raft: every node registers in Redis with a heartbeat; the live nodes, sorted by id, share
 // the partitions round-robin, so every node computes the same assignment from the same list. Heartbeats are timed
 // by Redis's clock, not the nodes' own, which may be seconds apart: each node then judges them the same.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Kysely } from 'kysely';
 import type { RuntimeTables } from './db.ts';
+import { ConfigurationError } from './errors.ts';
 import type { Keys } from './keys.ts';
 import type { Logger } from './log.ts';
 import { runCommand, type RedisClient } from './redis.ts';
@@ -49,12 +51,30 @@ export class Membership {
   readonly startedAt = Date.now();
 
   async start(): Promise<void> {
+    await this.claimId();
     await this.db.insertInto('nodes')
       .values({ node_id: this.nodeId, url: this.url, started_at: new Date(this.startedAt), last_seen: new Date(), stopped_at: null })
       .onConflict((oc) => oc.column('node_id').doUpdateSet({ url: this.url, started_at: new Date(this.startedAt), last_seen: new Date(), stopped_at: null }))
       .execute();
     await this.beat();
     this.timer = setInterval(() => { void this.beat().catch((err: unknown) => this.log.warn({ err }, 'heartbeat failed')); }, this.heartbeatMs);
+  }
+
+  /**
+   * Refuses to start beside a live node of the same id: the two would take every partition from each other, several
+   * times a second, for as long as both run. A node restarted under its id after a crash finds its old heartbeat
+   * still, but no longer moving, and goes on (its partitions come back to it as to their holder).
+   */
+  private async claimId(): Promise<void> {
+    const before = await this.redis.zscore(this.keys.nodes, this.nodeId);
+    if (before === null) return;
+    await sleep(this.heartbeatMs * 2 + 100);
+    const after = await this.redis.zscore(this.keys.nodes, this.nodeId);
+    if (after === null || Number(after) <= Number(before)) return;
+    const registration = await this.redis.get(this.keys.node(this.nodeId));
+    const url = registration === null ? '' : (JSON.parse(registration) as Partial<NodeInfo>).url;
+    throw new ConfigurationError(`node id ${this.nodeId} is taken by a live node of this cluster${url ? ` (${url})` : ''}: `
+      + 'give each node its own --node-id (SNAKETRON_NODE_ID), or leave it out for a generated one');
   }
 
   private async beat(): Promise<void> {
@@ -91,15 +111,25 @@ export class Membership {
     this.live = next;
   }
 
-  /** Says who joined and who left, and how: a node that stopped (SIGTERM) took its registration with it. */
+  /**
+   * Says who joined and who left, and how: a node that stopped (SIGTERM) took its registration with it. The first
+   * view is one line: the nodes found there were not joining.
+   */
   private async logChange(before: readonly string[], after: readonly string[]): Promise<void> {
-    for (const nodeId of after) {
-      if (before.includes(nodeId) || nodeId === this.nodeId) continue;
+    const others = after.filter((nodeId) => nodeId !== this.nodeId);
+    if (this.beats === 0) {
+      this.log.info({ nodes: after }, others.length > 0 ? `joined the cluster, with ${others.join(', ')}` : 'joined the cluster, the first node');
+      for (const nodeId of others) this.uncompared.add(nodeId);
+      return;
+    }
+    for (const nodeId of others) {
+      if (before.includes(nodeId)) continue;
       this.log.info({ joined: nodeId, nodes: after }, `node ${nodeId} joined the cluster`);
       this.uncompared.add(nodeId);
     }
     for (const nodeId of before) {
-      if (after.includes(nodeId)) continue;
+      // this node itself missing from the list: Redis lost it (restarted empty), which is logged as such
+      if (after.includes(nodeId) || nodeId === this.nodeId) continue;
       const { standing, lastHeartbeat } = await this.standing(nodeId);
       if (standing === 'dead') {
         this.log.warn({ dead: nodeId, lastHeartbeat, nodes: after },

@@ -177,8 +177,9 @@ export class Runtime {
   }
 
   private redisLost = false;
+  private pinger: NodeJS.Timeout | null = null;
 
-  /** false from the moment the node's connection to Redis drops until it is back */
+  /** false from the moment the node's connection to Redis drops (or Redis stops answering) until it answers again */
   get redisAvailable(): boolean {
     return !this.redisLost;
   }
@@ -197,7 +198,12 @@ export class Runtime {
     return value;
   }
 
-  /** Logs when the node loses Redis and when it has it back, and mends the cluster's settings if Redis lost them. */
+  /**
+   * Logs when the node loses Redis and when it has it back, and mends the cluster's settings if Redis lost them.
+   * Redis is lost when the connection drops, and also when it stays open but a ping goes unanswered for
+   * REDIS_SILENT_MS (a server that hangs, a network that drops everything, a paused machine): the client would
+   * wait on such a connection without ever reconnecting, and nothing would say why the games stopped.
+   */
   private reportOutages(): void {
     let lastError = '';
     this.redis.on('error', (err: unknown) => { lastError = String((err as Error)?.message ?? err); });
@@ -212,6 +218,30 @@ export class Runtime {
       this.log.info('Redis answers again');
       void this.restoreSettings().catch((err: unknown) => this.log.warn({ err: String(err) }, 'could not check the cluster\'s settings in Redis'));
     });
+    let asked: number | null = null;
+    let silent = false;
+    this.pinger = setInterval(() => {
+      if (asked === null) {
+        const at = asked = Date.now();
+        const answered = () => {
+          if (asked === at) asked = null;
+          if (!silent) return;
+          silent = false;
+          // after a reconnect, 'ready' has said so already
+          if (this.redisLost && this.redis.status === 'ready') {
+            this.redisLost = false;
+            this.log.info({ silentMs: Date.now() - at }, 'Redis answers again');
+          }
+        };
+        this.redis.ping().then(answered, answered);
+      } else if (!silent && Date.now() - asked > REDIS_SILENT_MS) {
+        silent = true;
+        if (this.redisLost) return;
+        this.redisLost = true;
+        this.log.warn({ silentMs: Date.now() - asked }, 'Redis does not answer, though the connection is open; games wait for it');
+      }
+    }, REDIS_PING_MS);
+    this.pinger.unref();
   }
 
   private async restoreSettings(): Promise<void> {
@@ -254,18 +284,62 @@ export class Runtime {
   }
 
   /**
+   * Leaves the membership and hands every partition over; false when Redis was lost for HAND_OFF_WAIT_MS meanwhile
+   * (the hand-off would wait for it for ever; nobody can take the partitions over before it is back either, and then
+   * their leases have expired).
+   */
+  private async handOff(): Promise<boolean> {
+    const handedOff = (async () => {
+      await this.membership.stop();
+      await this.supervisor.stop(true);
+    })();
+    let watch: NodeJS.Timeout | undefined;
+    const outage = new Promise<false>((resolve) => {
+      let lostSince: number | null = null;
+      watch = setInterval(() => {
+        if (!this.redisLost) { lostSince = null; return; }
+        if (lostSince === null) {
+          lostSince = Date.now();
+          this.log.warn({ waitMs: HAND_OFF_WAIT_MS }, 'stopping: Redis does not answer, and the hand-off waits for it');
+        } else if (Date.now() - lostSince >= HAND_OFF_WAIT_MS) {
+          this.log.warn('stopping without a hand-off: Redis did not come back; the partitions move to other nodes when their leases expire');
+          resolve(false);
+        }
+      }, 250);
+    });
+    const done = handedOff.then(() => true);
+    done.catch(() => undefined); // once given up on, it may still end either way
+    try {
+      return await Promise.race([done, outage]);
+    } finally {
+      clearInterval(watch);
+    }
+  }
+
+  /**
    * Stops the node. With `handOff` (SIGTERM), every partition is checkpointed and released so other nodes
    * recover it at once; without, the leases simply expire.
    */
   async stop(handOff = true): Promise<void> {
-    // without a hand-off the heartbeat stops too (it went on beating, through a closed connection, for ever)
-    if (handOff) await this.membership.stop();
-    else this.membership.halt();
-    await this.supervisor.stop(handOff);
+    // a node that leaves takes no partition meanwhile (with Redis away, leaving waits, and the balance loop went on)
+    this.supervisor.quiesce();
+    if (!handOff || !(await this.handOff())) {
+      // without a hand-off the heartbeat stops too (it went on beating, through a closed connection, for ever)
+      this.membership.halt();
+      await this.supervisor.stop(false);
+    }
+    if (this.pinger) clearInterval(this.pinger);
     this.redis.disconnect();
     await this.db.destroy();
   }
 }
+
+/** How often a node pings Redis, and how long a ping may go unanswered before Redis counts as lost (see reportOutages): longer than a busy node holds up its own event loop. */
+const REDIS_PING_MS = 1000;
+const REDIS_SILENT_MS = 5000;
+
+/** How long a stopping node's hand-off waits for a Redis that does not answer before it stops without one. */
+const HAND_OFF_WAIT_MS = 15_000;
 
 function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {
   let timer: NodeJS.Timeout;

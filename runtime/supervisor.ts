@@ -481,11 +481,16 @@ export class Supervisor extends EventEmitter {
     this.emit('handed-off', partition);
   }
 
-  /** Stops: hands every partition over (when `handOff`), then ends the workers. */
-  async stop(handOff = true): Promise<void> {
+  /** Takes no partition from now on (the first step of a stop, before the node leaves the membership). */
+  quiesce(): void {
     this.stopping = true;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
+  }
+
+  /** Stops: hands every partition over (when `handOff`), then ends the workers. */
+  async stop(handOff = true): Promise<void> {
+    this.quiesce();
     // also the hand-offs the balance loop began (the node left the membership just before): the workers end after
     if (handOff) await Promise.all([...this.owned.keys()].map((p) => this.handOff(p)));
     await Promise.all(this.slots.map((slot) => slot.worker?.terminate()));

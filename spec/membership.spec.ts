@@ -100,3 +100,51 @@ describe('membership between nodes whose clocks disagree', function () {
     }
   });
 });
+
+describe('node ids', function () {
+  this.timeout(90_000);
+  let db: SpecDatabase;
+  let prefix: string;
+  let keys: Keys;
+  let redis: RedisClient;
+  const nodes: NodeProcess[] = [];
+
+  before(async () => {
+    db = await freshDatabase('node-ids');
+    prefix = freshPrefix('node-ids');
+    keys = new Keys(prefix);
+    redis = connectRedis(REDIS_URL);
+  });
+
+  after(async () => {
+    for (const node of nodes) await node.kill();
+    redis.disconnect();
+    await dropKeys(prefix);
+    await db.drop();
+  });
+
+  function start(nodeId: string): NodeProcess {
+    const node = NodeProcess.start({ redisUrl: REDIS_URL, databaseUrl: db.url, prefix, partitions: PARTITIONS, nodeId, leaseMs: LEASE_MS });
+    nodes.push(node);
+    return node;
+  }
+
+  const leases = () => Promise.all(Array.from({ length: PARTITIONS }, (_, p) => Promise.all([redis.get(keys.lease(p)), redis.get(keys.epoch(p))])));
+
+  it('refuse a second node under a live node\'s id, whose partitions stay put; a node SIGKILLed and started again under its id goes on', async () => {
+    const first = start('twin');
+    await first.ready();
+    const held = await leases();
+    expect(held.map(([owner]) => owner)).to.deep.equal(Array(PARTITIONS).fill('twin'));
+
+    const second = start('twin');
+    expect(await second.exited, 'the second node\'s exit code').to.not.equal(0);
+    expect(second.log).to.match(/node id twin is taken by a live node of this cluster.*give each node its own --node-id/);
+    expect(await leases(), 'owners and epochs').to.deep.equal(held);
+
+    await first.kill();
+    const again = start('twin');
+    await again.ready();
+    expect((await leases()).map(([owner]) => owner)).to.deep.equal(Array(PARTITIONS).fill('twin'));
+  });
+});

@@ -40,7 +40,7 @@ describe('snaketron-node configuration', function () {
   it('answers -h as --help, and says what its exit codes mean', () => {
     const { code, stdout } = run(['-h']);
     expect(code).to.equal(0);
-    expect(stdout).to.match(/^Usage: snaketron-node/).and.contain('Exit codes: 0 stopped on SIGTERM or SIGINT, 1 could not start or failed, 2 a bad option.');
+    expect(stdout).to.match(/^Usage: snaketron-node/).and.contain('Exit codes: 0 stopped on SIGTERM or SIGINT, 1 could not start or failed (or a second signal), 2 a bad option.');
   });
 
   it('takes flags over the environment over the defaults', () => {

@@ -219,6 +219,26 @@ describe('runtime through store outages', function () {
     });
   });
 
+  it('counts Redis lost while it stops answering on an open connection, has it back when it answers, and loses no acknowledged input', async () => {
+    await onOwnRedis('redis-silent', 20, async (run) => {
+      const { server, collector, driver, games } = run;
+      expect(run.runtime.redisAvailable).to.equal(true);
+      server.signal('SIGSTOP');
+      try {
+        await waitFor('the node to count Redis lost', () => !run.runtime.redisAvailable, 20000);
+      } finally {
+        server.signal('SIGCONT');
+      }
+      const before = new Map(games.map((g) => [g, collector.lastTick(g)]));
+      await waitFor('the node to have Redis back', () => run.runtime.redisAvailable, 20000);
+      await waitFor('every game to tick again', () =>
+        games.every((g) => collector.isOver(g) || collector.lastTick(g) > before.get(g)! + 3), 30000);
+      await driver.stopTurning();
+      await waitFor('every game to finish', () => driver.allOver(), 60000);
+      await run.verify();
+    });
+  });
+
   it('hands partitions off while Redis refuses every commit without checkpointing what was never committed', async () => {
     await onOwnRedis('refused-hand-off', 20, async (run) => {
       const { server, collector, driver, games } = run;
@@ -239,6 +259,20 @@ describe('runtime through store outages', function () {
       } finally {
         admin.disconnect();
       }
+    });
+  });
+
+  it('stops without a hand-off when Redis stays away, and the next node takes the games on without losing an acknowledged input', async () => {
+    await onOwnRedis('stop-without-redis', 10, async (run) => {
+      const { server, collector, driver, games } = run;
+      await driver.stopTurning();
+      await server.shutdown();
+      // the hand-off waits for Redis, a while; then the node stops all the same (it waited for ever before)
+      await run.runtime.stop(true);
+      await server.startAgain();
+      run.runtime = await startRuntime(run.options, 'stop-without-redis-2');
+      await waitFor('every game to finish on the next owner', () => games.every((g) => collector.isOver(g)), 90000);
+      await run.verify();
     });
   });
 

@@ -67,7 +67,8 @@ export function usage(): string {
   const rows = OPTIONS.map((o) => `  --${o.flag.padEnd(18)} ${o.env.padEnd(28)} ${o.help}${o.default() ? ` (default ${o.shownDefault ?? o.default()})` : ''}`);
   return ['Usage: snaketron-node [options]', '', 'Starts a SnakeTron cluster node. Every option may also be set by its environment variable.', '',
     '  flag                 environment                  meaning', ...rows, '  --help, -h           show this',
-    '', 'Exit codes: 0 stopped on SIGTERM or SIGINT, 1 could not start or failed, 2 a bad option.'].join('\n');
+    '', 'SIGTERM or SIGINT hands the partitions over and stops (a second one exits at once, without finishing the hand-off).',
+    'Exit codes: 0 stopped on SIGTERM or SIGINT, 1 could not start or failed (or a second signal), 2 a bad option.'].join('\n');
 }
 
 /** Flags over environment over defaults; a bad value is a ConfigError naming the option and what it takes. */

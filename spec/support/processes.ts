@@ -161,6 +161,11 @@ export class SpecRedis {
     }, 10000, 50);
   }
 
+  /** Pauses the server (SIGSTOP: its connections stay open, nothing answers) or lets it go on (SIGCONT). */
+  signal(signal: 'SIGSTOP' | 'SIGCONT'): void {
+    this.child?.kill(signal);
+  }
+
   /** Deletes what the stopped server kept: it starts again empty, as one without persistence would. */
   forget(): void {
     if (this.child) throw new Error('stop the server before it forgets');
