@@ -125,6 +125,7 @@ function machineCpu(): { busy: number; total: number } {
 }
 
 const cpuSeconds = (cpu: CpuTime): number => (cpu.user + cpu.system) / 1e6;
+const sumOf = (values: number[]): number => values.reduce((a, b) => a + b, 0);
 const round = (value: number, places = 2): number => Math.round(value * 10 ** places) / 10 ** places;
 
 interface Level {
@@ -202,7 +203,7 @@ async function measureWindow(server: ServerProcess, drivers: DriverProcess[], pl
     joinFailures: sum((w) => w.joinFailures),
     serverCpu,
     driverCpu,
-    otherCpu: Math.max(0, machineBusy - serverCpu - driverCpu.reduce((a, b) => a + b, 0)),
+    otherCpu: Math.max(0, machineBusy - serverCpu - sumOf(driverCpu)),
     serverRss: after.rss,
     serverLoopDelayP99: after.loopDelayP99,
     driverLoopDelayP99: Math.max(...windows.map((w) => w.loopDelayP99)),
@@ -287,7 +288,15 @@ function loadRows(levels: Level[], idle: ServerSample, versions: string): BenchR
       { group: 'baseline', name: 'colyseus server CPU per game', value: round((best.serverCpu * 1e6) / games, 1), unit: 'µs/s per game', notes: `at ${best.players} players: server CPU time per second of wall clock, over the games running` },
       { group: 'baseline', name: 'colyseus server RSS per game', value: round((best.serverRss - idle.rss) / games / 1024, 1), unit: 'KiB', notes: `(RSS at ${best.players} players ${round(best.serverRss / 2 ** 20, 0)} MiB − idle ${round(idle.rss / 2 ** 20, 0)} MiB) / ${best.games} games` },
       { group: 'baseline', name: `colyseus turn→ack p99 @ ${best.players} players`, value: round(best.ack.quantile(0.99)), unit: 'ms', notes: `p50 ${round(best.ack.quantile(0.5))} ms; in memory, nothing stored` },
+      { group: 'baseline', name: 'colyseus load drivers\' CPU per 1,000 players', value: round((sumOf(best.driverCpu) * 100 * 1000) / best.players, 1), unit: '% of a core', notes: `at ${best.players} players: the bots, each stepping its own copy of its game` },
     );
+  }
+  if (last?.failed != null) {
+    rows.push({
+      group: 'baseline', name: 'colyseus machine CPU in use at the first level over the limit', unit: '% of a core',
+      value: round((last.serverCpu + sumOf(last.driverCpu) + last.otherCpu) * 100, 0),
+      notes: `${last.players} players: server ${round(last.serverCpu * 100, 0)}%, drivers ${round(sumOf(last.driverCpu) * 100, 0)}%, other ${round(last.otherCpu * 100, 0)}%, of the machine's ${availableParallelism() * 100}%`,
+    });
   }
   return rows;
 }

@@ -61,6 +61,26 @@ if (snaketronCpu && colyseusCpu && floor) {
   });
 }
 
+// The target as machine time: the bots share the servers' cores, so 1.5× Colyseus's players must also fit the
+// load drivers they need (at the cheaper of the two drivers' measured rates), beside what a machine can be kept
+// busy with before either server's p99 passes the limit (each one's first failed level says how busy that was).
+const driversOf = (group: string) => results.find((r) => r.group === group && r.name.endsWith('load drivers\' CPU per 1,000 players'));
+const [snaketronDrivers, colyseusDrivers] = [driversOf('e2e'), driversOf('baseline')];
+if (colyseusMax && snaketronDrivers && colyseusDrivers) {
+  const target = Math.round(colyseusMax.value * 1.5);
+  const rate = Math.min(snaketronDrivers.value, colyseusDrivers.value);
+  const busyAt = (who: string, group: string) => {
+    const row = results.find((r) => r.group === group && r.name.includes('machine CPU in use at the first'));
+    return row ? [`${who} passed its limit with ${row.value}% in use`] : [];
+  };
+  const limits = [...busyAt('Colyseus', 'baseline'), ...busyAt('SnakeTron', 'e2e')].join(', ');
+  results.push({
+    group: 'comparison', name: 'load drivers\' CPU that 1.5× Colyseus\'s players would take', value: Math.round((rate * target) / 1000), unit: '% of a core',
+    notes: `${target} players × ${rate}% per 1,000 (the cheaper of the two drivers: SnakeTron's ${snaketronDrivers.value}, Colyseus's ${colyseusDrivers.value}), `
+      + `on a machine of ${availableParallelism() * 100}%${limits ? `; ${limits}` : ''}: what is left there is a server's, with Redis and Postgres`,
+  });
+}
+
 const snaketronRss = results.find((r) => r.group === 'e2e' && r.name === 'node RSS per game');
 const colyseusRss = results.find((r) => r.group === 'baseline' && r.name === 'colyseus server RSS per game');
 if (snaketronRss && colyseusRss && colyseusRss.value > 0) {
