@@ -195,10 +195,11 @@ export class Membership {
     const beats = new Map<string, number>();
     for (let i = 0; i < scored.length; i += 2) beats.set(scored[i], Number(scored[i + 1]));
     const values = await Promise.all([...beats.keys()].map((id) => this.redis.get(this.keys.node(id))));
+    // by id, as the partitions are shared out (by heartbeat, the order changed with every beat)
     return values.filter((v): v is string => v !== null).map((v) => {
       const info = JSON.parse(v) as NodeInfo;
       return { ...info, lastHeartbeat: beats.get(info.nodeId) ?? info.lastHeartbeat };
-    });
+    }).sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
   }
 
   /** Stops the heartbeat and nothing else: the registration ages out as a dead node's would. */

@@ -210,7 +210,7 @@ export class Runtime {
     this.redis.on('reconnecting', () => {
       if (this.redisLost) return;
       this.redisLost = true;
-      this.log.warn({ err: lastError || undefined }, 'lost the connection to Redis; reconnecting (games wait for it)');
+      this.log.warn({ err: lastError || 'the connection was closed' }, 'lost the connection to Redis; reconnecting (games wait for it)');
     });
     this.redis.on('ready', () => {
       if (!this.redisLost) return;

@@ -66,6 +66,8 @@ export class RuntimeCounters {
   replayMismatches = 0;
   workerRestarts = 0;
   recoveries = 0;
+  /** the recoveries by why this node took the partition up */
+  readonly recoveriesBy = new Map<TakeoverReason, number>();
   takeovers = 0;
   readonly lateness = new LatencyHistogram();
   readonly commitMs = new LatencyHistogram();
@@ -242,6 +244,7 @@ export class Supervisor extends EventEmitter {
           const at = Date.now();
           const { from, since } = owned;
           void owned.reason.then((reason) => {
+            this.counters.recoveriesBy.set(reason, (this.counters.recoveriesBy.get(reason) ?? 0) + 1);
             const takeover: Takeover = {
               partition: event.partition, epoch: event.epoch, node: this.config.nodeId, from, reason, at, ms: at - since, actors: event.actors,
             };

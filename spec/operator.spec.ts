@@ -49,6 +49,10 @@ describe('operator views', function () {
     expect(metric(text, 'snaketron_partitions_owned')).to.equal(4);
     expect(metric(text, 'snaketron_ready')).to.equal(1);
     expect(text).to.match(/snaketron_inbox_lag\{partition="\d+"/);
+    // the recoveries by why: the first node found every partition new, the second had its share handed over
+    const byReason = [...text.matchAll(/^snaketron_recoveries_by_reason_total\{reason="([^"]+)"[^}]*\} (\d+)$/gm)];
+    expect(byReason.map((m) => m[1])).to.include.oneOf(['new', 'handed over']);
+    expect(byReason.reduce((n, m) => n + Number(m[2]), 0)).to.equal(metric(text, 'snaketron_recoveries_total'));
     // the process's own metrics under the names dashboards expect
     for (const name of ['process_cpu_seconds_total', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_p99_seconds']) {
       expect(metric(text, name), name).to.be.a('number').and.not.NaN;
@@ -84,7 +88,8 @@ describe('operator views', function () {
       nodes: Array<{ id: string; partitions: number[]; lastHeartbeat: number }>;
       partitions: Array<{ partition: number; owner: string; epoch: number }>;
     }>();
-    expect(view.nodes.map((n) => n.id).sort()).to.deep.equal(nodes.map((n) => n.nodeId).sort());
+    // in the order the partitions are shared out in, the same at every refresh
+    expect(view.nodes.map((n) => n.id)).to.deep.equal(nodes.map((n) => n.nodeId).sort());
     expect(view.partitions).to.have.length(8);
     for (const p of view.partitions) expect(nodes.map((n) => n.nodeId)).to.include(p.owner);
     for (const n of view.nodes) expect(n.partitions).to.have.length(4);
@@ -124,6 +129,17 @@ describe('readiness', function () {
       await waitFor('/readyz to say not ready', async () => (await node.get('/readyz')).status === 503, 10_000, 100);
       expect((await node.get('/healthz')).status, 'the process itself is fine').to.equal(200);
       expect(node.output).to.contain('lost the connection to Redis');
+      // the cluster page says why it shows nothing new
+      const browser = await launchBrowser();
+      try {
+        const page = await browser.newPage();
+        await page.goto(`${node.http}/cluster`);
+        await page.waitForFunction(() => /the node answers 503/.test(document.querySelector('[data-testid=status]')?.textContent ?? ''),
+          undefined, { timeout: 20_000 });
+        expect(await page.locator('[data-testid=status]').textContent()).to.contain('storage did not answer');
+      } finally {
+        await browser.close();
+      }
       // a scrape does not wait for Redis: what needs it is left out, the rest comes
       const scrape = await node.get('/metrics');
       expect(scrape.status).to.equal(200);

@@ -70,6 +70,14 @@ export function createMetrics(runtime: Runtime, fanout: Fanout, stats: NodeStats
   counter('snaketron_mailbox_reads_total', 'mailbox reads (one Redis call each; at ticks, and between them only for partitions with lobbies)', () => counters.reads);
   counter('snaketron_dead_letters_total', 'inputs dead-lettered', () => counters.deadLetters);
   counter('snaketron_recoveries_total', 'partitions this node took up and restored: at its start, on a hand-off, on a takeover from a dead node, on a worker replacement', () => counters.recoveries);
+  new client.Counter({
+    name: 'snaketron_recoveries_by_reason_total', labelNames: ['reason'], registers: [registry],
+    help: 'the recoveries by why this node took the partition up: new (nobody held it), handed over, holder died, restarted (this node held it)',
+    collect() {
+      this.reset();
+      for (const [reason, n] of counters.recoveriesBy) this.inc({ reason }, n);
+    },
+  });
   counter('snaketron_actor_restarts_total', 'actors restarted after throwing', () => counters.actorRestarts);
   counter('snaketron_actors_parked_total', 'actors whose state could not be rebuilt here (a checkpoint that does not decode, a replay that throws): not hosted, their inputs dead-lettered, their data kept for the next owner', () => counters.actorsParked);
   counter('snaketron_replay_mismatches_total', 'checkpoints whose replay check failed (--verify-replays): a restart would not rebuild the game as it was', () => counters.replayMismatches);
