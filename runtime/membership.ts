@@ -23,6 +23,8 @@ export interface NodeInfo {
   clients: number;
   /** the names of the actor types its workers load */
   actorTypes: string[];
+  /** how long it lets a heartbeat age before it counts the node dead (--lease-ms); absent from nodes of before 2026-11-28 */
+  leaseMs?: number;
 }
 
 export class Membership {
@@ -31,7 +33,7 @@ export class Membership {
   private beats = 0;
   /** Redis's clock minus this node's, as of the last heartbeat */
   private clockOffset = 0;
-  /** nodes that joined whose actor types this node has not compared with its own yet */
+  /** nodes that joined whose actor types and lease this node has not compared with its own yet */
   private readonly uncompared = new Set<string>();
   /** what this node says of itself at each heartbeat */
   info: () => Pick<NodeInfo, 'partitions' | 'partitionActors' | 'actors' | 'clients' | 'actorTypes'> = () => ({ partitions: [], partitionActors: {}, actors: 0, clients: 0, actorTypes: [] });
@@ -79,7 +81,9 @@ export class Membership {
 
   private async beat(): Promise<void> {
     // (nodes() reads lastHeartbeat from the heartbeat's score; this estimate is for readers of the key alone)
-    const info: NodeInfo = { nodeId: this.nodeId, url: this.url, startedAt: this.startedAt, lastHeartbeat: this.redisNow(), ...this.info() };
+    const info: NodeInfo = {
+      nodeId: this.nodeId, url: this.url, startedAt: this.startedAt, lastHeartbeat: this.redisNow(), leaseMs: this.deadAfterMs, ...this.info(),
+    };
     const sentAt = Date.now();
     const [[redisTime, ...live]] = await Promise.all([
       runCommand<[number, ...string[]]>(this.redis, 'heartbeat', [this.keys.nodes], [this.nodeId, this.deadAfterMs, this.deadAfterMs * 100]),
@@ -88,7 +92,7 @@ export class Membership {
     // Redis read its clock about half-way through the round trip
     this.clockOffset = Number(redisTime) - Math.round((sentAt + Date.now()) / 2);
     await this.adopt(live);
-    if (this.uncompared.size > 0) await this.compareActorTypes();
+    if (this.uncompared.size > 0) await this.compareWithPeers();
     if (++this.beats % 20 === 0) {
       await this.db.updateTable('nodes').set({ last_seen: new Date() }).where('node_id', '=', this.nodeId).execute()
         .catch(() => undefined);
@@ -142,10 +146,12 @@ export class Membership {
 
   /**
    * Warns of a node that loads other actor types than this one: partitions move between nodes, and an actor whose
-   * type its owner lacks is parked there (see PartitionExecutor.parked). A joiner's registration may come just after
+   * type its owner lacks is parked there (see PartitionExecutor.parked). And of one with another lease: each node
+   * judges the others' heartbeats by its own, so one may count another dead (and log it so) while that one still
+   * holds its partitions, which move only when its own lease runs out. A joiner's registration may come just after
    * its first heartbeat: one not found yet is looked at again at the next beat.
    */
-  private async compareActorTypes(): Promise<void> {
+  private async compareWithPeers(): Promise<void> {
     const mine = this.info().actorTypes;
     for (const nodeId of [...this.uncompared]) {
       if (!this.live.includes(nodeId)) {
@@ -155,7 +161,13 @@ export class Membership {
       const registration = await this.redis.get(this.keys.node(nodeId));
       if (registration === null) continue;
       this.uncompared.delete(nodeId);
-      const theirs = (JSON.parse(registration) as Partial<NodeInfo>).actorTypes ?? [];
+      const peer = JSON.parse(registration) as Partial<NodeInfo>;
+      if (peer.leaseMs !== undefined && peer.leaseMs !== this.deadAfterMs) {
+        this.log.warn({ other: nodeId, leaseMs: this.deadAfterMs, theirs: peer.leaseMs },
+          `node ${nodeId} has another lease (${peer.leaseMs} ms) than this node (${this.deadAfterMs} ms): each counts the other dead by its own, `
+          + 'so a node may be logged dead while it still holds its partitions; give every node the same --lease-ms');
+      }
+      const theirs = peer.actorTypes ?? [];
       const missingHere = theirs.filter((t) => !mine.includes(t));
       const missingThere = mine.filter((t) => !theirs.includes(t));
       if (missingHere.length === 0 && missingThere.length === 0) continue;

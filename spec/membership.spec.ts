@@ -101,7 +101,7 @@ describe('membership between nodes whose clocks disagree', function () {
   });
 });
 
-describe('node ids', function () {
+describe('nodes configured apart', function () {
   this.timeout(90_000);
   let db: SpecDatabase;
   let prefix: string;
@@ -123,8 +123,8 @@ describe('node ids', function () {
     await db.drop();
   });
 
-  function start(nodeId: string): NodeProcess {
-    const node = NodeProcess.start({ redisUrl: REDIS_URL, databaseUrl: db.url, prefix, partitions: PARTITIONS, nodeId, leaseMs: LEASE_MS });
+  function start(nodeId: string, leaseMs = LEASE_MS): NodeProcess {
+    const node = NodeProcess.start({ redisUrl: REDIS_URL, databaseUrl: db.url, prefix, partitions: PARTITIONS, nodeId, leaseMs });
     nodes.push(node);
     return node;
   }
@@ -146,5 +146,18 @@ describe('node ids', function () {
     const again = start('twin');
     await again.ready();
     expect((await leases()).map(([owner]) => owner)).to.deep.equal(Array(PARTITIONS).fill('twin'));
+  });
+
+  it('warn of a peer whose lease is not theirs (each judges the other\'s heartbeat by its own)', async () => {
+    const short = start('short');
+    const long = start('long', LEASE_MS * 2);
+    await Promise.all([short.ready(), long.ready()]);
+    const warning = (node: NodeProcess, of: string) => node.log.split('\n').find((l) => l.includes(`node ${of} has another lease`));
+    const [atShort, atLong] = await Promise.all([
+      waitFor('the node with the short lease to warn', () => warning(short, 'long')),
+      waitFor('the node with the long lease to warn', () => warning(long, 'short')),
+    ]);
+    expect(JSON.parse(atShort)).to.include({ other: 'long', leaseMs: LEASE_MS, theirs: LEASE_MS * 2 });
+    expect(JSON.parse(atLong)).to.include({ other: 'short', leaseMs: LEASE_MS * 2, theirs: LEASE_MS });
   });
 });
