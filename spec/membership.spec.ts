@@ -7,7 +7,7 @@ import { Keys } from '../runtime/keys.ts';
 import { connectRedis, type RedisClient } from '../runtime/redis.ts';
 import type { Takeover } from '../runtime/supervisor.ts';
 import { dropKeys, freshDatabase, freshPrefix, REDIS_URL, sleep, waitFor, type SpecDatabase } from './support/env.ts';
-import { NodeProcess } from './support/processes.ts';
+import { NodeProcess, type NodeOptions } from './support/processes.ts';
 
 const PARTITIONS = 6;
 /** heartbeats every 500 ms; a node whose last one is 1.5 s old is dead */
@@ -15,39 +15,46 @@ const LEASE_MS = 1500;
 const SKEWED_CLOCK = new URL('./fixtures/skewed-clock.mjs', import.meta.url).href;
 const MISSED = /missed its heartbeats/;
 
-describe('membership between nodes whose clocks disagree', function () {
-  this.timeout(90_000);
+/**
+ * For a describe block: a database and key prefix of its own, the runtime nodes it starts (killed after it), and a
+ * connection to Redis to look with.
+ */
+function specNodes(label: string) {
   let db: SpecDatabase;
-  let prefix: string;
-  let keys: Keys;
-  let redis: RedisClient;
   const nodes: NodeProcess[] = [];
-
+  const prefix = freshPrefix(label);
+  const view = {
+    keys: new Keys(prefix),
+    redis: undefined as unknown as RedisClient,
+    start(nodeId: string, options: Partial<NodeOptions> = {}): NodeProcess {
+      const node = NodeProcess.start({ redisUrl: REDIS_URL, databaseUrl: db.url, prefix, partitions: PARTITIONS, nodeId, leaseMs: LEASE_MS, ...options });
+      nodes.push(node);
+      return node;
+    },
+  };
   before(async () => {
-    db = await freshDatabase('membership');
-    prefix = freshPrefix('membership');
-    keys = new Keys(prefix);
-    redis = connectRedis(REDIS_URL);
+    db = await freshDatabase(label);
+    view.redis = connectRedis(REDIS_URL);
   });
-
   after(async () => {
     for (const node of nodes) await node.kill();
-    redis.disconnect();
+    view.redis.disconnect();
     await dropKeys(prefix);
     await db.drop();
   });
+  return view;
+}
+
+describe('membership between nodes whose clocks disagree', function () {
+  this.timeout(90_000);
+  const c = specNodes('membership');
 
   function start(nodeId: string, skewMs: number): NodeProcess {
-    const node = NodeProcess.start({
-      redisUrl: REDIS_URL, databaseUrl: db.url, prefix, partitions: PARTITIONS, nodeId, leaseMs: LEASE_MS,
-      execArgv: ['--import', SKEWED_CLOCK], env: { CLOCK_SKEW_MS: String(skewMs) },
-    });
-    nodes.push(node);
-    return node;
+    return c.start(nodeId, { execArgv: ['--import', SKEWED_CLOCK], env: { CLOCK_SKEW_MS: String(skewMs) } });
   }
 
-  const owners = () => Promise.all(Array.from({ length: PARTITIONS }, (_, p) => redis.get(keys.lease(p))));
-  const epochs = () => Promise.all(Array.from({ length: PARTITIONS }, (_, p) => redis.get(keys.epoch(p))));
+  const owners = () => Promise.all(Array.from({ length: PARTITIONS }, (_, p) => c.redis.get(c.keys.lease(p))));
+  const epochs = () => Promise.all(Array.from({ length: PARTITIONS }, (_, p) => c.redis.get(c.keys.epoch(p))));
   /** Waits until `node` sees exactly `live` as the live nodes (after line `from`). */
   async function sees(node: NodeProcess, live: readonly string[], from = 0): Promise<void> {
     await node.waitForLine(new RegExp(`^live ${live.join(',')}$`), 30_000, from).catch((err: Error) => {
@@ -95,7 +102,7 @@ describe('membership between nodes whose clocks disagree', function () {
     }
     for (const partition of [0, 3]) {
       const takeover = await waitFor(`the takeover of partition ${partition} from ahead to be noted`, async () =>
-        (await redis.lrange(keys.takeovers, 0, -1)).map((t) => JSON.parse(t) as Takeover).find((t) => t.partition === partition && t.from === 'ahead'));
+        (await c.redis.lrange(c.keys.takeovers, 0, -1)).map((t) => JSON.parse(t) as Takeover).find((t) => t.partition === partition && t.from === 'ahead'));
       expect(takeover, `the takeover of partition ${partition}`).to.include({ node: shared(['behind', 'right'])[partition], reason: 'holder died' });
     }
   });
@@ -103,33 +110,9 @@ describe('membership between nodes whose clocks disagree', function () {
 
 describe('nodes configured apart', function () {
   this.timeout(90_000);
-  let db: SpecDatabase;
-  let prefix: string;
-  let keys: Keys;
-  let redis: RedisClient;
-  const nodes: NodeProcess[] = [];
-
-  before(async () => {
-    db = await freshDatabase('node-ids');
-    prefix = freshPrefix('node-ids');
-    keys = new Keys(prefix);
-    redis = connectRedis(REDIS_URL);
-  });
-
-  after(async () => {
-    for (const node of nodes) await node.kill();
-    redis.disconnect();
-    await dropKeys(prefix);
-    await db.drop();
-  });
-
-  function start(nodeId: string, leaseMs = LEASE_MS): NodeProcess {
-    const node = NodeProcess.start({ redisUrl: REDIS_URL, databaseUrl: db.url, prefix, partitions: PARTITIONS, nodeId, leaseMs });
-    nodes.push(node);
-    return node;
-  }
-
-  const leases = () => Promise.all(Array.from({ length: PARTITIONS }, (_, p) => Promise.all([redis.get(keys.lease(p)), redis.get(keys.epoch(p))])));
+  const c = specNodes('node-ids');
+  const start = (nodeId: string, leaseMs = LEASE_MS): NodeProcess => c.start(nodeId, { leaseMs });
+  const leases = () => Promise.all(Array.from({ length: PARTITIONS }, (_, p) => Promise.all([c.redis.get(c.keys.lease(p)), c.redis.get(c.keys.epoch(p))])));
 
   it('refuse a second node under a live node\'s id, whose partitions stay put; a node SIGKILLed and started again under its id goes on', async () => {
     const first = start('twin');
