@@ -334,7 +334,10 @@ export class Runtime {
   }
 }
 
-/** How often a node pings Redis, and how long a ping may go unanswered before Redis counts as lost (see reportOutages): longer than a busy node holds up its own event loop. */
+/**
+ * How often a node pings Redis, and how long a ping may go unanswered before Redis counts as lost (see
+ * reportOutages): longer than a busy node holds up its own event loop.
+ */
 const REDIS_PING_MS = 1000;
 const REDIS_SILENT_MS = 5000;
 

@@ -2,6 +2,7 @@
 // against the real Redis and Postgres: one node's clock runs 5 s ahead, one's 5 s behind (spec/fixtures/
 // skewed-clock.mjs), far more than the 1.5 s after which a silent node counts as dead. They still see each other
 // live, share the partitions and keep them; and one SIGKILLed is still found dead and its partitions taken over.
+// Also nodes configured apart: a second node under a live one's id is refused, one with another lease is warned of.
 import { expect } from 'chai';
 import { Keys } from '../runtime/keys.ts';
 import { connectRedis, type RedisClient } from '../runtime/redis.ts';
