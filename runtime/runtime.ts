@@ -178,10 +178,17 @@ export class Runtime {
 
   private redisLost = false;
   private pinger: NodeJS.Timeout | null = null;
+  /** when the ping to Redis that has not been answered yet was sent (null: none waits) */
+  private pingedAt: number | null = null;
 
   /** false from the moment the node's connection to Redis drops (or Redis stops answering) until it answers again */
   get redisAvailable(): boolean {
     return !this.redisLost;
+  }
+
+  /** How long Redis has left this node's latest ping unanswered (0 when it answered): a readiness probe's measure. */
+  redisSilentMs(): number {
+    return this.pingedAt === null ? 0 : Date.now() - this.pingedAt;
   }
 
   /** The cluster's settings as this node read them from Redis: stored again should Redis come back without them. */
@@ -218,13 +225,12 @@ export class Runtime {
       this.log.info('Redis answers again');
       void this.restoreSettings().catch((err: unknown) => this.log.warn({ err: String(err) }, 'could not check the cluster\'s settings in Redis'));
     });
-    let asked: number | null = null;
     let silent = false;
     this.pinger = setInterval(() => {
-      if (asked === null) {
-        const at = asked = Date.now();
+      if (this.pingedAt === null) {
+        const at = this.pingedAt = Date.now();
         const answered = () => {
-          if (asked === at) asked = null;
+          if (this.pingedAt === at) this.pingedAt = null;
           if (!silent) return;
           silent = false;
           // after a reconnect, 'ready' has said so already
@@ -234,11 +240,11 @@ export class Runtime {
           }
         };
         this.redis.ping().then(answered, answered);
-      } else if (!silent && Date.now() - asked > REDIS_SILENT_MS) {
+      } else if (!silent && this.redisSilentMs() > REDIS_SILENT_MS) {
         silent = true;
         if (this.redisLost) return;
         this.redisLost = true;
-        this.log.warn({ silentMs: Date.now() - asked }, 'Redis does not answer, though the connection is open; games wait for it');
+        this.log.warn({ silentMs: this.redisSilentMs() }, 'Redis does not answer, though the connection is open; games wait for it');
       }
     }, REDIS_PING_MS);
     this.pinger.unref();
@@ -336,9 +342,9 @@ export class Runtime {
 
 /**
  * How often a node pings Redis, and how long a ping may go unanswered before Redis counts as lost (see
- * reportOutages): longer than a busy node holds up its own event loop.
+ * reportOutages; a readiness probe reads redisSilentMs): longer than a busy node holds up its own event loop.
  */
-const REDIS_PING_MS = 1000;
+const REDIS_PING_MS = 500;
 const REDIS_SILENT_MS = 5000;
 
 /** How long a stopping node's hand-off waits for a Redis that does not answer before it stops without one. */

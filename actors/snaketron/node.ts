@@ -302,20 +302,22 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     }).finally(() => clearTimeout(timer));
   };
 
-  // ready: Redis and Postgres answered the last probe and the node holds its share. A probe that has not
-  // answered within READY_PROBE_MS counts as a failure (a command to a Redis that is down waits for it to return).
+  // ready: Redis answers the runtime's pings (none waits longer than READY_PROBE_MS), Postgres answered the last
+  // probe and the node holds its share. A probe that has not answered within READY_PROBE_MS counts as a failure (a
+  // query to a Postgres that is down waits for it to return).
   let ready = false;
   let probeStarted: number | null = null;
+  const redisAnswers = () => runtime.redisAvailable && runtime.redisSilentMs() <= READY_PROBE_MS;
   const readyTimer = setInterval(() => {
+    if (!redisAnswers()) ready = false;
     if (probeStarted !== null) {
       if (Date.now() - probeStarted > READY_PROBE_MS) ready = false;
       return;
     }
     probeStarted = Date.now();
     void (async () => {
-      await runtime.redis.ping();
       await db.selectFrom('games').select('id').limit(1).execute();
-      ready = runtime.isSettled();
+      ready = redisAnswers() && runtime.isSettled();
     })().catch(() => { ready = false; }).finally(() => { probeStarted = null; });
   }, 500);
 
