@@ -16,13 +16,15 @@ import type { Commit, CommitsConfig } from './e2e-commits.ts';
 const { values } = parseArgs({
   options: {
     url: { type: 'string' }, bots: { type: 'string' }, seconds: { type: 'string' }, warmup: { type: 'string' },
-    redis: { type: 'string' }, prefix: { type: 'string' }, partitions: { type: 'string' },
+    start: { type: 'string' }, redis: { type: 'string' }, prefix: { type: 'string' }, partitions: { type: 'string' },
   },
 });
 const URL_ = values.url!;
 const BOTS = Number(values.bots);
 const SECONDS = Number(values.seconds ?? 15);
 const WARMUP = Number(values.warmup ?? 5);
+/** the longest the window waits for its bots to be playing (seconds) */
+const START = Number(values.start ?? 60);
 const PARTITIONS = Number(values.partitions);
 
 const ackLatency: number[] = [];
@@ -165,7 +167,7 @@ for (let i = 0; i < bots.length; i++) {
 }
 // as the baseline's drivers do: the window opens once nine in ten bots are in a stepping game (so the first rush of
 // joins and game starts is not in it), after the warm-up
-const deadline = Date.now() + 60_000;
+const deadline = Date.now() + START * 1000;
 while (bots.filter((b) => b.playing).length < 0.9 * BOTS && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
 await new Promise((r) => setTimeout(r, WARMUP * 1000));
 measuring = true;

@@ -56,6 +56,13 @@ export interface Step {
 
 type DriverResult = Omit<Step, 'nodeCpuPct' | 'nodeMainCpuPct' | 'redisCpuPct' | 'postgresCpuPct' | 'nodeRssMiB' | 'nodeDeliveryP50' | 'nodeDeliveryP99'>;
 
+const DRIVER_WARMUP_S = 5;
+/**
+ * How long a driver waits for nine in ten of its bots to be in stepping games before its window opens anyway: its
+ * time limit counts this wait (it did not, and a step on a loaded machine was killed instead of measured and failed).
+ */
+const DRIVER_START_S = 60;
+
 /**
  * A load driver process. `onPhase` hears when its measured window starts and ends (after its bots' warm-up), so
  * the server's CPU is sampled over the same window as the latencies.
@@ -63,8 +70,9 @@ type DriverResult = Omit<Step, 'nodeCpuPct' | 'nodeMainCpuPct' | 'redisCpuPct' |
 function driver(url: string, bots: number, seconds: number, prefix: string, onPhase: (phase: string) => void): Promise<DriverResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', pathToFileURL(TSX).href, DRIVER, '--url', url, '--bots', String(bots),
-      '--seconds', String(seconds), '--warmup', '5', '--redis', REDIS_URL, '--prefix', prefix, '--partitions', String(PARTITIONS)],
-    { stdio: ['ignore', 'pipe', 'pipe'], timeout: (seconds + 60) * 1000 });
+      '--seconds', String(seconds), '--warmup', String(DRIVER_WARMUP_S),
+      '--start', String(DRIVER_START_S), '--redis', REDIS_URL, '--prefix', prefix, '--partitions', String(PARTITIONS)],
+    { stdio: ['ignore', 'pipe', 'pipe'], timeout: (DRIVER_START_S + DRIVER_WARMUP_S + seconds + 60) * 1000 });
     let out = '';
     let err = '';
     let result: DriverResult | null = null;

@@ -192,8 +192,10 @@ describe('a SnakeTron cluster', function () {
     await back.hello('watcher');
     back.send({ type: 'watch', gameId: a.gameId });
     const snap = await back.next('snapshot');
-    const r = new ClientReplica(snap);
-    r.apply(await back.next('tick', (t) => t.t === snap.state.tick + 1));
+    // a game still running sends its next tick; one that ended meanwhile (on a loaded machine the hand-offs can
+    // outlast the staircases) its result, after the snapshot of its last tick
+    if (snap.state.status === 'running') new ClientReplica(snap).apply(await back.next('tick', (t) => t.t === snap.state.tick + 1));
+    else expect((await back.next('over')).t).to.equal(snap.state.tick);
     a.stop();
     b.stop();
     // the journal has every tick once, and the players, whose nodes stayed, saw every one of them in order: the
