@@ -676,6 +676,30 @@ describe('a SnakeTron node over WebSockets', function () {
     other.send({ type: 'turn', dir: 'left', seq: 1, rid: 1 });
     expect(await other.next('error')).to.include({ code: 'queue_full', rid: 1 });
     expect(other.all('ack')).to.have.length(0);
+    player.send({ type: 'leave' });
+    await player.next('left');
+    other.send({ type: 'leave' });
+    await other.next('left');
+
+    // three: both connections send eight far-ahead turns at once, interleaved, none applied before the rest is
+    // judged: eight are acked in all, and the game has eight waiting (counted per connection, 16 were)
+    player.send({ type: 'solo', settings: { tickMs: 1000 } });
+    const third = await player.next('snapshot', (s) => s.gameId !== second.gameId);
+    other.send({ type: 'rejoin', gameId: third.gameId });
+    await other.next('snapshot', (s) => s.gameId === third.gameId);
+    const from = [player.received.length, other.received.length];
+    for (let i = 0; i < 8; i++) {
+      player.send({ type: 'turn', dir: i % 2 === 0 ? 'up' : 'down', seq: 200 + i, t: 40 });
+      other.send({ type: 'turn', dir: i % 2 === 0 ? 'up' : 'down', seq: 300 + i, t: 40 });
+    }
+    const answers = () => [player, other].flatMap((c, i) => c.received.slice(from[i]))
+      .filter((m) => m.type === 'ack' || (m.type === 'error' && m.code === 'queue_full'));
+    await waitFor('all 16 turns answered', () => answers().length === 16);
+    expect(answers().filter((m) => m.type === 'ack'), 'turns acked over both connections').to.have.length(8);
+    // and once the game has them, it holds eight: a ninth is refused there too
+    await player.next('tick', (t) => t.gameId === third.gameId && t.t >= 2);
+    other.send({ type: 'turn', dir: 'left', seq: 400, rid: 400 });
+    expect(await other.next('error', (e) => e.rid === 400)).to.include({ code: 'queue_full' });
   });
 
   it('answers a method other than GET with 405 and Allow: GET, and a replay format it does not know with 400', async () => {

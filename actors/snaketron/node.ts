@@ -17,7 +17,7 @@ import { LobbyAbsences } from './lobby-absences.ts';
 import { RECORDER_GROUP, RecorderThread } from './recorder.ts';
 import { decodeReplay } from './replay.ts';
 import { SNAKETRON_MIGRATIONS, type SnaketronDb, type SnaketronTables } from './schema.ts';
-import { queueSettings, Session, type SessionContext } from './sessions.ts';
+import { queueSettings, Session, TurnsOnTheirWay, type SessionContext } from './sessions.ts';
 import { TokenSigner } from './tokens.ts';
 
 export interface NodeConfig {
@@ -202,6 +202,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
 
   const ctx: SessionContext = {
     nodeId: config.nodeId, db, producer: runtime.producer, games, fanout, matchmaker, absences,
+    turnsOnTheirWay: new TurnsOnTheirWay((gameId, inputId) => fanout.applied(gameId, inputId)),
     tokens: new TokenSigner(secret), log, matchQueue,
     sessionsOf: (userId) => byUser.get(userId) ?? [],
     redisAvailable: () => runtime.redisAvailable,

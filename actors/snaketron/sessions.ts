@@ -25,6 +25,8 @@ export interface SessionContext {
   readonly fanout: Fanout;
   readonly matchmaker: Matchmaker;
   readonly absences: LobbyAbsences;
+  /** the turns this node's connections sent for each snake that its game has not applied yet */
+  readonly turnsOnTheirWay: TurnsOnTheirWay;
   readonly tokens: TokenSigner;
   readonly log: Logger;
   /** claims and starts every full match of a queue (players on other nodes are told through Redis) */
@@ -81,11 +83,6 @@ export class Session implements Subscriber {
   private tokens = RATE_LIMIT_PER_S * 2;
   private lastRefill = Date.now();
   private badTimes: number[] = [];
-  /**
-   * Mailbox ids of this client's acked turns that its game's replica has not applied yet: with the turns queued
-   * in the replica, what waits for the snake (more than MAX_QUEUED_TURNS get queue_full).
-   */
-  private turnsOnTheirWay: string[] = [];
   /** the game this client just created (inputId null), joined or started: its next request waits until the replica has seen it */
   private behind: { gameId: string; inputId: string | null } | null = null;
   private busy: Promise<void> = Promise.resolve();
@@ -319,7 +316,6 @@ export class Session implements Subscriber {
     const { ticket } = this.state;
     this.state = { kind: 'game', gameId, role: 'player' };
     void this.ctx.matchmaker.told(ticket).catch(() => undefined); // else its claim is dropped by age
-    this.turnsOnTheirWay = [];
     this.transmit({ type: 'match', gameId, mode, players }, undefined, true);
     // in line with the requests, so a disconnect that follows finds the watch there to take back
     this.busy = this.busy.then(() => this.ctx.fanout.watch(gameId, this, 'player', this.user!.userId, { createdId })).then(() => undefined, (err: unknown) => {
@@ -406,7 +402,6 @@ export class Session implements Subscriber {
     this.state = { kind: 'game', gameId, role: 'player' };
     this.enteredAt = Date.now();
     this.behind = { gameId, inputId: null };
-    this.turnsOnTheirWay = [];
     await this.ctx.fanout.watch(gameId, this, 'player', this.user!.userId, { createdId, reply: pending(rid, true) });
   }
 
@@ -424,7 +419,6 @@ export class Session implements Subscriber {
       throw new ProtocolError('bad_state', `game ${gameId} is still in its lobby; watch it once it has started`);
     }
     this.state = { kind: 'game', gameId, role };
-    this.turnsOnTheirWay = [];
     this.enteredAt = Date.now();
     if (role === 'player' && state.phase === 'lobby') await this.ctx.absences.entered(gameId, this.user!.userId, this.ctx.nodeId, this.enteredAt);
     await this.ctx.fanout.watch(gameId, this, role, this.user!.userId, { reply: pending(rid, role === 'player') });
@@ -453,14 +447,16 @@ export class Session implements Subscriber {
     const now = game.tick;
     const wanted = t === undefined || t <= now ? now + 1 : t;
     if (wanted - now > MAX_TURN_AHEAD) throw new ProtocolError('too_far', `turn.t ${wanted} is more than ${MAX_TURN_AHEAD} ticks ahead of tick ${now}`);
-    // waiting: the turns queued in the game (those past their tick too, until one takes effect) and this client's
-    // turns still on their way to it
-    this.turnsOnTheirWay = this.turnsOnTheirWay.filter((id) => !this.ctx.fanout.applied(state.gameId, id));
-    if (game.queuedTurns(snakeId) + this.turnsOnTheirWay.length >= MAX_QUEUED_TURNS) {
-      throw new ProtocolError('queue_full', `${MAX_QUEUED_TURNS} turns already wait for your snake`);
+    // waiting: the turns queued in the game (those past their tick too, until one takes effect) and the turns on
+    // their way to it from this node, whichever of the user's connections sent them
+    const onTheirWay = this.ctx.turnsOnTheirWay.reserve(state.gameId, snakeId, game.queuedTurns(snakeId));
+    if (onTheirWay === null) throw new ProtocolError('queue_full', `${MAX_QUEUED_TURNS} turns already wait for your snake`);
+    let id: string | null = null;
+    try {
+      id = await this.ctx.producer.submit(state.gameId, { k: 'turn', snakeId, dir: directionCode(dir), t: wanted });
+    } finally {
+      onTheirWay.settled(id);
     }
-    const id = await this.ctx.producer.submit(state.gameId, { k: 'turn', snakeId, dir: directionCode(dir), t: wanted });
-    this.turnsOnTheirWay.push(id);
     // the t given, even one already past (PROTOCOL.md: it then applies at the first step after it)
     this.reply({ type: 'ack', seq, t: t ?? wanted }, rid);
   }
@@ -560,4 +556,68 @@ function isUnavailable(err: unknown): boolean {
 
 export function queueSettings(mode: QueueMode, size: number): Settings {
   return { ...defaultSettings(mode), players: size };
+}
+
+/** A turn counted among those on their way to its snake while its submit is out: `settled` with its mailbox id, or null if it was not stored. */
+export interface TurnOnItsWay {
+  settled(inputId: string | null): void;
+}
+
+/** How often the turns of snakes nobody has turned since are looked at, to forget those their games have applied. */
+const SWEEP_TURNS_MS = 10_000;
+
+/**
+ * The turns this node's connections submitted for each snake that the snake's game (its replica here) has not
+ * applied yet, shared by all of them: a user playing on two connections gets queue_full at the same count as on
+ * one (PROTOCOL.md: more than MAX_QUEUED_TURNS waiting for one snake). Two nodes each count their own.
+ */
+export class TurnsOnTheirWay {
+  /** per game and snake: the mailbox ids of stored turns, and how many submits are still out */
+  private readonly bySnake = new Map<string, { gameId: string; ids: string[]; out: number }>();
+  private lastSweep = Date.now();
+
+  constructor(private readonly applied: (gameId: string, inputId: string) => boolean) {}
+
+  /**
+   * Counts a turn for the snake unless `queued` (the turns waiting in its game) and those on their way already
+   * reach MAX_QUEUED_TURNS: then null. Counted at once, so two connections' turns sent together are both counted.
+   */
+  reserve(gameId: string, snakeId: number, queued: number): TurnOnItsWay | null {
+    this.sweep();
+    const key = `${gameId}/${snakeId}`;
+    const entry = this.bySnake.get(key) ?? { gameId, ids: [], out: 0 };
+    entry.ids = entry.ids.filter((id) => !this.applied(gameId, id));
+    if (queued + entry.ids.length + entry.out >= MAX_QUEUED_TURNS) {
+      this.forgetIfEmpty(key, entry);
+      return null;
+    }
+    entry.out++;
+    this.bySnake.set(key, entry);
+    return {
+      settled: (inputId) => {
+        entry.out--;
+        if (inputId !== null) entry.ids.push(inputId);
+        this.forgetIfEmpty(key, entry);
+      },
+    };
+  }
+
+  /** snakes with turns on their way (for specs) */
+  get size(): number {
+    return this.bySnake.size;
+  }
+
+  private forgetIfEmpty(key: string, entry: { ids: string[]; out: number }): void {
+    if (entry.ids.length === 0 && entry.out === 0) this.bySnake.delete(key);
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    if (now - this.lastSweep < SWEEP_TURNS_MS) return;
+    this.lastSweep = now;
+    for (const [key, entry] of this.bySnake) {
+      entry.ids = entry.ids.filter((id) => !this.applied(entry.gameId, id));
+      this.forgetIfEmpty(key, entry);
+    }
+  }
 }
