@@ -599,12 +599,15 @@ export class PartitionExecutor {
     for (const actor of this.actors.values()) {
       if (actor.restarting !== null || actor.finished) continue;
       try {
-        if (actor.queue.length > 0) {
+        // an actor that threw outside handle and tick too often is ended (tickIfDue) before any more inputs: they
+        // would meet the state that throws, and go to the dead letters with its error as theirs
+        const ending = actor.tickFailures >= this.config.maxFailures || actor.tickStops >= this.config.maxFailures;
+        if (actor.queue.length > 0 && !ending) {
           if (actor.probe === null || actor.state === undefined) this.handleQueue(actor, drafts, now);
           else if (actor.probe === 'one' && this.dueSchedule(actor, now)) this.handleQueue(actor, drafts, now, 1);
         }
         if (actor.restarting !== null || actor.finished) continue;
-        if (actor.nextDue === null || actor.nextDue <= now + 1 || actor.tickFailures >= this.config.maxFailures || actor.tickStops >= this.config.maxFailures) {
+        if (actor.nextDue === null || actor.nextDue <= now + 1 || ending) {
           this.busy.enter(drafts.get(actor.id)?.consumed.length ? 'tick-after-inputs' : 'tick', this.partition, actor.busyId);
           this.tickIfDue(actor, drafts, now);
           this.busy.leave();
@@ -708,6 +711,12 @@ export class PartitionExecutor {
   /** Handles the actor's queued inputs in order (at most `limit` of them). */
   private handleQueue(actor: HostedActor, drafts: Map<string, Draft>, now: number, limit = Infinity): void {
     if (actor.queue.length === 0) return;
+    // a state whose schedule or isFinished throws already (a tick left it so) is no input's doing: thrown from here,
+    // it fails as the actor's own (see cycle), not as the first input's behind it
+    if (actor.state !== undefined) {
+      validSchedule(actor.type.schedule(actor.state));
+      actor.type.isFinished(actor.state);
+    }
     const ctx: ActorContext = { actorId: actor.id, now, align: this.align };
     for (let handled = 0; actor.queue.length > 0 && handled < limit; handled++) {
       const entry = actor.queue[0];
@@ -731,8 +740,18 @@ export class PartitionExecutor {
           (draft.record.o ??= []).push(output);
           draft.sources.push(entry);
         }
+        // what the input left must be a state the actor can go on from: one whose schedule or isFinished throws is
+        // the input's doing, and it is retried and dead-lettered as one that throws (not the game's next tick)
+        validSchedule(actor.type.schedule(actor.state));
+        const finished = actor.type.isFinished(actor.state);
         draft.consumed.push(entry);
         actor.queue.shift();
+        if (finished) {
+          // an input ended it (a resignation, a lobby everyone left): its end is committed with this input, and the
+          // inputs queued behind it are dead-lettered as those that come after its end are
+          actor.finished = true;
+          return;
+        }
         if (probe) return;
       } catch (err) {
         this.failed(actor, drafts, `input ${entry.id} threw: ${errorText(err)}`, entry);
@@ -805,10 +824,7 @@ export class PartitionExecutor {
       actor.nextDue = null;
       return null;
     }
-    // a NaN or zero tick length would never come due again: a bug in the actor, failed as its tick (see cycle)
-    if (!(schedule.tickMs > 0 && Number.isFinite(schedule.tickMs)) || !Number.isFinite(schedule.startAt)) {
-      throw new Error(`schedule gave tickMs ${schedule.tickMs} and startAt ${schedule.startAt}: a tick length must be a positive number of ms, a start a time`);
-    }
+    validSchedule(schedule);
     if (actor.nextDue === null) {
       // A fresh schedule starts at its startAt (on the tick grid when the actor aligned it with ctx.align); after
       // a recovery the clock resumes at the grid's next instant (time stopped meanwhile).
@@ -1235,4 +1251,15 @@ export class FencedError extends Error {
 
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * Throws for a schedule no tick could follow: a NaN or zero tick length would never come due again (a bug in the
+ * actor, failed as the tick or the input that made it).
+ */
+function validSchedule(schedule: TickSchedule | null): void {
+  if (schedule === null) return;
+  if (!(schedule.tickMs > 0 && Number.isFinite(schedule.tickMs)) || !Number.isFinite(schedule.startAt)) {
+    throw new Error(`schedule gave tickMs ${schedule.tickMs} and startAt ${schedule.startAt}: a tick length must be a positive number of ms, a start a time`);
+  }
 }

@@ -17,7 +17,7 @@ import { GameDriver, SPEC_DUEL } from './support/driver.ts';
 import { GAME_ACTOR, type CreateGame } from '../actors/snaketron/game-actor.ts';
 import { fieldValue, nextTickDue, TICK_PHASES, tickGrid, tickPhase } from '../runtime/journal.ts';
 import { compareStreamIds, decodeBatch, decodeInput } from '../runtime/records.ts';
-import { Producer } from '../runtime/producer.ts';
+import { ActorFinishedError, Producer } from '../runtime/producer.ts';
 import { CheckpointStore, type Checkpoint } from '../runtime/checkpoints.ts';
 import { adoptCheckpoints, connectDatabase, migrate, RUNTIME_MIGRATIONS, type RuntimeTables } from '../runtime/db.ts';
 import { sql } from 'kysely';
@@ -44,7 +44,7 @@ async function startHarness(label: string, overrides: Partial<RuntimeOptions> = 
   await collector.start();
   const runtime = await Runtime.start({
     redisUrl: REDIS_URL, databaseUrl: db.url, actorModules: [FIXTURES], prefix, partitions: PARTITIONS,
-    workers: 2, leaseMs: 1500, logger: createLogger({ spec: label }, 'silent'), ...overrides,
+    workers: 2, leaseMs: 1500, logger: createLogger({ spec: label }, process.env.SNAKETRON_LOG_LEVEL ?? 'silent'), ...overrides,
   });
   await waitFor('the node to own its partitions', () => runtime.isSettled());
   return { runtime, collector, driver: new GameDriver(runtime.producer, collector), db, prefix, keys };
@@ -406,11 +406,11 @@ describe('runtime on one node', function () {
     });
   }
 
-  it('ends failed, beside games that go on, an actor whose schedule gives a tick length of NaN (it would never tick again)', async () => {
+  it('ends failed, beside games that go on, an actor whose schedule gives a tick length of NaN after a tick (it would never tick again)', async () => {
     const h = await startHarness('bad-schedule');
     try {
       const { games, gameId } = await crowdedFaultyGames(h);
-      await h.runtime.submit(gameId, { k: 'broken-schedule' });
+      await h.runtime.submit(gameId, { k: 'broken-schedule', t: h.collector.lastTick(gameId) + 3 });
       const failed = await waitFor('the game to be ended failed', () => (h.collector.records.get(gameId) ?? []).find((r) => r.f !== undefined));
       expect(failed.f).to.match(/threw 3 times/);
       const at = Math.max(...games.map((g) => h.collector.lastTick(g)));
@@ -421,12 +421,69 @@ describe('runtime on one node', function () {
     }
   });
 
+  it('ends an actor that an input finishes with that input: no tick or input after it, its final checkpoint stored, later inputs refused', async () => {
+    const h = await startHarness('input-ends');
+    try {
+      const { games, gameId } = await crowdedFaultyGames(h);
+      const endId = await h.runtime.submit(gameId, { k: 'end' });
+      const records = () => h.collector.records.get(gameId) ?? [];
+      const ending = await waitFor('the input that ends it in its journal', () => records().find((r) => r.i?.some((i) => i.s === endId)));
+      // its end is committed with the input: a submit after it is refused, as for any actor that has finished
+      let refused: unknown = null;
+      await waitFor('a submit to be refused', async () => {
+        refused = await h.runtime.submit(gameId, { k: 'turn', snakeId: 0, dir: 1, t: 1000 }).then(() => null, (err: unknown) => err);
+        return refused !== null;
+      });
+      expect(refused).to.be.instanceOf(ActorFinishedError);
+      const checkpoint = await waitFor('its final checkpoint', async () => {
+        const c = await storedCheckpoint(h, gameId);
+        return c?.finished ? c : null;
+      });
+      expect(checkpoint.seq).to.equal(ending.n);
+      const at = new Map(games.map((g) => [g, h.collector.lastTick(g)]));
+      await waitFor('the other games to tick on', () => games.every((g) => g === gameId || h.collector.isOver(g) || h.collector.lastTick(g) > at.get(g)! + 3));
+      expect(records().filter((r) => r.n > ending.n), 'records after its end').to.deep.equal([]);
+      // the turns that were on their way to it when it ended (every 20 ms) were not applied to the ended game
+      const letters = await readDeadLetters(REDIS_URL, h.keys, PARTITIONS);
+      for (const inputId of letters.of(gameId)) expect(letters.get(gameId, inputId)!.error).to.match(/has finished/);
+    } finally {
+      await stopHarness(h);
+    }
+  });
+
+  it('dead-letters an input after which the actor\'s schedule or isFinished throws, and the game goes on without it', async () => {
+    const h = await startHarness('broken-by-input');
+    try {
+      const { games, gameId } = await crowdedFaultyGames(h);
+      const other = games.find((g) => g !== gameId)!;
+      const faults = [
+        { gameId, id: await h.runtime.submit(gameId, { k: 'broken-schedule' }) },
+        { gameId: other, id: await h.runtime.submit(other, { k: 'broken-is-finished' }) },
+      ];
+      for (const fault of faults) {
+        const dead = await waitFor('the input to be dead-lettered', async () => (await readDeadLetters(REDIS_URL, h.keys, PARTITIONS)).get(fault.gameId, fault.id));
+        expect(dead.attempts).to.equal(3);
+        expect(dead.error).to.match(fault.gameId === gameId ? /schedule gave tickMs NaN/ : /isFinished is broken/);
+      }
+      const at = new Map(games.map((g) => [g, h.collector.lastTick(g)]));
+      await waitFor('every game to tick on', () => games.every((g) => h.collector.isOver(g) || h.collector.lastTick(g) > at.get(g)! + 3));
+      await verifyAll(h);
+      for (const { gameId: g, id } of faults) {
+        const records = h.collector.records.get(g)!;
+        expect(records.some((r) => r.f !== undefined), `${g} not ended failed`).to.equal(false);
+        expect(records.flatMap((r) => r.i ?? []).some((i) => i.s === id), `${g}'s journal without the input`).to.equal(false);
+      }
+    } finally {
+      await stopHarness(h);
+    }
+  });
+
   it('restarts only the actor whose other methods throw (isFinished here), and ends it failed; its partition goes on, and checkpoints never run ahead of the journal', async () => {
     const h = await startHarness('broken-method');
     let stopped = false;
     try {
       const { games, gameId, sharing } = await crowdedFaultyGames(h);
-      await h.runtime.submit(gameId, { k: 'broken-is-finished' });
+      await h.runtime.submit(gameId, { k: 'broken-is-finished', t: h.collector.lastTick(gameId) + 3 });
       await waitFor('the game to be ended failed', () => (h.collector.records.get(gameId) ?? []).some((r) => r.f !== undefined));
       const at = Math.max(...games.map((g) => h.collector.lastTick(g)));
       await waitFor('the others to tick on', () => games.every((g) => g === gameId || h.collector.lastTick(g) > at + 3 || h.driver.allOver()));
