@@ -342,6 +342,41 @@ describe('a SnakeTron node over WebSockets', function () {
     expect((await node.get(`/api/games/${lobby.gameId}`)).json<{ settings: { players: number } }>().settings.players).to.equal(1);
   });
 
+  it('closes a private lobby everyone left, by leave or by a connection not back within the grace period: its code and id join nothing', async () => {
+    for (const how of ['leave', 'disconnect'] as const) {
+      const host = await connect(`close-${how}-host`, `closehost${how[0]}`);
+      host.send({ type: 'create', settings: { players: 2 } });
+      const lobby = await host.next('lobby');
+      const guest = await connect(`close-${how}-guest`, `closeguest${how[0]}`);
+      guest.send({ type: 'join', code: lobby.code });
+      await host.next('lobby', (l) => l.players.length === 2);
+      guest.send({ type: 'leave' });
+      await guest.next('left');
+      await host.next('lobby', (l) => l.players.length === 1);
+      if (how === 'leave') {
+        host.send({ type: 'leave' });
+        await host.next('left');
+      } else {
+        host.close();
+      }
+      const status = async () => (await node.get(`/api/games/${lobby.gameId}`)).json<{ status: string; players: unknown[]; endedAt: string | null }>();
+      const closed = await waitFor('the lobby to be closed', async () => ((await status()).status === 'closed' ? status() : null), LOBBY_GRACE_MS + 10_000);
+      expect(closed.players, how).to.deep.equal([]);
+      expect(closed.endedAt, how).to.be.a('string');
+      // a late join by its code finds no open game, as a wrong code does; the id is refused for rejoin and watch
+      guest.send({ type: 'join', code: lobby.code, rid: 1 });
+      expect(await guest.next('error', (e) => e.rid === 1)).to.include({ code: 'not_found', message: `no open private game has the code ${lobby.code}` });
+      for (const [type, rid] of [['rejoin', 2], ['watch', 3]] as const) {
+        guest.send({ type, gameId: lobby.gameId, rid });
+        const err = await guest.next('error', (e) => e.rid === rid);
+        expect(err.code, `${how}: ${type}`).to.equal('bad_state');
+        expect(err.message).to.match(/closed without being played/);
+      }
+      guest.close();
+      if (how === 'leave') host.close();
+    }
+  });
+
   it('hands a lobby on when its host\'s connection closes and the host is not back within the grace period', async () => {
     const host = await connect('gone-host', 'gonehost');
     host.send({ type: 'create', settings: { players: 3, tickMs: 100 } });
@@ -510,14 +545,11 @@ describe('a SnakeTron node over WebSockets', function () {
       leaver.send({ type: 'leave', rid: 4 });
       const lobby = await leaver.next('lobby');
       expect(await leaver.next('left')).to.include({ rid: 4, gameId: lobby.gameId });
-      // the game saw the leave: the one who joins next finds the lobby empty, and hosts it
+      // the game saw the leave: its one player gone, the lobby closed, and the one who joins next finds no game
       const guest = await connect(`eager-guest-${round}`, `guest${round}`);
-      const welcome = guest.all('welcome')[0];
       guest.send({ type: 'join', code: lobby.code, rid: 5 });
-      const joined = await guest.next('lobby');
-      expect(joined.rid).to.equal(5);
-      expect(joined.players.map((p) => p.name)).to.deep.equal([`guest${round}`]);
-      expect(joined.host).to.equal(welcome.userId);
+      expect(await guest.next('error')).to.include({ rid: 5, code: 'not_found' });
+      expect(guest.all('lobby')).to.deep.equal([]);
     }
   });
 

@@ -21,7 +21,7 @@ export interface Subscriber {
   readonly id: number;
   send(message: ServerMessage, encoded?: Uint8Array): boolean;
   /** The game applied this client's join without seating it (full, or started meanwhile): it no longer follows the game. */
-  refused(gameId: string, code: 'full' | 'bad_state', message: string, rid: Rid | undefined): void;
+  refused(gameId: string, code: 'full' | 'bad_state' | 'not_found', message: string, rid: Rid | undefined): void;
   /** The player's seat in the game's lobby is gone (its user left on another connection): it no longer follows the game. */
   unseated(gameId: string): void;
 }
@@ -309,6 +309,11 @@ export class Fanout {
     }
     game.watchers.delete(watch.sub.id);
     if (game.watchers.size === 0) game.idleSince = Date.now();
+    if (state?.phase === 'closed') {
+      // as a join that comes later is answered: the code names no open game any more
+      watch.sub.refused(game.gameId, 'not_found', 'the private game closed before your join reached it: everyone had left its lobby', watch.pending?.rid);
+      return;
+    }
     const full = state?.phase === 'lobby';
     watch.sub.refused(game.gameId, full ? 'full' : 'bad_state',
       full ? `the game is full (${state.settings.players} players)` : 'the game started before your join reached it', watch.pending?.rid);
@@ -316,7 +321,7 @@ export class Fanout {
 
   /** A player following a lobby its user holds no seat in any more (it left on another connection, here or on another node). */
   private lostSeat(state: GameState, watch: Watch): boolean {
-    return state.phase === 'lobby' && watch.role === 'player' && watch.joining === null && !state.seats.some((s) => s.userId === watch.userId);
+    return (state.phase === 'lobby' || state.phase === 'closed') && watch.role === 'player' && watch.joining === null && !state.seats.some((s) => s.userId === watch.userId);
   }
 
   private unseat(game: WatchedGame, watch: Watch): void {

@@ -8,7 +8,8 @@ import type { ActorContext, ActorType, TickSchedule } from '../../runtime/actor.
 export const GAME_ACTOR = 'snaketron.game';
 const STATE_VERSION = 1;
 
-export type GamePhase = 'lobby' | 'countdown' | 'running' | 'complete' | 'failed';
+/** `closed`: a private lobby everyone left, ended without being played (its code joins nothing any more). */
+export type GamePhase = 'lobby' | 'countdown' | 'running' | 'complete' | 'failed' | 'closed';
 
 export interface Seat {
   userId: string;
@@ -35,8 +36,8 @@ export type GameInput =
 
 /** What a game's journal records show observers (the WebSocket nodes, the replay writer). */
 export type GameOutput =
-  // host: absent in records journaled before lobby outputs carried it
-  | { e: 'lobby'; players: Seat[]; host?: string | null }
+  // host: absent in records journaled before lobby outputs carried it; closed: its last player left, and it ended
+  | { e: 'lobby'; players: Seat[]; host?: string | null; closed?: true }
   // players: at a start, the seats the game starts with (a private game's settings said how many it could seat)
   | { e: 'status'; status: GamePhase; startAt: number | null; reason?: string; players?: number }
   | { e: 'tick'; t: number; turns: Array<[number, Dir]>; died: number[]; food: Cell | null; hash: number; over?: GameOver };
@@ -112,7 +113,7 @@ export const gameActor: ActorType<GameState, GameOutput> = {
         if (state.phase !== 'lobby' || state.seats.length >= state.settings.players) return undefined;
         if (state.seats.some((s) => s.userId === i.userId)) return undefined;
         state.seats.push({ userId: i.userId, name: i.name, snakeId: state.seats.length });
-        // a lobby everyone left has no host: the first to join it again is, or nobody could ever start it
+        // a lobby everyone left before lobbies closed has no host: the first to join it again is
         if (state.host === null) state.host = i.userId;
         return { e: 'lobby', players: state.seats.map((s) => ({ ...s })), host: state.host };
       case 'leave': {
@@ -121,6 +122,11 @@ export const gameActor: ActorType<GameState, GameOutput> = {
         state.seats = state.seats.filter((s) => s.userId !== i.userId).map((s, snakeId) => ({ ...s, snakeId }));
         if (state.seats.length === before) return undefined;
         if (state.host === i.userId) state.host = state.seats[0]?.userId ?? null;
+        if (state.seats.length === 0) {
+          // nobody is left to start it or to share its code: it ends, rather than wait for ever
+          state.phase = 'closed';
+          return { e: 'lobby', players: [], host: null, closed: true };
+        }
         return { e: 'lobby', players: state.seats.map((s) => ({ ...s })), host: state.host };
       }
       case 'start':
@@ -160,7 +166,7 @@ export const gameActor: ActorType<GameState, GameOutput> = {
   },
 
   isFinished(state: GameState): boolean {
-    return state.phase === 'complete' || state.phase === 'failed';
+    return state.phase === 'complete' || state.phase === 'failed' || state.phase === 'closed';
   },
 
   fail(state: GameState, reason: string): GameOutput {

@@ -46,10 +46,12 @@ interface Collected {
   tick?: ReplayTick;
 }
 
-/** A game that ended in the entries being processed: its last tick, or null when it failed. */
+/** A game that ended in the entries being processed: its last tick, or null when it failed or closed. */
 interface Ending {
   gameId: string;
   last: Extract<GameOutput, { e: 'tick' }> | null;
+  /** a lobby everyone left (its last output said so): it ended without a game */
+  closed?: boolean;
 }
 
 const COLLECT = Script.load(new URL('./commands/collect.lua', import.meta.url));
@@ -198,11 +200,15 @@ export class Recorder {
     if (endings.length > 0) {
       const ended = endings.map((e) => e.gameId);
       const collections = await this.collections(partition, ended);
-      const failed = endings.filter((e) => e.last === null).map((e) => e.gameId);
-      // each game's rows are its own: the endings are stored side by side, the failed games in one statement
+      const without = (status: 'failed' | 'closed') => {
+        const ids = endings.filter((e) => e.last === null && (e.closed === true) === (status === 'closed')).map((e) => e.gameId);
+        return ids.length > 0 ? this.db.updateTable('games').set({ status, ended_at: new Date() }).where('id', 'in', ids).execute() : null;
+      };
+      // each game's rows are its own: the endings are stored side by side, those without a game (failed, closed
+      // lobbies) in one statement each
       await Promise.all([
         ...endings.map((ending, i) => (ending.last ? this.finish(ending.gameId, ending.last, collections[i]) : null)),
-        failed.length > 0 ? this.db.updateTable('games').set({ status: 'failed', ended_at: new Date() }).where('id', 'in', failed).execute() : null,
+        without('failed'), without('closed'),
       ]);
       await this.forget(partition, ended);
     }
@@ -218,6 +224,7 @@ export class Recorder {
       if (output.e === 'lobby') {
         collected.seats = output.players;
         lobbies.set(record.a, output);
+        if (output.closed) endings.push({ gameId: record.a, last: null, closed: true });
       }
       if (output.e === 'status' && output.status === 'running') {
         // a private game starts with the seats taken, not the seats it offered: its stored settings say so from now

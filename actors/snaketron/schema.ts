@@ -2,7 +2,8 @@
 import { sql, type Generated, type Kysely, type Migration } from 'kysely';
 import type { RuntimeTables } from '../../runtime/db.ts';
 
-export type GameRowStatus = 'lobby' | 'running' | 'complete' | 'failed';
+/** `closed`: a private lobby everyone left, ended without being played */
+export type GameRowStatus = 'lobby' | 'running' | 'complete' | 'failed' | 'closed';
 
 export interface UserTable {
   id: string;

@@ -347,13 +347,18 @@ export class Session implements Subscriber {
     this.requireLobby('join');
     const gameId = await this.ctx.games.byCode(code);
     const state = gameId ? await this.ctx.fanout.replica(gameId) : undefined;
-    if (!gameId || !state) throw new ProtocolError('not_found', `no open private game has the code ${code}`);
+    // a closed lobby's code joins nothing: storage says so once the recorder has written its end
+    if (!gameId || !state || state.phase === 'closed') throw new ProtocolError('not_found', `no open private game has the code ${code}`);
     if (state.phase !== 'lobby') throw new ProtocolError('bad_state', `the game with code ${code} has already started`);
     const user = this.user!;
     let joining: string | undefined;
     if (!state.seats.some((s) => s.userId === user.userId)) {
       if (state.seats.length >= state.settings.players) throw new ProtocolError('full', `the game with code ${code} is full (${state.settings.players} players)`);
-      joining = await this.ctx.producer.submit(gameId, { k: 'join', userId: user.userId, name: user.name });
+      joining = await this.ctx.producer.submit(gameId, { k: 'join', userId: user.userId, name: user.name }).catch((err: unknown) => {
+        // it closed (everyone left) after this node's copy was read
+        if (err instanceof ActorFinishedError) throw new ProtocolError('not_found', `no open private game has the code ${code}`);
+        throw err;
+      });
       await this.ctx.games.storeJoiner(gameId, state.seats.length, user);
     }
     this.state = { kind: 'game', gameId, role: 'player' };
@@ -365,7 +370,7 @@ export class Session implements Subscriber {
   }
 
   /** The game did not seat this client's join (see Subscriber.refused): back to the lobby state. */
-  refused(gameId: string, code: 'full' | 'bad_state', message: string, rid: Rid | undefined): void {
+  refused(gameId: string, code: 'full' | 'bad_state' | 'not_found', message: string, rid: Rid | undefined): void {
     if (this.state.kind !== 'game' || this.state.gameId !== gameId) return;
     this.state = { kind: 'lobby' };
     this.error(code, message, rid);
@@ -411,6 +416,7 @@ export class Session implements Subscriber {
     // Postgres text holds no NUL, so an id with one names no game (asked of storage, it was an internal error)
     const state = gameId.includes('\0') ? undefined : await this.ctx.fanout.replica(gameId);
     if (!state) throw new ProtocolError('not_found', `no game ${gameId}`);
+    if (state.phase === 'closed') throw new ProtocolError('bad_state', `game ${gameId} closed without being played: everyone left its lobby`);
     if (role === 'player' && !state.seats.some((s) => s.userId === this.user!.userId)) {
       throw new ProtocolError('forbidden', `you are not a player of game ${gameId}; watch it instead`);
     }
