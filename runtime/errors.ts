@@ -7,3 +7,14 @@ export class ConfigurationError extends Error {
     this.name = 'ConfigurationError';
   }
 }
+
+/**
+ * An input or create the runtime cannot store as given: it is not a value a journal record can hold (msgpack: no
+ * integer beyond 64 bits, no cycles). Nothing was stored.
+ */
+export class InputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'InputError';
+  }
+}

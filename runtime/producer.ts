@@ -1,7 +1,7 @@
 // Stores inputs in actors' mailboxes: what a WebSocket node (or any client of the runtime) uses to create actors
 // and send them inputs. A stored input is acknowledged: the runtime applies it exactly once.
 import { randomBytes } from 'node:crypto';
-import { ConfigurationError } from './errors.ts';
+import { ConfigurationError, InputError } from './errors.ts';
 import type { Keys } from './keys.ts';
 import { partitionOf } from './partition.ts';
 import { encodeRecord, RECORD_VERSION, type InputEnvelope } from './records.ts';
@@ -13,6 +13,8 @@ const SUBMIT = Script.load(new URL('./commands/submit.lua', import.meta.url));
 const SUBMISSION_TTL_MS = 10 * 60_000;
 /** The most inputs one script call stores, so that a burst does not hold Redis in one long script. */
 const MAX_PER_CALL = 256;
+
+export { InputError };
 
 /** A submit for an actor that has finished: it was not stored (nothing could ever apply it). */
 export class ActorFinishedError extends Error {
@@ -86,9 +88,16 @@ export class Producer {
   }
 
   private store(envelope: InputEnvelope, named: boolean): Promise<string> {
+    let bytes: ReturnType<typeof encodeRecord>;
+    try {
+      bytes = encodeRecord(envelope);
+    } catch (err) {
+      const what = envelope.ty !== undefined ? `the create of ${envelope.a}` : `an input for ${envelope.a}`;
+      return Promise.reject(new InputError(`${what} cannot be stored (${err instanceof Error ? err.message : String(err)}): inputs are msgpack values, with no integer beyond 64 bits and no cycles`));
+    }
     return new Promise<string>((resolve, reject) => {
       this.pending.push({
-        actorId: envelope.a, create: envelope.ty !== undefined, submissionId: envelope.id, named, bytes: encodeRecord(envelope), resolve, reject,
+        actorId: envelope.a, create: envelope.ty !== undefined, submissionId: envelope.id, named, bytes, resolve, reject,
       });
       this.flushing ??= this.coalesceMs > 0 ? setTimeout(() => this.flush(), this.coalesceMs) : setImmediate(() => this.flush());
     });

@@ -96,6 +96,11 @@ export class Runtime {
     if (!Number.isInteger(partitions) || partitions < 1 || partitions > 4096) {
       throw new ConfigurationError(`partitions must be an integer between 1 and 4096, got ${partitions}`);
     }
+    // a node without workers would take its share of the partitions and run none of them
+    const workers = options.workers ?? 1;
+    if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
+      throw new ConfigurationError(`workers must be an integer between 1 and 256, got ${workers} (a node hosts its partitions' actors on them; a process that only submits uses Producer.forCluster)`);
+    }
     const keys = new Keys(prefix);
     const redis = connectRedis(options.redisUrl, { name: `${nodeId}:main` });
     const storedPartitions = async () => {
@@ -132,7 +137,7 @@ export class Runtime {
     const supervisor = new Supervisor({
       nodeId,
       partitions,
-      workers: options.workers ?? 1,
+      workers,
       leaseMs,
       stuckMs: options.stuckMs ?? Math.max(1000, leaseMs),
       worker: {

@@ -8,7 +8,7 @@ import type { ExecutorEvent } from './executor.ts';
 import { tickPhase } from './journal.ts';
 import { LatencyHistogram } from './histogram.ts';
 import type { Keys } from './keys.ts';
-import type { Logger } from './log.ts';
+import { relayLogLine, type Logger } from './log.ts';
 import type { Membership } from './membership.ts';
 import { runCommand, type RedisClient } from './redis.ts';
 import type { FromWorker, ToWorker, WorkerConfig, WorkerReport } from './worker-protocol.ts';
@@ -172,6 +172,8 @@ export class Supervisor extends EventEmitter {
       slot.ready = false;
       slot.lastPong = Date.now();
       worker.on('message', (message: FromWorker) => {
+        // what a worker logged is told even when it comes after the worker was replaced (its last words)
+        if (message.kind === 'log') return relayLogLine(this.log, message.line);
         if (slot.worker !== worker) return;
         if (message.kind === 'ready') {
           slot.ready = true;
@@ -210,6 +212,7 @@ export class Supervisor extends EventEmitter {
         this.log.error({ worker: slot.index, message: message.message }, 'worker reported a fatal error');
         break;
       case 'ready':
+      case 'log':
         break;
     }
   }

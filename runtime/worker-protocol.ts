@@ -44,4 +44,6 @@ export type FromWorker =
   | { kind: 'pong'; n: number; report: WorkerReport }
   | { kind: 'handed-off'; partition: number }
   | { kind: 'event'; event: ExecutorEvent }
-  | { kind: 'fatal'; message: string };
+  | { kind: 'fatal'; message: string }
+  /** a line of the worker's log (JSON), for the node's logger */
+  | { kind: 'log'; line: string };

@@ -17,7 +17,7 @@ import { GameDriver, SPEC_DUEL } from './support/driver.ts';
 import { GAME_ACTOR, type CreateGame } from '../actors/snaketron/game-actor.ts';
 import { fieldValue, nextTickDue, TICK_PHASES, tickGrid, tickPhase } from '../runtime/journal.ts';
 import { compareStreamIds, decodeBatch, decodeInput } from '../runtime/records.ts';
-import { ActorFinishedError, Producer } from '../runtime/producer.ts';
+import { ActorFinishedError, InputError, Producer } from '../runtime/producer.ts';
 import { CheckpointStore, type Checkpoint } from '../runtime/checkpoints.ts';
 import { adoptCheckpoints, connectDatabase, migrate, RUNTIME_MIGRATIONS, type RuntimeTables } from '../runtime/db.ts';
 import { sql } from 'kysely';
@@ -256,8 +256,10 @@ describe('runtime on one node', function () {
     }
   });
 
-  it('dead-letters an input that throws three times, with its error, and the game goes on', async () => {
-    const h = await startHarness('poison');
+  it('dead-letters an input that throws three times, with its error, and the game goes on; the worker\'s logs reach the runtime\'s logger', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = createLogger({ spec: 'poison' }, 'warn', { write: (line) => lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const h = await startHarness('poison', { logger });
     try {
       const [gameId] = await h.driver.createDuels(1, { actorType: 'spec.faulty-game' });
       await waitFor('the game to tick', () => h.collector.lastTick(gameId) > 2);
@@ -271,6 +273,12 @@ describe('runtime on one node', function () {
       await verifyAll(h);
       const records = h.collector.records.get(gameId)!;
       expect(records.flatMap((r) => r.i ?? []).some((i) => i.s === poisonId)).to.equal(false);
+      // the worker that handled it said so, through the logger the runtime was given (its lines went to stdout)
+      const threw = lines.filter((l) => l.msg === 'actor threw; restarting it' && l.actor === gameId);
+      expect(threw, 'the worker\'s warnings').to.have.length(3);
+      expect(threw[0]).to.include({ level: 'warn', spec: 'poison' });
+      expect(threw[0].worker).to.be.a('number');
+      expect(threw[0].reason).to.match(/poison input/);
     } finally {
       await stopHarness(h);
     }
@@ -879,7 +887,30 @@ describe('runtime placement and restarts', function () {
 });
 
 describe('runtime configuration', () => {
-  it('refuses to start without a cluster prefix, or with an actor module URL the worker threads cannot resolve', async () => {
+  it('refuses with InputError, storing nothing, an input or create no journal record can hold', async () => {
+    const redis = connectRedis(REDIS_URL);
+    const keys = new Keys(freshPrefix('unstorable'));
+    try {
+      const producer = new Producer(redis, keys, PARTITIONS);
+      const cyclic: Record<string, unknown> = { k: 'turn' };
+      cyclic.self = cyclic;
+      for (const [what, attempt] of [
+        ['a BigInt beyond 64 bits', () => producer.submit('g-unstorable', { k: 'turn', big: 2n ** 70n })],
+        ['a cycle', () => producer.submit('g-unstorable', cyclic)],
+        ['a create with a cycle', () => producer.create(GAME_ACTOR, 'g-unstorable', cyclic)],
+      ] as const) {
+        const err = await attempt().then(() => null, (e: unknown) => e);
+        expect(err, what).to.be.instanceOf(InputError);
+        expect((err as Error).message, what).to.match(/cannot be stored .*: inputs are msgpack values, with no integer beyond 64 bits and no cycles/);
+      }
+      const inbox = await redis.xlen(keys.inbox(partitionOf('g-unstorable', PARTITIONS)));
+      expect(inbox, 'inputs stored').to.equal(0);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it('refuses to start without a cluster prefix, with an actor module URL the worker threads cannot resolve, or without workers', async () => {
     const base: RuntimeOptions = { redisUrl: REDIS_URL, databaseUrl: 'postgres://127.0.0.1:5432/test', prefix: 'st-config', actorModules: [] };
     const refusal = async (options: RuntimeOptions) => {
       try {
@@ -895,6 +926,12 @@ describe('runtime configuration', () => {
     const relative = await refusal({ ...base, actorModules: ['./my-game.ts'] });
     expect(relative.name).to.equal('ConfigurationError');
     expect(relative.message).to.contain(`actorModules takes absolute URLs, as new URL('./my-game.ts', import.meta.url).href gives`);
+    // a node without workers took its share of the partitions and ran none of them
+    for (const workers of [0, -1, 1.5]) {
+      const none = await refusal({ ...base, workers });
+      expect(none.name, `workers ${workers}`).to.equal('ConfigurationError');
+      expect(none.message).to.contain(`workers must be an integer between 1 and 256, got ${workers}`);
+    }
   });
 });
 
