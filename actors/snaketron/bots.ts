@@ -89,6 +89,12 @@ export interface BotSummary {
   errors: Record<string, number>;
 }
 
+/**
+ * How long a fleet that reached its goal waits for the results of the other players of its last games (a second
+ * was too short on a loaded machine for one whose node had died, and its result went uncounted).
+ */
+const DRAIN_MS = 10_000;
+
 /** Bad options, or no node answers at a URL given. */
 export class BotError extends Error {
   constructor(message: string) {
@@ -484,14 +490,15 @@ class Fleet {
 
   /**
    * The goal is reached: no more queueing; the other players of the games just completed get their `over` (for
-   * the results) before the fleet stops, for up to a second.
+   * the results) before the fleet stops, for up to DRAIN_MS: also one reconnecting meanwhile (its node died), which
+   * gets it when it rejoins.
    */
   private drain(): void {
     if (this.draining) return;
     this.draining = true;
-    const deadline = performance.now() + 1000;
+    const deadline = performance.now() + DRAIN_MS;
     const check = () => {
-      const waiting = this.bots.some((b) => b.connected && b.gameId !== null && this.done.has(b.gameId));
+      const waiting = this.bots.some((b) => b.gameId !== null && this.done.has(b.gameId));
       if (!waiting || performance.now() > deadline) this.stop();
       else setTimeout(check, 10);
     };

@@ -20,7 +20,7 @@ export type Role = 'player' | 'spectator';
 export interface Subscriber {
   readonly id: number;
   send(message: ServerMessage, encoded?: Uint8Array): boolean;
-  /** The game applied this client's join without seating it (full, or started meanwhile): it no longer follows the game. */
+  /** The game applied this client's join without seating it (full, started or closed meanwhile): it no longer follows the game. */
   refused(gameId: string, code: 'full' | 'bad_state' | 'not_found', message: string, rid: Rid | undefined): void;
   /** The player's seat in the game's lobby is gone (its user left on another connection): it no longer follows the game. */
   unseated(gameId: string): void;

@@ -608,11 +608,6 @@ export class TurnsOnTheirWay {
     };
   }
 
-  /** snakes with turns on their way (for specs) */
-  get size(): number {
-    return this.bySnake.size;
-  }
-
   private forgetIfEmpty(key: string, entry: { ids: string[]; out: number }): void {
     if (entry.ids.length === 0 && entry.out === 0) this.bySnake.delete(key);
   }
