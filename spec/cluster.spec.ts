@@ -198,15 +198,20 @@ describe('a SnakeTron cluster', function () {
     else expect((await back.next('over')).t).to.equal(snap.state.tick);
     a.stop();
     b.stop();
-    // the journal has every tick once, and the players, whose nodes stayed, saw every one of them in order: the
-    // game went on through both hand-offs (how long a hand-off pauses a game is measured by make bench, not here)
-    await waitFor('the game to end', () => collector.isOver(a.gameId), 60_000);
-    await waitFor('both players to see the end', () => a.over && b.over, 30_000);
-    const { ticks } = verifyGame(collector.records.get(a.gameId)!, []);
+    // the journal has every tick once up to a tick both players reached after the hand-offs, and the players, whose
+    // nodes stayed, saw every one of them in order: the game went on through both hand-offs (how long a hand-off
+    // pauses a game is measured by make bench, not here; waiting for the snakes to reach a wall took 20 s)
+    const upTo = await waitFor('both players past the hand-offs', () => {
+      const reached = Math.min(a.tick, b.tick);
+      return reached > leftAtTick + 5 || (a.over && b.over) ? reached : null;
+    });
+    const last = await waitFor('the journal to hold that tick', () => collector.records.get(a.gameId)!.find((r) => r.t === upTo));
+    const { ticks } = verifyGame(collector.records.get(a.gameId)!.filter((r) => r.n <= last.n), []);
+    expect(ticks).to.equal(upTo);
     expect(ticks, 'the game went on after the fourth node left').to.be.greaterThan(leftAtTick);
     for (const p of [a, b]) {
       const first = p.seen[0];
-      expect(p.seen, `${p.name}'s ticks`).to.deep.equal(Array.from({ length: ticks - first + 1 }, (_, i) => first + i));
+      expect(p.seen.filter((t) => t <= upTo), `${p.name}'s ticks`).to.deep.equal(Array.from({ length: upTo - first + 1 }, (_, i) => first + i));
     }
     back.close();
   });
