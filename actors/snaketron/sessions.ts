@@ -569,8 +569,13 @@ export interface TurnOnItsWay {
   settled(inputId: string | null): void;
 }
 
-/** How often the turns of snakes nobody has turned since are looked at, to forget those their games have applied. */
+/** How often the snakes' counts are looked at, to forget those of snakes nobody has turned for FORGET_TURNS_MS. */
 const SWEEP_TURNS_MS = 10_000;
+/**
+ * A snake nobody has turned for this long has no turn on its way any more: each was applied within a tick or two,
+ * or, its game over, dead-lettered (and then never applied, so never taken off the count).
+ */
+const FORGET_TURNS_MS = 60_000;
 
 /**
  * The turns this node's connections submitted for each snake that the snake's game (its replica here) has not
@@ -578,8 +583,8 @@ const SWEEP_TURNS_MS = 10_000;
  * one (PROTOCOL.md: more than MAX_QUEUED_TURNS waiting for one snake). Two nodes each count their own.
  */
 export class TurnsOnTheirWay {
-  /** per game and snake: the mailbox ids of stored turns, and how many submits are still out */
-  private readonly bySnake = new Map<string, { gameId: string; ids: string[]; out: number }>();
+  /** per game and snake: the mailbox ids of stored turns, how many submits are still out, and the last turn's time */
+  private readonly bySnake = new Map<string, { gameId: string; ids: string[]; out: number; at: number }>();
   private lastSweep = Date.now();
 
   constructor(private readonly applied: (gameId: string, inputId: string) => boolean) {}
@@ -589,36 +594,34 @@ export class TurnsOnTheirWay {
    * reach MAX_QUEUED_TURNS: then null. Counted at once, so two connections' turns sent together are both counted.
    */
   reserve(gameId: string, snakeId: number, queued: number): TurnOnItsWay | null {
-    this.sweep();
+    const now = Date.now();
+    if (now - this.lastSweep >= SWEEP_TURNS_MS) this.sweep(now);
     const key = `${gameId}/${snakeId}`;
-    const entry = this.bySnake.get(key) ?? { gameId, ids: [], out: 0 };
-    entry.ids = entry.ids.filter((id) => !this.applied(gameId, id));
+    let entry = this.bySnake.get(key);
+    if (!entry) {
+      entry = { gameId, ids: [], out: 0, at: now };
+      this.bySnake.set(key, entry);
+    }
+    entry.at = now;
+    // the applied ones are taken off only when the count would refuse the turn (a turn is at most one of 8 to look at)
     if (queued + entry.ids.length + entry.out >= MAX_QUEUED_TURNS) {
-      this.forgetIfEmpty(key, entry);
-      return null;
+      entry.ids = entry.ids.filter((id) => !this.applied(gameId, id));
+      if (queued + entry.ids.length + entry.out >= MAX_QUEUED_TURNS) return null;
     }
     entry.out++;
-    this.bySnake.set(key, entry);
+    const counted = entry;
     return {
       settled: (inputId) => {
-        entry.out--;
-        if (inputId !== null) entry.ids.push(inputId);
-        this.forgetIfEmpty(key, entry);
+        counted.out--;
+        if (inputId !== null) counted.ids.push(inputId);
       },
     };
   }
 
-  private forgetIfEmpty(key: string, entry: { ids: string[]; out: number }): void {
-    if (entry.ids.length === 0 && entry.out === 0) this.bySnake.delete(key);
-  }
-
-  private sweep(): void {
-    const now = Date.now();
-    if (now - this.lastSweep < SWEEP_TURNS_MS) return;
+  private sweep(now: number): void {
     this.lastSweep = now;
     for (const [key, entry] of this.bySnake) {
-      entry.ids = entry.ids.filter((id) => !this.applied(entry.gameId, id));
-      this.forgetIfEmpty(key, entry);
+      if (entry.out === 0 && now - entry.at > FORGET_TURNS_MS) this.bySnake.delete(key);
     }
   }
 }
