@@ -119,6 +119,12 @@ async function crowdedFaultyGames(h: Harness): Promise<{ games: string[]; gameId
   return { games, gameId, sharing };
 }
 
+/** Waits until each of these games (an ended one aside) has made `ticks` more ticks than it had when called. */
+async function ticksOn(h: Harness, games: readonly string[], ticks: number, what = 'every game to tick on'): Promise<void> {
+  const at = new Map(games.map((g) => [g, h.collector.lastTick(g)]));
+  await waitFor(what, () => games.every((g) => h.collector.isOver(g) || h.collector.lastTick(g) > at.get(g)! + ticks));
+}
+
 /**
  * After `gameId` was parked: the node holds its partitions, the other games tick on, and a turn for the parked game
  * is dead-lettered. Gives the game's last tick and that dead letter's error.
@@ -126,9 +132,7 @@ async function crowdedFaultyGames(h: Harness): Promise<{ games: string[]; gameId
 async function expectParkedAlone(h: Harness, games: readonly string[], gameId: string): Promise<{ stopped: number; error: string }> {
   await waitFor('the node to hold its partitions', () => h.runtime.isSettled());
   const stopped = h.collector.lastTick(gameId);
-  const others = games.filter((g) => g !== gameId);
-  const at = new Map(others.map((g) => [g, h.collector.lastTick(g)]));
-  await waitFor('the other games to tick on', () => others.every((g) => h.collector.isOver(g) || h.collector.lastTick(g) > at.get(g)! + 5));
+  await ticksOn(h, games.filter((g) => g !== gameId), 5, 'the other games to tick on');
   const late = await h.runtime.submit(gameId, { k: 'turn', snakeId: 0, dir: 0, t: stopped + 2 });
   const dead = await waitFor('an input for the parked game to be dead-lettered', async () =>
     (await readDeadLetters(REDIS_URL, h.keys, PARTITIONS)).get(gameId, late));
@@ -300,8 +304,7 @@ describe('runtime on one node', function () {
         expect(dead.error).to.match(/its worker stopped \(crashed, hung or was killed\) each of the 3 times/);
         expect(dead.attempts).to.equal(3);
         expect(h.runtime.supervisor.counters.workerRestarts, 'workers replaced').to.equal(3);
-        const at = new Map(games.map((g) => [g, h.collector.lastTick(g)]));
-        await waitFor('every game to tick on', () => games.every((g) => h.collector.isOver(g) || h.collector.lastTick(g) > at.get(g)! + 5));
+        await ticksOn(h, games, 5);
         await verifyAll(h);
         const letters = await readDeadLetters(REDIS_URL, h.keys, PARTITIONS);
         expect(games.flatMap((g) => [...letters.of(g)]), 'the dead letters').to.deep.equal([faultId]);
@@ -358,8 +361,7 @@ describe('runtime on one node', function () {
       expect(mismatches.find((m) => m.actorId === random)!.reason).to.match(/replayed on its checkpoint give another state than the live one/);
       expect(mismatches.find((m) => m.actorId === lossy)!.reason).to.match(/does not survive encode and decode/);
       expect(mismatches.find((m) => m.actorId === forgetful)!.reason).to.match(/replayed on its checkpoint puts out other outputs than it did live/);
-      const at = new Map(games.map((g) => [g, h.collector.lastTick(g)]));
-      await waitFor('every game to tick on', () => games.every((g) => h.collector.isOver(g) || h.collector.lastTick(g) > at.get(g)! + 10));
+      await ticksOn(h, games, 10);
       expect(new Set(mismatches.map((m) => m.actorId)), 'the games found').to.deep.equal(new Set([random, lossy, forgetful]));
       expect(h.runtime.supervisor.counters.replayMismatches).to.equal(mismatches.length);
     } finally {
@@ -421,8 +423,7 @@ describe('runtime on one node', function () {
       await h.runtime.submit(gameId, { k: 'broken-schedule', t: h.collector.lastTick(gameId) + 3 });
       const failed = await waitFor('the game to be ended failed', () => (h.collector.records.get(gameId) ?? []).find((r) => r.f !== undefined));
       expect(failed.f).to.match(/threw 3 times/);
-      const at = Math.max(...games.map((g) => h.collector.lastTick(g)));
-      await waitFor('the others to tick on', () => games.every((g) => g === gameId || h.collector.lastTick(g) > at + 3 || h.driver.allOver()));
+      await ticksOn(h, games.filter((g) => g !== gameId), 3, 'the others to tick on');
       await verifyAll(h);
     } finally {
       await stopHarness(h);
@@ -448,8 +449,7 @@ describe('runtime on one node', function () {
         return c?.finished ? c : null;
       });
       expect(checkpoint.seq).to.equal(ending.n);
-      const at = new Map(games.map((g) => [g, h.collector.lastTick(g)]));
-      await waitFor('the other games to tick on', () => games.every((g) => g === gameId || h.collector.isOver(g) || h.collector.lastTick(g) > at.get(g)! + 3));
+      await ticksOn(h, games.filter((g) => g !== gameId), 3, 'the other games to tick on');
       expect(records().filter((r) => r.n > ending.n), 'records after its end').to.deep.equal([]);
       // the turns that were on their way to it when it ended (every 20 ms) were not applied to the ended game
       const letters = await readDeadLetters(REDIS_URL, h.keys, PARTITIONS);
@@ -473,8 +473,7 @@ describe('runtime on one node', function () {
         expect(dead.attempts).to.equal(3);
         expect(dead.error).to.match(fault.gameId === gameId ? /schedule gave tickMs NaN/ : /isFinished is broken/);
       }
-      const at = new Map(games.map((g) => [g, h.collector.lastTick(g)]));
-      await waitFor('every game to tick on', () => games.every((g) => h.collector.isOver(g) || h.collector.lastTick(g) > at.get(g)! + 3));
+      await ticksOn(h, games, 3);
       await verifyAll(h);
       for (const { gameId: g, id } of faults) {
         const records = h.collector.records.get(g)!;
@@ -493,8 +492,7 @@ describe('runtime on one node', function () {
       const { games, gameId, sharing } = await crowdedFaultyGames(h);
       await h.runtime.submit(gameId, { k: 'broken-is-finished', t: h.collector.lastTick(gameId) + 3 });
       await waitFor('the game to be ended failed', () => (h.collector.records.get(gameId) ?? []).some((r) => r.f !== undefined));
-      const at = Math.max(...games.map((g) => h.collector.lastTick(g)));
-      await waitFor('the others to tick on', () => games.every((g) => g === gameId || h.collector.lastTick(g) > at + 3 || h.driver.allOver()));
+      await ticksOn(h, games.filter((g) => g !== gameId), 3, 'the others to tick on');
       await verifyAll(h);
       expect(sharing(gameId), 'games in the faulty one\'s partition').to.be.greaterThan(1);
       // a graceful stop checkpoints every game, each at a state its journal has: the tick of the record it covers
