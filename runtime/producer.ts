@@ -14,8 +14,6 @@ const SUBMISSION_TTL_MS = 10 * 60_000;
 /** The most inputs one script call stores, so that a burst does not hold Redis in one long script. */
 const MAX_PER_CALL = 256;
 
-export { InputError };
-
 /** A submit for an actor that has finished: it was not stored (nothing could ever apply it). */
 export class ActorFinishedError extends Error {
   constructor(readonly actorId: string) {

@@ -25,7 +25,7 @@ const port = parentPort;
 if (!port) throw new Error('runtime/worker.ts runs only as a worker thread');
 
 // its lines go to the node's logger (RuntimeOptions.logger), through the supervisor
-const log = createLogger({ worker: config.index }, config.logLevel, { write: (line) => port.postMessage({ kind: 'log', line } satisfies FromWorker) });
+const log = createLogger({ worker: config.index }, config.logLevel, { write: (line) => send({ kind: 'log', line }) });
 const redis = connectRedis(config.redisUrl, { name: `${config.executor.nodeId}:w${config.index}` });
 const db = connectDatabase<RuntimeTables>(config.databaseUrl, 2);
 const store = new CheckpointStore(db, config.prefix, CHECKPOINT_COALESCE_MS);

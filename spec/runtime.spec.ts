@@ -17,7 +17,8 @@ import { GameDriver, SPEC_DUEL } from './support/driver.ts';
 import { GAME_ACTOR, type CreateGame } from '../actors/snaketron/game-actor.ts';
 import { fieldValue, nextTickDue, TICK_PHASES, tickGrid, tickPhase } from '../runtime/journal.ts';
 import { compareStreamIds, decodeBatch, decodeInput } from '../runtime/records.ts';
-import { ActorFinishedError, InputError, Producer } from '../runtime/producer.ts';
+import { ActorFinishedError, Producer } from '../runtime/producer.ts';
+import { InputError } from '../runtime/errors.ts';
 import { CheckpointStore, type Checkpoint } from '../runtime/checkpoints.ts';
 import { adoptCheckpoints, connectDatabase, migrate, RUNTIME_MIGRATIONS, type RuntimeTables } from '../runtime/db.ts';
 import { sql } from 'kysely';
@@ -404,8 +405,7 @@ describe('runtime on one node', function () {
           (await readDeadLetters(REDIS_URL, h.keys, PARTITIONS)).get(gameId, faultId));
         expect(dead.error).to.match(/output could not be stored/);
         expect(dead.attempts).to.equal(3);
-        const at = Math.max(...games.map((g) => h.collector.lastTick(g)));
-        await waitFor('every game to tick on', () => games.every((g) => h.collector.lastTick(g) > at + 3 || h.driver.allOver()));
+        await ticksOn(h, games, 3);
         // every game's journal checks out (ticks 1..N once each, every acked input once), its neighbours' too
         await verifyAll(h);
         expect(sharing(gameId), 'games in the faulty one\'s partition').to.be.greaterThan(1);
