@@ -9,12 +9,16 @@ import type { RedisClient } from './redis.ts';
 /**
  * How many phases a tick period has. Partitions in the same phase come due together, so one worker's commits go to
  * Redis in one write and a fan-out reads them back in one reply; different phases spread a node's work over the
- * period, so no client waits for the work of all the games. Measured with 1,000 duel players on one node with 32
- * partitions (bench/e2e.ts, 2 cores): node CPU 81–86% with 32 phases, 75% with 16, 69–75% with 8, 67–68% with 4;
- * Redis 18–20% with 32, 15–16% with 8. Tick delivery p99 was no worse with 8 (it moves 40–120 ms from run to run
- * there). Every node must use the same grid: a replica aligns a game's start with it.
+ * period, so no client waits for the work of all the games. The fan-out applies and sends a reply's games one after
+ * another, so the last game of a phase waits for all the others: the more phases, the fewer games each reply holds.
+ * Measured with 2,000 duel players on one node with 32 partitions and one worker (2 cores, 2026-11-28, probe runs
+ * of bench/e2e.ts's kind, two drivers each): tick delivery p99 21.0–25.0 ms with 8 phases, 16.6–17.4 with 16 and
+ * 12.5–14.9 with 32; turn→ack p99 29–32, 28–29 and 17–18 ms; the node's main thread 41–42% of a core with each,
+ * its worker 14.0% with 8 and 16.1% with 32 (a commit per partition instead of one per four). (On 2026-11-26, at
+ * 1,000 players and another design of the fan-out, 32 phases had cost 10–15 points of node CPU more than 8.) Every
+ * node must use the same grid: a replica aligns a game's start with it.
  */
-export const TICK_PHASES = 8;
+export const TICK_PHASES = 32;
 
 /** The phase (0 to TICK_PHASES − 1) at which a partition ticks: partitions of one phase come due together. */
 export function tickPhase(partition: number, partitions: number): number {
