@@ -908,7 +908,7 @@ describe('runtime configuration', () => {
     }
   });
 
-  it('refuses to start without a cluster prefix, with an actor module URL the worker threads cannot resolve, or without workers', async () => {
+  it('refuses to start without a cluster prefix, with an actor module URL the worker threads cannot resolve, without workers or with a negative submit wait', async () => {
     const base: RuntimeOptions = { redisUrl: REDIS_URL, databaseUrl: 'postgres://127.0.0.1:5432/test', prefix: 'st-config', actorModules: [] };
     const refusal = async (options: RuntimeOptions) => {
       try {
@@ -929,6 +929,11 @@ describe('runtime configuration', () => {
       const none = await refusal({ ...base, workers });
       expect(none.name, `workers ${workers}`).to.equal('ConfigurationError');
       expect(none.message).to.contain(`workers must be an integer between 1 and 256, got ${workers}`);
+    }
+    for (const submitCoalesceMs of [-1, Number.NaN, 5000]) {
+      const wrong = await refusal({ ...base, submitCoalesceMs });
+      expect(wrong.name, `submitCoalesceMs ${submitCoalesceMs}`).to.equal('ConfigurationError');
+      expect(wrong.message).to.contain(`submitCoalesceMs must be between 0 and 1000 (ms), got ${submitCoalesceMs}`);
     }
   });
 });
@@ -961,6 +966,44 @@ describe('producer', function () {
       }
     });
   }
+});
+
+describe('submits gathered over time', function () {
+  this.timeout(60_000);
+
+  // markers: one per script call (see the producer spec above), so they count Redis calls
+  const markersAfter = async (prefix: string, submit: (runtime: Runtime) => Promise<string[]>, submitCoalesceMs?: number) => {
+    const db = await freshDatabase('gathered');
+    const runtime = await Runtime.start({
+      redisUrl: REDIS_URL, databaseUrl: db.url, actorModules: [FIXTURES], prefix, partitions: 1, workers: 1, submitCoalesceMs,
+      logger: createLogger({ spec: 'gathered' }, 'silent'),
+    });
+    const redis = connectRedis(REDIS_URL);
+    try {
+      const acks = await submit(runtime);
+      const entries = await redis.xrangeBuffer(runtime.keys.inbox(0), '-', '+');
+      expect(entries.map(([id]) => id.toString()), 'each input stored once, acked with its id, in order').to.deep.equal(acks);
+      return (await redis.keys(`${prefix}*sub:*`)).length;
+    } finally {
+      redis.disconnect();
+      await runtime.stop(false);
+      await dropKeys(prefix);
+    }
+  };
+  // three inputs, each submitted 5 ms after the one before (three turns of the event loop)
+  const spaced = async (runtime: Runtime) => {
+    const acks: Array<Promise<string>> = [];
+    for (let i = 0; i < 3; i++) {
+      acks.push(runtime.producer.submit('g-spaced', { k: 'n', i }));
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    return Promise.all(acks);
+  };
+
+  it('stores submits made within submitCoalesceMs of each other in one Redis call, and those of separate turns apart without it', async () => {
+    expect(await markersAfter(freshPrefix('gathered'), spaced, 200), 'gathered over 200 ms').to.equal(1);
+    expect(await markersAfter(freshPrefix('apart'), spaced), 'no wait (the default)').to.equal(3);
+  });
 });
 
 describe('checkpoint store', function () {
@@ -1101,8 +1144,8 @@ describe('producer retries', function () {
 
 describe('tick grid', () => {
   it('puts partitions of one phase on the same instants and spreads the phases evenly over the period', () => {
-    const partitions = 32;
-    const period = 160;
+    const partitions = 2 * TICK_PHASES;
+    const period = 5 * TICK_PHASES;
     const now = 1_000_003;
     const due = Array.from({ length: partitions }, (_, p) => tickGrid(p, partitions)(now, period));
     for (let p = 0; p < partitions; p++) {

@@ -57,6 +57,13 @@ const READY_PROBE_MS = 1000;
 const HTTP_ANSWER_MS = 3000;
 /** How often (in matchmaking rounds of a second) matchmaking is pruned: tickets held on departed nodes, stale claims and marks. */
 const PRUNE_EVERY_ROUNDS = 5;
+/**
+ * Turns and creates this node's clients send within 2 ms of each other go to Redis in one script call per partition.
+ * Measured with 2,000 duel players on one node (2026-11-28, 25 s windows): 20,113 script calls against 30,148 with
+ * no wait; with 2,250 players its main thread used 45.6–47.0% of a core against 50.1–51.1%. An ack comes up to 2 ms
+ * later; turn→ack p99 at those levels is 20–80 ms, from the main thread's queue.
+ */
+const SUBMIT_COALESCE_MS = 2;
 
 interface SocketData { session: Session | null }
 /** uWS's LIBUS_LISTEN_EXCLUSIVE_PORT (the typings declare the enum, the module exports the number) */
@@ -115,6 +122,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     redisUrl: config.redisUrl, databaseUrl: config.databaseUrl, actorModules: [ACTOR_MODULE], nodeId: config.nodeId,
     prefix: config.prefix, partitions: config.partitions, workers: config.workers, leaseMs: config.leaseMs,
     checkpointTicks: config.checkpointTicks, verifyReplays: config.verifyReplays, url: publicUrl, logger: log, outboxGroups: [RECORDER_GROUP],
+    submitCoalesceMs: SUBMIT_COALESCE_MS,
   }).catch(async (err: unknown) => { await db.destroy(); uWS.us_listen_socket_close(listenSocket); throw err; });
   await migrate(db, 'snaketron_migrations', SNAKETRON_MIGRATIONS);
   // the token secret: configured, or generated once per cluster and kept in Redis
