@@ -5,11 +5,11 @@
 // outputs to its clients (actors/snaketron/fanout.ts) wherever the actor runs.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ActorContext, ActorType } from './actor.ts';
+import type { ClusterSource } from './cluster-reader.ts';
 import { applyRecord, fieldValue, JournalGapError, rebuildActor, tickGrid } from './journal.ts';
 import type { Logger } from './log.ts';
 import { compareStreamIds, decodeBatch, type JournalRecord } from './records.ts';
 import { readStreams, type RedisClient, type StreamsReply } from './redis.ts';
-import type { Runtime } from './runtime.ts';
 
 /** One followed actor: its state as of its record `seq`. */
 export class Replica<S> {
@@ -80,16 +80,19 @@ export class Follower<S> {
   private loop: Promise<void> | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
 
+  /**
+   * `cluster`: the node's Runtime, or, in a process that hosts no actors, a ClusterReader (runtime/cluster-reader.ts).
+   */
   constructor(
-    private readonly runtime: Runtime,
+    private readonly cluster: ClusterSource,
     private readonly actor: ActorType<S>,
     private readonly handler: FollowerHandler<S>,
     private readonly log: Logger,
     options: FollowerOptions = {},
   ) {
     const name = options.name ?? 'follower';
-    this.reader = runtime.connectReader(name);
-    this.readerId = `${runtime.nodeId}/${name}`;
+    this.reader = cluster.connectReader(name);
+    this.readerId = `${cluster.nodeId}/${name}`;
   }
 
   start(): void {
@@ -118,8 +121,8 @@ export class Follower<S> {
   track(actorId: string): Replica<S> {
     let replica = this.replicas.get(actorId);
     if (!replica) {
-      const partition = this.runtime.partitionOf(actorId);
-      replica = new Replica<S>(actorId, partition, tickGrid(partition, this.runtime.partitions));
+      const partition = this.cluster.partitionOf(actorId);
+      replica = new Replica<S>(actorId, partition, tickGrid(partition, this.cluster.partitions));
       this.replicas.set(actorId, replica);
     }
     return replica;
@@ -152,7 +155,7 @@ export class Follower<S> {
   private async load(replica: Replica<S>, createdId: string | undefined, rebuilt: boolean): Promise<void> {
     if (!this.positions.has(replica.partition)) {
       // followed from the newest entry on: what came before is the checkpoint's and the journal read's to bring
-      const last = await this.runtime.redis.xrevrange(this.runtime.keys.outbox(replica.partition), '+', '-', 'COUNT', 1);
+      const last = await this.cluster.redis.xrevrange(this.cluster.keys.outbox(replica.partition), '+', '-', 'COUNT', 1);
       if (!this.positions.has(replica.partition)) this.positions.set(replica.partition, last[0]?.[0] ?? '0-0');
     }
     // a checkpoint read just before its owner confirmed a newer one and trimmed the journal up to that shows a
@@ -174,11 +177,11 @@ export class Follower<S> {
 
   /** Sets a replica to its checkpoint and the journal after it; false when the journal jumps past the checkpoint. */
   private async rebuild(replica: Replica<S>, createdId?: string): Promise<boolean> {
-    const checkpoint = await this.runtime.checkpoints.load(replica.actorId);
+    const checkpoint = await this.cluster.checkpoints.load(replica.actorId);
     // without a checkpoint the journal is read from the actor's creation when known (a new actor), else whole
     const fromMs = !checkpoint && createdId ? Number(createdId.split('-')[0]) : undefined;
     try {
-      const rebuilt = await rebuildActor(this.runtime.redis, this.runtime.keys, replica.partition, this.actor, replica.actorId, {
+      const rebuilt = await rebuildActor(this.cluster.redis, this.cluster.keys, replica.partition, this.actor, replica.actorId, {
         state: checkpoint ? this.actor.decode(checkpoint.state) : undefined, seq: checkpoint?.seq ?? 0, outboxId: checkpoint?.outboxId ?? '-',
       }, replica.align, fromMs);
       replica.state = rebuilt.state;
@@ -199,7 +202,7 @@ export class Follower<S> {
         continue;
       }
       const partitions = [...this.positions.keys()];
-      const streams = partitions.map((p) => this.runtime.keys.outbox(p));
+      const streams = partitions.map((p) => this.cluster.keys.outbox(p));
       let reply: StreamsReply | null;
       try {
         reply = await readStreams(this.reader, ['COUNT', READ_COUNT], BLOCK_MS, streams, partitions.map((p) => this.positions.get(p)!));
@@ -248,7 +251,7 @@ export class Follower<S> {
   /** Tells the partition owners how far this follower has read, so trimming waits for it. */
   private async register(): Promise<void> {
     const now = Date.now();
-    await Promise.all([...this.positions].map(([p, id]) => this.runtime.redis.hset(this.runtime.keys.readers(p), this.readerId, `${id} ${now}`)));
+    await Promise.all([...this.positions].map(([p, id]) => this.cluster.redis.hset(this.cluster.keys.readers(p), this.readerId, `${id} ${now}`)));
   }
 
   /** Steps a replica by a record and tells the handler; a gap or a record that does not apply rebuilds it. */

@@ -3,9 +3,11 @@
 // applied once (or, racing its game's end, dead-lettered; a pull sent once the end is committed is refused, not
 // acked), and a replay of the journal with the actor's own code reaching the state of the game's final checkpoint.
 // An observer follows half the games from mid-game on (runtime/follower.ts), as a node serving their players
-// would: it is told every record from there to the end, through the crash, and its replicas end where the games do.
+// would, but through a ClusterReader (runtime/cluster-reader.ts), as a process that hosts no actors does: it is told
+// every record from there to the end, through the crash, and its replicas end where the games do.
 import { expect } from 'chai';
 import { TUG_OF_WAR, tugOfWar, type TugOutput, type TugPull, type TugState } from '../actors/tug-of-war/tug-of-war.ts';
+import { ClusterReader } from '../runtime/cluster-reader.ts';
 import { Follower, type Replica } from '../runtime/follower.ts';
 import { applyRecord, tickGrid } from '../runtime/journal.ts';
 import { Keys } from '../runtime/keys.ts';
@@ -30,16 +32,22 @@ describe('another game on the runtime: tug of war', function () {
     const keys = new Keys(prefix);
     const collector = new JournalCollector(REDIS_URL, keys, PARTITIONS);
     await collector.start();
+    // a reader of a cluster no node has started yet does not know its partitions
+    const early = await ClusterReader.connect({ redisUrl: REDIS_URL, databaseUrl: db.url, prefix }).then(() => null, (err: Error) => err);
+    expect(early?.name).to.equal('ConfigurationError');
+    expect(early?.message).to.contain(`no cluster with prefix ${prefix} has started yet`);
     const runtime = await Runtime.start({
       redisUrl: REDIS_URL, databaseUrl: db.url, prefix, partitions: PARTITIONS, workers: 1, actorModules: [MODULE],
       logger: createLogger({ spec: 'tug' }, 'silent'),
     });
     // what the observer is told: per game, the state its replica was loaded at, then each record applied
     const told = new Map<string, { loadedAt: { seq: number; tick: number }; records: JournalRecord[] }>();
-    const follower = new Follower<TugState>(runtime, tugOfWar, {
+    const reader = await ClusterReader.connect({ redisUrl: REDIS_URL, databaseUrl: db.url, prefix, name: 'observer-process' });
+    expect(reader.partitions).to.equal(PARTITIONS);
+    const follower = new Follower<TugState>(reader, tugOfWar, {
       loaded: (replica: Replica<TugState>) => told.set(replica.actorId, { loadedAt: { seq: replica.seq, tick: replica.state!.tick }, records: [] }),
       applied: (replica, record) => told.get(replica.actorId)!.records.push(record),
-    }, runtime.log, { name: 'observer' });
+    }, createLogger({ spec: 'tug-observer' }, 'silent'), { name: 'observer' });
     follower.start();
     const outputs = (game: string) => (collector.records.get(game) ?? []).flatMap((r) => (r.o ?? []) as TugOutput[]);
     const over = (game: string) => outputs(game).some((o) => o.e === 'tick' && o.winner !== null);
@@ -137,6 +145,7 @@ describe('another game on the runtime: tug of war', function () {
     } finally {
       pulling = false;
       await follower.stop();
+      await reader.close();
       await runtime.stop(false);
       await collector.stop();
       await dropKeys(prefix);
