@@ -107,10 +107,15 @@ export function decodeDeadLetter(bytes: Buffer): DeadLetter {
   return packr.unpack(bytes) as DeadLetter;
 }
 
-/** Stream ids compare as (ms, seq) pairs. */
+/**
+ * Stream ids compare as (ms, seq) pairs (an id without a seq has seq 0). Called for every input a worker routes and
+ * every turn a node counts: it slices rather than splits, which made it 1–2% of those threads in CPU profiles.
+ */
 export function compareStreamIds(a: string, b: string): number {
-  const [am, as] = a.split('-');
-  const [bm, bs] = b.split('-');
-  const dm = Number(am) - Number(bm);
-  return dm !== 0 ? Math.sign(dm) : Math.sign(Number(as ?? 0) - Number(bs ?? 0));
+  if (a === b) return 0;
+  const ad = a.indexOf('-');
+  const bd = b.indexOf('-');
+  const dm = Number(ad < 0 ? a : a.slice(0, ad)) - Number(bd < 0 ? b : b.slice(0, bd));
+  if (dm !== 0) return Math.sign(dm);
+  return Math.sign((ad < 0 ? 0 : Number(a.slice(ad + 1))) - (bd < 0 ? 0 : Number(b.slice(bd + 1))));
 }

@@ -1142,6 +1142,21 @@ describe('producer retries', function () {
   });
 });
 
+describe('stream ids', () => {
+  it('compare as (ms, seq) pairs of numbers, an id without a seq as seq 0', () => {
+    const ids = ['0-0', '0-1', '9-5', '10-0', '10', '10-1', '10-9', '10-10', '99-123456', '1764300000000-0', '1764300000000-7', '1764300000001'];
+    const reference = (x: string) => { const [ms, seq] = x.split('-'); return [BigInt(ms), BigInt(seq ?? 0)] as const; };
+    for (const a of ids) {
+      for (const b of ids) {
+        const [am, as] = reference(a);
+        const [bm, bs] = reference(b);
+        const expected = am !== bm ? (am < bm ? -1 : 1) : as === bs ? 0 : as < bs ? -1 : 1;
+        expect(compareStreamIds(a, b), `${a} against ${b}`).to.equal(expected);
+      }
+    }
+  });
+});
+
 describe('tick grid', () => {
   it('puts partitions of one phase on the same instants and spreads the phases evenly over the period', () => {
     const partitions = 2 * TICK_PHASES;
