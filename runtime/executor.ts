@@ -13,7 +13,7 @@ import {
 import { OWNER_GROUP, type Keys } from './keys.ts';
 import { LatencyHistogram } from './histogram.ts';
 import {
-  compareStreamIds, decodeInput, encodeOutputs, encodeRecord, RECORD_VERSION, unstorable, type InputEnvelope, type JournalRecord,
+  compareStreamIds, decodeInput, encodeOutputs, encodeRecord, RECORD_VERSION, unstorable, type InputEnvelope, type JournalInput, type JournalRecord,
 } from './records.ts';
 import { runCommand, runCommandBuffer, type RedisClient } from './redis.ts';
 
@@ -734,11 +734,13 @@ export class PartitionExecutor {
         } else {
           if (actor.state === undefined) throw new Error(`input for ${actor.id} before its create`);
           output = actor.type.handle(actor.state, entry.env.b, ctx);
-          (draft.record.i ??= []).push({ s: entry.id, b: entry.env.b });
-        }
-        if (output !== undefined) {
-          (draft.record.o ??= []).push(output);
-          draft.sources.push(entry);
+          const input: JournalInput = { s: entry.id, b: entry.env.b };
+          (draft.record.i ??= []).push(input);
+          if (output !== undefined) {
+            // which output answers which input (see outputOf in journal.ts)
+            input.o = (draft.record.o ??= []).push(output) - 1;
+            draft.sources.push(entry);
+          }
         }
         // what the input left must be a state the actor can go on from: one whose schedule or isFinished throws is
         // the input's doing, and it is retried and dead-lettered as one that throws (not the game's next tick)
@@ -963,6 +965,12 @@ export class PartitionExecutor {
       if (draft.record.f !== undefined) {
         this.log.error({ partition: this.partition, actor: draft.actor.id, reason }, 'an actor\'s end is stored without its output');
         draft.record.o = outputs.filter((_, i) => problems[i] === null);
+        // the inputs' links to their outputs follow the outputs kept (one whose output was left out has none)
+        for (const input of draft.record.i ?? []) {
+          if (input.o === undefined) continue;
+          if (problems[input.o] !== null) delete input.o;
+          else input.o = problems.slice(0, input.o).filter((problem) => problem === null).length;
+        }
         continue;
       }
       if (draft.beforeTick) Object.assign(draft.actor, draft.beforeTick);

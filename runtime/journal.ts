@@ -76,6 +76,15 @@ export function applyRecord<S>(type: ActorType<S>, state: S | undefined, record:
   return next;
 }
 
+/**
+ * The output that handling an input put out, found by the input's id in its actor's mailbox (what submit resolved
+ * with); undefined when the record does not hold that input or the input put out nothing.
+ */
+export function outputOf(record: JournalRecord, inputId: string): unknown {
+  const input = record.i?.find((i) => i.s === inputId);
+  return input?.o === undefined ? undefined : record.o?.[input.o];
+}
+
 export interface OutboxEntry {
   id: string;
   batch: JournalBatch;

@@ -5,7 +5,9 @@ export const RECORD_VERSION = 1;
 
 // Records (msgpack's extension for repeated object shapes): a batch names the keys of a tick record once, not in
 // each of its hundreds of records, which halves its size and its encoding time. Every message defines the shapes
-// it uses, so any msgpackr reader decodes it alone; entries written without records read the same.
+// it uses, so any msgpackr reader decodes it alone. Objects go out as records and come back as objects; a msgpack
+// map (a JS Map, or a value some other writer stored) comes back as a Map, so every writer of these streams must
+// use records for its objects.
 const packr = new Packr({ useRecords: true, variableMapSize: true, int64AsType: 'number' });
 
 /** An inbox entry: one input for one actor. `id` is the submitter's id for it, so a retried submit is stored once. */
@@ -24,6 +26,11 @@ export interface InputEnvelope {
 export interface JournalInput {
   s: string;
   b: unknown;
+  /**
+   * the index in its record's `o` of the output handling it put out; absent when it put out none (and in records
+   * journaled before inputs carried it)
+   */
+  o?: number;
 }
 
 /**

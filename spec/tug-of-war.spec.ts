@@ -9,7 +9,7 @@ import { expect } from 'chai';
 import { TUG_OF_WAR, tugOfWar, type TugOutput, type TugPull, type TugState } from '../actors/tug-of-war/tug-of-war.ts';
 import { ClusterReader } from '../runtime/cluster-reader.ts';
 import { Follower, type Replica } from '../runtime/follower.ts';
-import { applyRecord, tickGrid } from '../runtime/journal.ts';
+import { applyRecord, outputOf, tickGrid } from '../runtime/journal.ts';
 import { Keys } from '../runtime/keys.ts';
 import { createLogger } from '../runtime/log.ts';
 import { partitionOf } from '../runtime/partition.ts';
@@ -114,6 +114,15 @@ describe('another game on the runtime: tug of war', function () {
         expect(ticks, `${game}'s ticks`).to.deep.equal(ticks.map((_, i) => i + 1));
         const applied = new Map<string, number>();
         for (const input of records.flatMap((r) => r.i ?? [])) applied.set(input.s, (applied.get(input.s) ?? 0) + 1);
+        // each input's own output is found by its id (what submit resolved with), whatever else its record holds
+        for (const record of records) {
+          for (const input of record.i ?? []) {
+            const pull = input.b as TugPull;
+            const expected = pull.pull === 'left' || pull.pull === 'right' ? { e: 'pulled', by: pull.by, pull: pull.pull } : { e: 'refused', reason: 'pull must be left or right' };
+            expect(outputOf(record, input.s), `the output of ${input.s}`).to.deep.equal(expected);
+          }
+          expect(outputOf(record, '1-1'), 'an input the record does not hold').to.equal(undefined);
+        }
         for (const id of acked.get(game)!) {
           const times = applied.get(id) ?? 0;
           if (times === 0) expect(dead.get(game, id)?.error, `pull ${id} of ${game}, not applied`).to.contain('finished');
