@@ -730,7 +730,7 @@ export class PartitionExecutor {
         if (entry.env.ty !== undefined) {
           if (actor.state !== undefined) throw new Error(`actor ${actor.id} exists already`);
           actor.state = actor.type.create(entry.env.b, ctx);
-          draft.record.c = { ty: entry.env.ty, b: entry.env.b };
+          draft.record.c = { ty: entry.env.ty, b: entry.env.b, s: entry.id };
         } else {
           if (actor.state === undefined) throw new Error(`input for ${actor.id} before its create`);
           output = actor.type.handle(actor.state, entry.env.b, ctx);

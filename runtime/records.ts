@@ -41,8 +41,11 @@ export interface JournalRecord {
   a: string;
   n: number;
   at: number;
-  /** create: actor type and init (the actor's creation record: SnakeTron's GameCreated) */
-  c?: { ty: string; b: unknown };
+  /**
+   * create: actor type and init (the actor's creation record: SnakeTron's GameCreated), and the create's id in the
+   * mailbox (absent in records journaled before creates carried it)
+   */
+  c?: { ty: string; b: unknown; s?: string };
   i?: JournalInput[];
   t?: number;
   /** outputs for observers, in the order they were produced */

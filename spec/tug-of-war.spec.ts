@@ -9,6 +9,7 @@ import { expect } from 'chai';
 import { TUG_OF_WAR, tugOfWar, type TugOutput, type TugPull, type TugState } from '../actors/tug-of-war/tug-of-war.ts';
 import { ClusterReader } from '../runtime/cluster-reader.ts';
 import { Follower, type Replica } from '../runtime/follower.ts';
+import { inputOutcome } from '../runtime/outcomes.ts';
 import { applyRecord, outputOf, tickGrid } from '../runtime/journal.ts';
 import { Keys } from '../runtime/keys.ts';
 import { createLogger } from '../runtime/log.ts';
@@ -55,8 +56,17 @@ describe('another game on the runtime: tug of war', function () {
     try {
       await waitFor('the node to own its partitions', () => runtime.isSettled());
       const games = Array.from({ length: GAMES }, (_, i) => `tug-${i}`);
-      for (const game of games) await runtime.create(TUG_OF_WAR, game, { tickMs: 50, length: 40 });
+      const created = new Map<string, string>();
+      for (const game of games) created.set(game, await runtime.create(TUG_OF_WAR, game, { tickMs: 50, length: 40 }));
       const refusedCreate = await runtime.create(TUG_OF_WAR, 'tug-bad', { length: 0 });
+      // what became of an input, from its id alone (runtime/outcomes.ts): a create applied, a create refused
+      const made = await inputOutcome(reader, games[1], created.get(games[1])!);
+      expect(made?.kind === 'applied' && made.record.n, `${games[1]}'s create`).to.equal(1);
+      expect(made?.kind === 'applied' && made.record.c, `${games[1]}'s create record`).to.deep.equal({ ty: TUG_OF_WAR, b: { tickMs: 50, length: 40 }, s: created.get(games[1]) });
+      const refusal = await inputOutcome(reader, 'tug-bad', refusedCreate);
+      expect(refusal?.kind === 'dead-lettered' && refusal.letter.error).to.contain('length must be an integer between 1 and 1000');
+      expect(await inputOutcome(reader, games[1], `${Date.now() + 60_000}-0`, 100), 'an id nothing holds').to.equal(null);
+      expect(await inputOutcome(reader, games[1], 'nonsense').then(() => null, (err: Error) => err.message)).to.contain('is not a mailbox id');
       // two players a game, one side a little stronger: even games drift right, odd ones left
       const acked = new Map<string, string[]>(games.map((g) => [g, []]));
       const refused = new Set<string>();
@@ -80,6 +90,8 @@ describe('another game on the runtime: tug of war', function () {
       const followed = games.filter((_, i) => i % 2 === 1);
       const replicas = await Promise.all(followed.map((game) => follower.follow(game)));
       const badPull = await runtime.submit(games[0], { pull: 'up', by: 'someone' });
+      const answer = await inputOutcome(reader, games[0], badPull);
+      expect(answer?.kind === 'applied' && answer.output, 'the output of a pull the game refused').to.deep.equal({ e: 'refused', reason: 'pull must be left or right' });
       expect(games.filter(over), 'games won before the crash').to.deep.equal([]);
       await runtime.supervisor.crashWorker(0);
       await waitFor('the worker to be replaced', () => runtime.supervisor.counters.workerRestarts === 1 && runtime.isSettled());
