@@ -34,6 +34,7 @@ export interface ClusterReaderOptions {
 }
 
 export class ClusterReader implements ClusterSource {
+  readonly checkpoints: CheckpointStore;
   private readonly readers: RedisClient[] = [];
 
   private constructor(
@@ -46,8 +47,6 @@ export class ClusterReader implements ClusterSource {
   ) {
     this.checkpoints = new CheckpointStore(db, keys.prefix);
   }
-
-  readonly checkpoints: CheckpointStore;
 
   /**
    * Connects to a cluster that has started (its first node fixed the partition count); refuses with
