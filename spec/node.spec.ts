@@ -84,12 +84,13 @@ describe('a SnakeTron node over WebSockets', function () {
     expect(over.winner).to.equal(1);
     expect(over.results.find((r) => r.snakeId === 1)).to.include({ alive: true, place: 1, userId: matchR.players[1].userId });
     expect(over.results.find((r) => r.snakeId === 0)).to.include({ alive: false, place: 2 });
-    // storage has what the players were told: status, ticks, winner and each player's result
-    const stored = await waitFor('the result in Postgres', async () => {
-      const body = (await node.get(`/api/games/${over.gameId}`)).json<{ status: string; ticks: number; winner: number | null; winningTeam: number | null; results: unknown[]; replay: string | null }>();
-      return body.status === 'complete' ? body : null;
-    });
-    expect(stored).to.include({ ticks: 36, winner: 1, winningTeam: over.winningTeam, replay: `/api/games/${over.gameId}/replay` });
+    // storage has what the players were told: status, ticks, winner and each player's result, asked for as soon as
+    // the over came (the API waits for the recorder to have written what the node's replica already saw)
+    type Stored = { status: string; ticks: number; winner: number | null; winningTeam: number | null; results: unknown[]; replay: string | null };
+    const stored = (await node.get(`/api/games/${over.gameId}`)).json<Stored>();
+    expect(stored).to.include({ status: 'complete', ticks: 36, winner: 1, winningTeam: over.winningTeam });
+    // the replay writer follows with the replay
+    await waitFor('the replay link', async () => (await node.get(`/api/games/${over.gameId}`)).json<Stored>().replay === `/api/games/${over.gameId}/replay`);
     expect(stored.results).to.deep.equal([...over.results].sort((a, b) => a.snakeId - b.snakeId).map((r) => ({ userId: r.userId, snakeId: r.snakeId, team: r.team, score: r.score, length: r.length, alive: r.alive, place: r.place })));
     for (const [client, snap] of [[left, snapL], [right, snapR]] as const) {
       const replica = new ClientReplica(snap);

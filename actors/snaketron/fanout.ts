@@ -146,6 +146,11 @@ export class Fanout {
     return game.state;
   }
 
+  /** A followed game's phase as its replica has it: undefined for a game this node does not follow (or not loaded yet). */
+  phaseOf(gameId: string): GameState['phase'] | undefined {
+    return this.games.get(gameId)?.state?.phase;
+  }
+
   /**
    * Whether the replica has applied the input stored at this mailbox id: an input it has not is still on its way
    * to the game (a game's inputs reach it in mailbox order).

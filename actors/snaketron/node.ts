@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import uWS from 'uWebSockets.js';
 import { COUNTDOWN_MS, MAX_FRAME_BYTES, type QueueMode } from '../../protocol/messages.ts';
@@ -55,6 +56,10 @@ const UWS_FRAME_LIMIT = 16 * 1024 * 1024;
 const READY_PROBE_MS = 1000;
 /** How long an HTTP request may wait for Redis or Postgres before it is answered 503 (scrapers time out at 10 s). */
 const HTTP_ANSWER_MS = 3000;
+/** How long /api/games/:id waits for storage to have the end of a game this node saw end, and how often it looks. */
+const STORAGE_CATCH_UP_MS = 2000;
+const STORAGE_POLL_MS = 25;
+const ENDED = new Set(['complete', 'failed', 'closed']);
 /** How often (in matchmaking rounds of a second) matchmaking is pruned: tickets held on departed nodes, stale claims and marks. */
 const PRUNE_EVERY_ROUNDS = 5;
 /**
@@ -344,7 +349,14 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
   app.get('/api/games/:id', (res, req) => {
     const id = req.getParameter(0);
     handle(res, async () => {
-      const info = await games.info(id);
+      let info = await games.info(id);
+      // storage learns of a game's end from the recorder, up to half a second after its players: a game this
+      // node's replica has seen end is answered once storage has its end too (its result with it)
+      const ends = Date.now() + STORAGE_CATCH_UP_MS;
+      while (info && !ENDED.has(info.status as string) && ENDED.has(fanout.phaseOf(id) ?? '') && Date.now() < ends) {
+        await sleep(STORAGE_POLL_MS);
+        info = await games.info(id);
+      }
       if (!info) return json(res, '404 Not Found', { error: 'not_found', message: `no game ${clip(id)}` });
       const p = runtime.partitionOf(id);
       json(res, '200 OK', { ...info, partition: p, node: await runtime.redis.get(runtime.keys.lease(p)) });
