@@ -40,6 +40,11 @@ export function connectDatabase<T>(url: string, poolSize = 4): Kysely<T> {
   if (!parsed.username) parsed.username = process.env.PGUSER || userInfo().username;
   const pool = new pg.Pool({ connectionString: parsed.toString(), max: poolSize, connectionTimeoutMillis: 5000 });
   pool.on('error', () => { /* a broken idle connection: the pool replaces it */ });
+  // A checked-out client has no listener of the pool's: one that Postgres ends while it holds no query (between a
+  // transaction's statements, as Postgres stops) emitted an error nobody heard, which crashed its thread (a worker,
+  // whose partitions then waited for Postgres to recover). Its work fails with the error instead, and the pool drops
+  // it when it is released.
+  pool.on('connect', (client) => { client.on('error', () => undefined); });
   return new Kysely<T>({ dialect: new PostgresDialect({ pool }) });
 }
 

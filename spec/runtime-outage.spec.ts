@@ -4,6 +4,8 @@
 // and loses no acknowledged input).
 import { expect } from 'chai';
 import pg from 'pg';
+import { sql } from 'kysely';
+import { connectDatabase } from '../runtime/db.ts';
 import { Keys } from '../runtime/keys.ts';
 import { createLogger } from '../runtime/log.ts';
 import { partitionOf } from '../runtime/partition.ts';
@@ -319,6 +321,34 @@ describe('runtime through store outages', function () {
       await proxy.close();
       await db.drop();
       await dropKeys(prefix);
+    }
+  });
+});
+
+describe('database connections', function () {
+  this.timeout(30000);
+
+  it('survives Postgres ending a connection that is checked out between queries: the work on it fails, the next query runs', async () => {
+    // a thread's pooled client, ended by the server while it held no query (between a transaction's statements, or
+    // as Postgres stops), emitted an error nobody listened for: the thread crashed, and a worker's partitions could
+    // not recover while Postgres was away
+    const spec = await freshDatabase('conn-ended');
+    const db = connectDatabase<Record<string, never>>(spec.url, 2);
+    const killer = new pg.Client({ connectionString: spec.url });
+    await killer.connect();
+    try {
+      const failed = await db.transaction().execute(async (trx) => {
+        const { pid } = (await sql<{ pid: number }>`select pg_backend_pid() as pid`.execute(trx)).rows[0];
+        await killer.query('select pg_terminate_backend($1)', [pid]);
+        await sleep(500); // the server's goodbye arrives while the connection is checked out with no query on it
+        await sql`select 1`.execute(trx);
+      }).then(() => null, (err: unknown) => err);
+      expect(failed, 'the transaction on the ended connection').to.be.instanceOf(Error);
+      expect((await sql<{ one: number }>`select 1 as one`.execute(db)).rows[0].one, 'a query after it').to.equal(1);
+    } finally {
+      await killer.end();
+      await db.destroy();
+      await spec.drop();
     }
   });
 });
