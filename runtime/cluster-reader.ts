@@ -5,9 +5,9 @@ import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { CheckpointStore } from './checkpoints.ts';
 import { connectDatabase, type RuntimeTables } from './db.ts';
-import { ConfigurationError } from './errors.ts';
 import { Keys } from './keys.ts';
 import { partitionOf } from './partition.ts';
+import { Producer } from './producer.ts';
 import { connectRedis, type RedisClient } from './redis.ts';
 
 /** What a Follower reads a cluster through: a Runtime is one, and so is a ClusterReader. */
@@ -50,24 +50,21 @@ export class ClusterReader implements ClusterSource {
 
   /**
    * Connects to a cluster that has started (its first node fixed the partition count); refuses with
-   * ConfigurationError when no node of that prefix ever started, since the outboxes it would follow are not known.
+   * ConfigurationError when no node of that prefix ever started, since the outboxes it would follow are not known
+   * (the partition count is read as Producer.forCluster reads it).
    */
   static async connect(options: ClusterReaderOptions): Promise<ClusterReader> {
     const keys = new Keys(options.prefix);
     const nodeId = options.name ?? `reader-${randomBytes(3).toString('hex')}`;
     const redis = connectRedis(options.redisUrl, { name: `${nodeId}:main` });
-    let stored: string | null;
+    let partitions: number;
     try {
-      stored = await redis.hget(keys.cluster, 'partitions');
+      partitions = (await Producer.forCluster(redis, keys)).partitions;
     } catch (err) {
       redis.disconnect();
       throw err;
     }
-    if (stored === null) {
-      redis.disconnect();
-      throw new ConfigurationError(`no cluster with prefix ${options.prefix} has started yet: start a node first (its first start fixes the partition count)`);
-    }
-    return new ClusterReader(nodeId, keys, Number(stored), redis, connectDatabase<RuntimeTables>(options.databaseUrl, 2), options.redisUrl);
+    return new ClusterReader(nodeId, keys, partitions, redis, connectDatabase<RuntimeTables>(options.databaseUrl, 2), options.redisUrl);
   }
 
   partitionOf(actorId: string): number {

@@ -583,8 +583,8 @@ const FORGET_TURNS_MS = 60_000;
  * one (PROTOCOL.md: more than MAX_QUEUED_TURNS waiting for one snake). Two nodes each count their own.
  */
 export class TurnsOnTheirWay {
-  /** per game and snake: the mailbox ids of stored turns, how many submits are still out, and the last turn's time */
-  private readonly bySnake = new Map<string, { gameId: string; ids: string[]; out: number; at: number }>();
+  /** per game and snake (`game/snake`): the mailbox ids of stored turns, how many submits are still out, and the last turn's time */
+  private readonly bySnake = new Map<string, { ids: string[]; out: number; at: number }>();
   private lastSweep = Date.now();
 
   constructor(private readonly applied: (gameId: string, inputId: string) => boolean) {}
@@ -599,7 +599,7 @@ export class TurnsOnTheirWay {
     const key = `${gameId}/${snakeId}`;
     let entry = this.bySnake.get(key);
     if (!entry) {
-      entry = { gameId, ids: [], out: 0, at: now };
+      entry = { ids: [], out: 0, at: now };
       this.bySnake.set(key, entry);
     }
     entry.at = now;
