@@ -162,7 +162,8 @@ interface Draft {
 export interface ExecutorStats {
   partition: number;
   epoch: number;
-  actors: number;
+  /** the actors it hosts now */
+  readonly actors: number;
   ticks: number;
   commits: number;
   reads: number;
@@ -254,8 +255,11 @@ export class PartitionExecutor {
     this.commitSeq = lastSeq;
     this.align = tickGrid(partition, config.partitions);
     this.writer = new CheckpointWriter(store, (ids) => this.onCheckpointsConfirmed(ids), log);
+    const actors = this.actors;
     this.stats = {
-      partition, epoch, actors: 0, ticks: 0, commits: 0, reads: 0, inputs: 0, deadLetters: 0, restarts: 0, inboxLag: 0,
+      // read when reported: an actor that ended goes once its last checkpoint is stored, often in a cycle that
+      // finds nothing else to do (counted at full cycles only, an ended game stayed counted until the next one)
+      partition, epoch, get actors() { return actors.size; }, ticks: 0, commits: 0, reads: 0, inputs: 0, deadLetters: 0, restarts: 0, inboxLag: 0,
       lateness: new LatencyHistogram(), commitMs: new LatencyHistogram(), checkpointMs: this.writer.latency,
     };
   }
@@ -391,7 +395,6 @@ export class PartitionExecutor {
     await this.forgetOldConsumers();
     if (this.halted) return;
     this.running = true;
-    this.stats.actors = this.actors.size;
     this.emit({ kind: 'recovered', partition: this.partition, epoch: this.epoch, actors: this.actors.size, ms: Date.now() - started });
     this.schedule(0);
   }
@@ -643,7 +646,6 @@ export class PartitionExecutor {
       this.unsettled = true;
       if (actor.queue.length > 0) wake = Date.now();
     }
-    this.stats.actors = this.actors.size;
     await this.maybeTrim();
     this.schedule(wake - Date.now());
   }

@@ -62,6 +62,14 @@ describe('operator views', function () {
     expect(metric(front, 'snaketron_messages_out_total')).to.be.greaterThan(1);
     // the ticks this client got were measured from their commit to its socket
     expect(metric(front, 'snaketron_tick_delivery_seconds_count')).to.be.greaterThan(0);
+    // a game that ended is no longer counted, in the metrics nor in /api/cluster (it stayed counted until its
+    // partition's next game: an ended actor leaves once its last checkpoint is stored, in a cycle with nothing else to do)
+    await client.next('over', undefined, 30_000);
+    await waitFor('the owner to stop counting the ended game', async () => metric((await owner.get('/metrics')).body, 'snaketron_games_active') === 0);
+    await waitFor('/api/cluster to stop counting it', async () => {
+      const view = (await nodes[0].get('/api/cluster')).json<{ nodes: Array<{ id: string; games: number }>; partitions: Array<{ games: number | null }> }>();
+      return view.nodes.every((n) => n.games === 0) && view.partitions.every((p) => p.games === 0);
+    });
     client.close();
   });
 
