@@ -73,6 +73,8 @@ class WatchedGame {
   get state(): GameState | undefined { return this.replica.state; }
 }
 
+const ENDED_PHASES: ReadonlySet<GameState['phase']> = new Set(['complete', 'failed', 'closed']);
+
 /** How long a game nobody watches stays replicated (rejoins after a drop find it warm). */
 const KEEP_UNWATCHED_MS = 30_000;
 /**
@@ -189,8 +191,10 @@ export class Fanout {
     });
   }
 
+  /** A game that has ended applies no more inputs: one still on its way never will be (it is dead-lettered). */
   private hasCaughtUp(game: WatchedGame, inputId: string | null): boolean {
-    return game.state !== undefined && (inputId === null || this.applied(game.gameId, inputId));
+    const state = game.state;
+    return state !== undefined && (inputId === null || this.applied(game.gameId, inputId) || ENDED_PHASES.has(state.phase));
   }
 
   private wake(game: WatchedGame): void {

@@ -476,8 +476,11 @@ export class Session implements Subscriber {
         return;
       case 'game': {
         const replica = await this.ctx.fanout.replica(state.gameId);
+        // a lobby that closed meanwhile (its other players left, or this user did on another connection) holds no
+        // seat to give up: the leave is done all the same
         const leaving = replica?.phase === 'lobby' && state.role === 'player'
           ? await this.ctx.producer.submit(state.gameId, { k: 'leave', userId: this.user!.userId })
+            .catch((err: unknown) => { if (err instanceof ActorFinishedError) return null; throw err; })
           : null;
         this.ctx.fanout.unwatch(state.gameId, this);
         this.state = { kind: 'lobby' };
