@@ -647,4 +647,118 @@ describe('web client in a browser', function () {
     expect((await state(page)).screen).to.equal('lobby');
     await page.context().close();
   });
+  it('greets a first visitor on the name field, says nothing of a connection not tried yet, and tells a #join= link whose code cannot be one', async () => {
+    const context = await browser.newContext({ viewport: { width: 1200, height: 800 } });
+    const page = await context.newPage();
+    page.on('pageerror', (error) => pageErrors.push(`first visit: ${error.message}`));
+    await page.goto(`${node.http}/#join=abc`);
+    await page.getByTestId('name-input').waitFor({ state: 'visible' });
+    expect(await page.getByTestId('connection-status').isVisible(), 'a badge before any connection').to.equal(false);
+    // the keys go to the name field at once: no click first
+    await page.keyboard.type('first_visit');
+    await page.keyboard.press('Enter');
+    await until(page, 'the visitor welcomed', "s.screen === 'lobby' && s.connection === 'connected'");
+    expect(await page.getByTestId('connection-status').isVisible()).to.equal(true);
+    const toast = page.getByTestId('toast').filter({ hasText: 'is not a code' });
+    await toast.waitFor({ state: 'visible', timeout: 5_000 });
+    expect(await toast.textContent()).to.contain('"abc"');
+    expect(await page.evaluate(() => location.hash)).to.equal('');
+    await context.close();
+  });
+
+  it('copies the link for spectators when it is clicked, leaving the page in its own game and then in the lobby', async () => {
+    const page = await open('sharer');
+    await page.context().grantPermissions(['clipboard-read', 'clipboard-write']);
+    // a game that ends by itself soon: the snake meets the wall 20 cells ahead
+    const { gameId } = await startAlone(page, { width: 25, height: 10, tickMs: 70 });
+    await page.getByTestId('watch-link').click();
+    await page.getByTestId('toast').filter({ hasText: 'Link for spectators copied.' }).waitFor({ state: 'visible', timeout: 5_000 });
+    expect(await page.evaluate(() => navigator.clipboard.readText())).to.equal(`${node.http}/#watch=${gameId}`);
+    expect(await page.evaluate(() => location.hash), 'the page followed the link itself').to.equal('');
+    await until(page, 'the game over', "s.screen === 'over'", 30_000);
+    await page.getByTestId('back-to-lobby').click();
+    await until(page, 'the lobby', "s.screen === 'lobby'");
+    // it stays there (it went back to watching the game it had played once in the lobby)
+    await page.waitForTimeout(1_000);
+    expect((await state(page)).screen).to.equal('lobby');
+    expect(sent.get(page)!.filter((m) => m.type === 'watch')).to.deep.equal([]);
+    await page.context().close();
+  });
+
+  it('on a phone, scrolls the page on the score panel to Leave game below the fold, and steers by swipes on the board', async () => {
+    const host = await open('phone_scroller', { width: 390, height: 700 }, '/', true);
+    const code = await createPrivate(host, { players: 6, width: 100, height: 100, tickMs: 250 });
+    const guests = await Promise.all(Array.from({ length: 5 }, async (_, i) => {
+      const guest = await SpecClient.connect(node.ws, `scroll guest ${i}`);
+      await guest.hello(`scroll_guest_${i}`);
+      guest.send({ type: 'join', code });
+      await guest.next('lobby');
+      return guest;
+    }));
+    await lobbyPlayers(host, 6);
+    await host.getByTestId('start-button').click();
+    const started = await until(host, 'the game to run', "s.screen === 'game' && s.tick >= 1 && s.alive");
+    const leave = (await host.getByTestId('leave-game').boundingBox())!;
+    expect(leave.y + leave.height, 'Leave game below the fold').to.be.above(700);
+    const cdp = await host.context().newCDPSession(host);
+    /** A finger put down at (x, y) and dragged by dy in ten moves, a frame apart, then lifted. */
+    const drag = async (x: number, y: number, dy: number) => {
+      await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: [{ x, y }] });
+      for (let i = 1; i <= 10; i++) {
+        await cdp.send('Input.dispatchTouchEvent', { type: 'touchMove', touchPoints: [{ x, y: y + (dy * i) / 10 }] });
+        await host.waitForTimeout(16);
+      }
+      await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
+    };
+    // a finger dragging the score panel upwards: the page scrolls, the snake goes on as it went
+    const panel = (await host.locator('aside.side').first().boundingBox())!;
+    await drag(panel.x + panel.width / 2, Math.min(650, panel.y + panel.height / 2), -300);
+    await host.waitForFunction(() => window.scrollY > 0, undefined, { timeout: 5_000 });
+    expect(sent.get(host)!.filter((m) => m.type === 'turn'), 'turns from a scroll').to.deep.equal([]);
+    expect((await state(host)).dir).to.equal(started.dir);
+    // the board still takes swipes: one up the board turns the snake
+    await host.evaluate(() => window.scrollTo(0, 0));
+    const board = (await host.getByTestId('game-canvas').boundingBox())!;
+    await drag(board.x + board.width / 2, board.y + board.height / 2, -120);
+    await waitForTurn(host);
+    for (const guest of guests) guest.close();
+    await host.context().close();
+
+    async function waitForTurn(page: Page): Promise<void> {
+      const deadline = Date.now() + 5_000;
+      while (sent.get(page)!.every((m) => m.type !== 'turn')) {
+        if (Date.now() > deadline) throw new Error('a swipe on the board sent no turn');
+        await page.waitForTimeout(50);
+      }
+    }
+  });
+
+  it('keeps a game through a restart of its node: counts down to each try, says the page reconnects by itself, plays on', async () => {
+    const page = await open('restarted');
+    // one snake on a wide board, slow: it meets the wall some 48 s after its start
+    await startAlone(page, { width: 200, height: 20, tickMs: 250 });
+    const before = await until(page, 'the game running', "s.screen === 'game' && s.tick >= 2");
+    // every text the connection badge shows, in order
+    await page.evaluate(() => {
+      const badge = document.querySelector('[data-testid=connection-status]')!;
+      const seen: string[] = [];
+      (window as unknown as { badgeTexts: string[] }).badgeTexts = seen;
+      new MutationObserver(() => seen.push(badge.textContent ?? '')).observe(badge, { childList: true, characterData: true, subtree: true });
+    });
+    const port = node.port;
+    await node.stop();
+    await page.getByTestId('toast').filter({ hasText: 'The server is restarting: reconnecting you to where you were' })
+      .waitFor({ state: 'visible', timeout: 10_000 });
+    // down a few tries, so that one waits long enough to count
+    await page.waitForTimeout(2_500);
+    node = await cluster.start(port);
+    const after = await until(page, 'the game going on', `s.connection === 'connected' && s.screen === 'game' && s.tick > ${before.tick! + 3}`, 30_000);
+    expect(after.gameId).to.equal(before.gameId);
+    expect(after.hashMismatches).to.equal(0);
+    const texts = await page.evaluate(() => (window as unknown as { badgeTexts: string[] }).badgeTexts);
+    const seconds = texts.map((t) => Number(/^reconnecting in (\d+) s$/.exec(t)?.[1] ?? NaN));
+    const countdown = seconds.some((n, i) => i > 0 && n === seconds[i - 1] - 1);
+    expect(countdown, `a wait counted down second by second: ${texts.join(' | ')}`).to.equal(true);
+    await page.context().close();
+  });
 });

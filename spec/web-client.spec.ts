@@ -696,9 +696,9 @@ describe('web client: session rules', () => {
     expect(joinCodeOf('')).to.equal(null);
   });
 
-  it('reads #join=CODE, #watch= and #replay= links', () => {
+  it('reads #join=CODE, #watch= and #replay= links, and knows a #join= whose code cannot be one', () => {
     expect(parseHash('#join=ab12cd34')).to.deep.equal({ kind: 'join', code: 'AB12CD34' });
-    expect(parseHash('#join=short')).to.equal(null);
+    expect(parseHash('#join=short')).to.deep.equal({ kind: 'bad-join', code: 'short' });
     expect(parseHash('#watch=g-123')).to.deep.equal({ kind: 'watch', gameId: 'g-123' });
     expect(parseHash('#replay=g-9')).to.deep.equal({ kind: 'replay', gameId: 'g-9' });
     expect(parseHash('')).to.equal(null);

@@ -281,6 +281,10 @@ function followPendingHash(): void {
 }
 
 function runHashAction(action: HashAction): void {
+  if (action.kind === 'bad-join') {
+    screens.toast(`This link's game code "${action.code.slice(0, 20)}" is not a code: a code is 8 letters or digits. Ask for the link again.`);
+    return;
+  }
   if (action.kind === 'join') request({ type: 'join', code: action.code }, 'join', { retryAfterLeave: true });
   else if (action.kind === 'watch') request({ type: 'watch', gameId: action.gameId }, 'watch', { retryAfterLeave: true });
   else void openReplay(action.gameId, false);
@@ -463,6 +467,11 @@ function onError(message: ErrorMessage, replyTo: Pending | undefined): void {
     }
   }
   if (message.code === 'unauthenticated') connection.restart();
+  if (replyTo === undefined && message.code === 'unavailable') {
+    // unasked, it comes from a node on its way down (its words are for any client): this page reconnects by itself
+    screens.toast('The server is restarting: reconnecting you to where you were…');
+    return;
+  }
   screens.toast(message.message);
 }
 
@@ -709,7 +718,8 @@ const connection = new Connection(socketUrl(location), {
   badFrame: (error) => console.warn('snaketron: unreadable frame from the node', error),
 });
 
-// the whole game screen takes swipes: on a phone the board is only the top part of it
+// the game screen takes swipes but on its score panel: on a phone the board is only the top part of the screen, and
+// the page scrolls on the panel to what lies below the fold (Leave game, with many players)
 // a player whose snake is out steers nothing: their keys and taps are the page's (picking a snake to follow)
 bindSteering(screens.gameScreen, () => screens.current === 'game' && sync?.role === 'player' && sync.alive, sendTurn);
 window.addEventListener('hashchange', () => {

@@ -24,7 +24,12 @@ export interface ConnectionOptions {
   backoffMs: { first: number; max: number };
 }
 
-const DEFAULTS: ConnectionOptions = { pingEveryMs: 2000, silenceMs: 7000, backoffMs: { first: 250, max: 8000 } };
+/**
+ * Retries wait at most 3 s: a node being restarted is back within seconds, and a player's game is frozen until the
+ * page is back (with 8 s, play resumed up to 5.6 s after the node was ready). The jitter still spreads a node's
+ * clients over 1.5-3 s.
+ */
+const DEFAULTS: ConnectionOptions = { pingEveryMs: 2000, silenceMs: 7000, backoffMs: { first: 250, max: 3000 } };
 
 /** The delay before reconnect attempt `attempt` (0-based): doubling, capped, with jitter so clients spread out. */
 export function backoffDelay(attempt: number, first: number, max: number, random: number = Math.random()): number {

@@ -31,8 +31,8 @@ export interface Steering {
 
 /**
  * Listens for steering while `active()` holds: keys on the window (not while typing in a field), swipes on
- * `surface`. A swipe turns as soon as it is long enough, and a long swipe can turn again from where it turned,
- * so an L-shaped gesture makes two turns.
+ * `surface` outside its parts marked `data-no-steer`. A swipe turns as soon as it is long enough, and a long swipe
+ * can turn again from where it turned, so an L-shaped gesture makes two turns.
  */
 export function bindSteering(surface: HTMLElement, active: () => boolean, turn: (dir: Dir) => void): Steering {
   const onKey = (event: KeyboardEvent): void => {
@@ -47,8 +47,9 @@ export function bindSteering(surface: HTMLElement, active: () => boolean, turn: 
   let origin: { x: number; y: number; id: number } | null = null;
   const onStart = (event: TouchEvent): void => {
     if (!active()) return;
-    // a tap on a button (a score row that follows a snake is one), a link or a field keeps its click
-    if ((event.target as Element | null)?.closest?.('button, a, input, select, textarea, [role="button"], [role="dialog"]')) return;
+    // a tap on a button (a score row that follows a snake is one), a link or a field keeps its click; a touch in a
+    // part marked data-no-steer is the page's (the score panel: on a phone the page scrolls there to its lower part)
+    if ((event.target as Element | null)?.closest?.('button, a, input, select, textarea, [role="button"], [role="dialog"], [data-no-steer]')) return;
     const touch = event.changedTouches[0];
     if (touch) origin = { x: touch.clientX, y: touch.clientY, id: touch.identifier };
     event.preventDefault();

@@ -97,6 +97,8 @@ export class Screens {
   readonly replayCanvas = byId<HTMLCanvasElement>('replay-canvas');
   readonly replayArena = byId<HTMLDivElement>('replay-arena');
   private toastTimer: ReturnType<typeof setTimeout> | null = null;
+  private retryCountdown: ReturnType<typeof setInterval> | null = null;
+  private shown = false;
   private scoreKey = '';
   private replayScoreKey = '';
 
@@ -176,6 +178,13 @@ export class Screens {
     click('leave-lobby', () => a.leaveLobby());
     click('copy-code', () => { void this.copyLink(); });
     click('leave-game', () => a.leaveGame());
+    byId<HTMLAnchorElement>('watch-link').addEventListener('click', (event) => {
+      // a plain click shares the link (followed in this page, it made the player a spectator of the game they play,
+      // once back in the lobby); one that opens a tab or a window does what links do
+      if (event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
+      event.preventDefault();
+      void this.copyWatchLink();
+    });
     click('play-again', () => a.playAgain());
     click('watch-replay', () => a.replayOfGame());
     click('back-to-lobby', () => a.backToLobby());
@@ -192,7 +201,9 @@ export class Screens {
   }
 
   show(screen: ScreenName): void {
-    const changed = screen !== this.current;
+    // the first screen shown is a change too: a first visit's name field takes the keys at once
+    const changed = !this.shown || screen !== this.current;
+    this.shown = true;
     // a message about the screen the player leaves would be taken for one about the next
     if (changed) this.hideToast();
     this.current = screen;
@@ -226,12 +237,23 @@ export class Screens {
 
   // ---- top bar ----
 
+  /** The connection badge; a retry ahead counts down to it, second by second. */
   setConnection(status: ConnectionStatus, retryInMs: number | null): void {
     const badge = byId('connection');
     badge.dataset.status = status;
-    badge.textContent = status === 'reconnecting' && retryInMs !== null
-      ? `reconnecting in ${Math.max(1, Math.round(retryInMs / 1000))} s`
-      : status === 'reconnecting' ? 'reconnecting…' : status;
+    if (this.retryCountdown !== null) clearInterval(this.retryCountdown);
+    this.retryCountdown = null;
+    if (status !== 'reconnecting' || retryInMs === null) {
+      badge.textContent = status === 'reconnecting' ? 'reconnecting…' : status;
+      return;
+    }
+    const retryAt = Date.now() + retryInMs;
+    const tell = () => {
+      const seconds = Math.ceil((retryAt - Date.now()) / 1000);
+      badge.textContent = seconds > 0 ? `reconnecting in ${seconds} s` : 'reconnecting…';
+    };
+    tell();
+    this.retryCountdown = setInterval(tell, 250);
   }
 
   setLatency(ms: number | null): void {
@@ -322,6 +344,17 @@ export class Screens {
       selection?.removeAllRanges();
       selection?.addRange(range);
       this.toast('Copy the selected code, or the link below it.', 'info');
+    }
+  }
+
+  private async copyWatchLink(): Promise<void> {
+    const url = byId<HTMLAnchorElement>('watch-link').href;
+    try {
+      await navigator.clipboard.writeText(url);
+      this.toast('Link for spectators copied.', 'info');
+    } catch {
+      // no clipboard here (plain http on another host): the link opens in a tab of its own, to be shared from there
+      window.open(url, '_blank', 'noopener');
     }
   }
 

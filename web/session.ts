@@ -178,12 +178,16 @@ function placeText(place: number): string {
 }
 
 /** What a URL fragment asks for: `#join=CODE`, `#watch=GAMEID`, `#replay=GAMEID`. */
-export type HashAction = { kind: 'join'; code: string } | { kind: 'watch'; gameId: string } | { kind: 'replay'; gameId: string };
+export type HashAction = { kind: 'join'; code: string } | { kind: 'watch'; gameId: string } | { kind: 'replay'; gameId: string }
+  /** a `#join=` link whose code cannot be one: the player is told, not left wondering why nothing happened */
+  | { kind: 'bad-join'; code: string };
 
 export function parseHash(hash: string): HashAction | null {
   const params = new URLSearchParams(hash.replace(/^#/, ''));
   const code = params.get('join');
-  if (code !== null && /^[A-Za-z0-9]{8}$/.test(code.trim())) return { kind: 'join', code: code.trim().toUpperCase() };
+  if (code !== null) {
+    return /^[A-Za-z0-9]{8}$/.test(code.trim()) ? { kind: 'join', code: code.trim().toUpperCase() } : { kind: 'bad-join', code };
+  }
   const watch = params.get('watch');
   if (watch) return { kind: 'watch', gameId: watch };
   const replay = params.get('replay');
