@@ -141,6 +141,8 @@ interface Level {
   joinFailures: number;
   /** in cores (1 = one core busy all the time) */
   serverCpu: number;
+  /** the part of serverCpu spent in the kernel: mostly writing frames to client sockets */
+  serverKernelCpu: number;
   driverCpu: number[];
   /** everything else on the machine: other people's work */
   otherCpu: number;
@@ -202,6 +204,7 @@ async function measureWindow(server: ServerProcess, drivers: DriverProcess[], pl
     hashMismatches: sum((w) => w.hashMismatches),
     joinFailures: sum((w) => w.joinFailures),
     serverCpu,
+    serverKernelCpu: (after.cpu.system - before.cpu.system) / 1e6 / seconds,
     driverCpu,
     otherCpu: Math.max(0, machineBusy - serverCpu - sumOf(driverCpu)),
     serverRss: after.rss,
@@ -229,7 +232,7 @@ function describeLevel(level: Level): string {
     `tick interval p99 ${round(level.interval.quantile(0.99), 1)} ms`,
     `${level.games} games, ${level.playing} players playing, ${level.ticks} ticks, ${level.gaps} gaps, ` +
       `${level.hashMismatches} hash mismatches, ${level.joinFailures} failed joins`,
-    `CPU (of one core): server ${pct(level.serverCpu)}, driver ${level.driverCpu.map(pct).join('+')}, other work on the machine ${pct(level.otherCpu)}`,
+    `CPU (of one core): server ${pct(level.serverCpu)} (${pct(level.serverKernelCpu)} in the kernel), driver ${level.driverCpu.map(pct).join('+')}, other work on the machine ${pct(level.otherCpu)}`,
     `event loop p99: server ${round(level.serverLoopDelayP99, 1)} ms, driver ${round(level.driverLoopDelayP99, 1)} ms`,
     ...(level.failed === null ? [] : [`stops the run: ${level.failed.detail}`]),
   ].join('; ');
@@ -284,7 +287,7 @@ function loadRows(levels: Level[], idle: ServerSample, versions: string): BenchR
   if (best !== undefined) {
     const games = Math.max(1, best.games);
     rows.push(
-      { group: 'baseline', name: `colyseus server CPU @ ${best.players} players`, value: round(best.serverCpu * 100, 1), unit: '% of a core', notes: `${best.games} games` },
+      { group: 'baseline', name: `colyseus server CPU @ ${best.players} players`, value: round(best.serverCpu * 100, 1), unit: '% of a core', notes: `${best.games} games; ${round(best.serverKernelCpu * 100, 1)}% of a core of it in the kernel, mostly sending frames` },
       { group: 'baseline', name: 'colyseus server CPU per game', value: round((best.serverCpu * 1e6) / games, 1), unit: 'µs/s per game', notes: `at ${best.players} players: server CPU time per second of wall clock, over the games running` },
       { group: 'baseline', name: 'colyseus server RSS per game', value: round((best.serverRss - idle.rss) / games / 1024, 1), unit: 'KiB', notes: `(RSS at ${best.players} players ${round(best.serverRss / 2 ** 20, 0)} MiB − idle ${round(idle.rss / 2 ** 20, 0)} MiB) / ${best.games} games` },
       { group: 'baseline', name: `colyseus turn→ack p99 @ ${best.players} players`, value: round(best.ack.quantile(0.99)), unit: 'ms', notes: `p50 ${round(best.ack.quantile(0.5))} ms; in memory, nothing stored` },
