@@ -118,6 +118,16 @@ describe('web client in a browser', function () {
     return until(page, 'the game', "s.screen === 'game' && s.gameId !== null");
   }
 
+  /** `count` players who join a private game over the protocol (named `name` and their number) and never steer. */
+  const joinOverProtocol = (code: string, count: number, name: string): Promise<SpecClient[]> =>
+    Promise.all(Array.from({ length: count }, async (_, i) => {
+      const guest = await SpecClient.connect(node.ws, `${name}${i}`);
+      await guest.hello(`${name}${i}`);
+      guest.send({ type: 'join', code });
+      await guest.next('lobby');
+      return guest;
+    }));
+
   const lobbyPlayers = (page: Page, n: number): Promise<unknown> =>
     page.waitForFunction((n) => document.querySelectorAll('[data-testid=lobby-players] li').length === n, n);
 
@@ -532,13 +542,7 @@ describe('web client in a browser', function () {
     // 20 rows: four snakes a side, each meeting another head-on in the middle a few ticks in
     const code = await createPrivate(host, { players: 8, width: 20, height: 20, tickMs: 70 });
     // the seven others over the protocol, with names as long as a name gets; they never steer
-    const guests = await Promise.all(Array.from({ length: 7 }, async (_, i) => {
-      const guest = await SpecClient.connect(node.ws, `guest ${i}`);
-      await guest.hello(`a_very_long_name_no${i}`);
-      guest.send({ type: 'join', code });
-      await guest.next('lobby');
-      return guest;
-    }));
+    const guests = await joinOverProtocol(code, 7, 'a_very_long_name_no');
     await lobbyPlayers(host, 8);
     await host.getByTestId('start-button').click();
     await until(host, 'the game-over screen', "s.screen === 'over'", 60_000);
@@ -688,13 +692,7 @@ describe('web client in a browser', function () {
   it('on a phone, scrolls the page on the score panel to Leave game below the fold, and steers by swipes on the board', async () => {
     const host = await open('phone_scroller', { width: 390, height: 700 }, '/', true);
     const code = await createPrivate(host, { players: 6, width: 100, height: 100, tickMs: 250 });
-    const guests = await Promise.all(Array.from({ length: 5 }, async (_, i) => {
-      const guest = await SpecClient.connect(node.ws, `scroll guest ${i}`);
-      await guest.hello(`scroll_guest_${i}`);
-      guest.send({ type: 'join', code });
-      await guest.next('lobby');
-      return guest;
-    }));
+    const guests = await joinOverProtocol(code, 5, 'scroll_guest_');
     await lobbyPlayers(host, 6);
     await host.getByTestId('start-button').click();
     const started = await until(host, 'the game to run', "s.screen === 'game' && s.tick >= 1 && s.alive");

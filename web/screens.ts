@@ -331,30 +331,31 @@ export class Screens {
     byId<HTMLButtonElement>('start-button').focus();
   }
 
-  private async copyLink(): Promise<void> {
-    const url = byId<HTMLAnchorElement>('lobby-link').href;
-    try {
-      await navigator.clipboard.writeText(url);
-      this.toast('Link copied.', 'info');
-    } catch {
-      // No clipboard permission (plain http on another host): select the code so the player can copy it.
+  /** The lobby's link to the clipboard; where the page may not write there, its code selected to copy by hand. */
+  private copyLink(): Promise<void> {
+    return this.copy(byId<HTMLAnchorElement>('lobby-link').href, 'Link copied.', () => {
       const selection = window.getSelection();
       const range = document.createRange();
       range.selectNodeContents(byId('lobby-code'));
       selection?.removeAllRanges();
       selection?.addRange(range);
       this.toast('Copy the selected code, or the link below it.', 'info');
-    }
+    });
   }
 
-  private async copyWatchLink(): Promise<void> {
+  /** The game's link for spectators to the clipboard; where the page may not write there, it opens in a tab to share. */
+  private copyWatchLink(): Promise<void> {
     const url = byId<HTMLAnchorElement>('watch-link').href;
+    return this.copy(url, 'Link for spectators copied.', () => { window.open(url, '_blank', 'noopener'); });
+  }
+
+  /** Puts `url` on the clipboard and says `copied`; `otherwise` where there is none (plain http on another host). */
+  private async copy(url: string, copied: string, otherwise: () => void): Promise<void> {
     try {
       await navigator.clipboard.writeText(url);
-      this.toast('Link for spectators copied.', 'info');
+      this.toast(copied, 'info');
     } catch {
-      // no clipboard here (plain http on another host): the link opens in a tab of its own, to be shared from there
-      window.open(url, '_blank', 'noopener');
+      otherwise();
     }
   }
 
