@@ -651,6 +651,28 @@ describe('web client in a browser', function () {
     expect((await state(page)).screen).to.equal('lobby');
     await page.context().close();
   });
+  it('says each player\'s team on the results of a teams game', async () => {
+    const page = await open('teams_page');
+    // three others over the protocol, queued for teams with the page; nobody steers, so the snakes meet the walls
+    const others = await Promise.all([0, 1, 2].map(async (i) => {
+      const other = await SpecClient.connect(node.ws, `teams ${i}`);
+      await other.hello(`teams_other_${i}`);
+      return other;
+    }));
+    await page.getByTestId('teams-button').click();
+    await until(page, 'the queue', "s.screen === 'queued'");
+    for (const other of others) other.send({ type: 'queue', mode: 'teams' });
+    await until(page, 'the game-over screen', "s.screen === 'over'", 60_000);
+    const rows = page.locator('[data-testid=results] tr');
+    expect(await rows.count()).to.equal(4);
+    const tags = (await page.locator('[data-testid=results] tr .tag').allTextContents()).sort();
+    expect(tags).to.deep.equal([' · team 1', ' · team 1', ' · team 2', ' · team 2']);
+    expect(await rows.filter({ hasText: 'teams_page' }).locator('td').nth(1).getAttribute('title')).to.match(/^teams_page · team [12]$/);
+    await page.screenshot({ path: `${ARTIFACTS}browser-teams-over.png` });
+    for (const other of others) other.close();
+    await page.context().close();
+  });
+
   it('greets a first visitor on the name field, says nothing of a connection not tried yet, and tells a #join= link whose code cannot be one', async () => {
     const context = await browser.newContext({ viewport: { width: 1200, height: 800 } });
     const page = await context.newPage();

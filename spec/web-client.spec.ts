@@ -578,6 +578,9 @@ describe('web client: session rules', () => {
     expect([alone.title, alone.place]).to.deep.equal(['Game over', 'Score 2 · length 6']);
     const teams = overSummary({ ...over, winner: null, winningTeam: 1, results: over.results.map((r) => ({ ...r, place: r.team === 1 ? 1 : 2 })) }, names, 0, 'teams');
     expect([teams.title, teams.place]).to.deep.equal(['Game over', 'Team 2 wins · 2nd place of 3']);
+    // in teams each row says its team (as the score board does); in the other modes none does
+    expect(teams.rows.map((r) => [r.name, r.team])).to.deep.equal([['bob', 1], ['ann', 0], ['cy', 0]]);
+    expect(loser.rows.map((r) => r.team)).to.deep.equal([null, null, null]);
   });
 
   it('calls a game of several snakes that ends with no winner a draw, for those who share 1st place', () => {

@@ -355,7 +355,10 @@ function onSnapshot(message: SnapshotMessage): void {
       title: 'This game has ended',
       place: '',
       rows: [...sync.frame.snakes].sort((a, b) => Number(b.alive) - Number(a.alive) || b.score - a.score)
-        .map((s, i) => ({ place: i + 1, name: s.name, score: s.score, length: s.body.length, mine: s.id === sync?.snakeId })),
+        .map((s, i) => ({
+          place: i + 1, name: s.name, team: message.state.settings.mode === 'teams' ? s.team : null, score: s.score, length: s.body.length,
+          mine: s.id === sync?.snakeId,
+        })),
       canPlayAgain: playMode !== null && message.role === 'player',
     });
     screens.show('over');

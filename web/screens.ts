@@ -37,6 +37,8 @@ export interface UiActions {
 export interface ResultRow {
   place: number;
   name: string;
+  /** in teams, the snake's team (0 or 1), said beside its name as the score board says it; null otherwise */
+  team: number | null;
   score: number;
   length: number;
   mine: boolean;
@@ -459,8 +461,22 @@ export class Screens {
         cell.textContent = text;
         row.append(cell);
       }
+      const team = r.team === null ? '' : ` · team ${r.team + 1}`;
+      if (team !== '') {
+        // as on the score board: the name gives way, its team stays in sight
+        const who = document.createElement('div');
+        who.className = 'who';
+        const name = document.createElement('span');
+        name.className = 'name';
+        name.textContent = r.name;
+        const tag = document.createElement('span');
+        tag.className = 'tag';
+        tag.textContent = team;
+        who.append(name, tag);
+        row.cells[1].replaceChildren(who);
+      }
       // the name's cell may cut it short (style.css): the whole of it on hover
-      row.cells[1].title = r.name;
+      row.cells[1].title = r.name + team;
       return row;
     }));
     byId<HTMLButtonElement>('play-again').hidden = !info.canPlayAgain;

@@ -76,7 +76,8 @@ export function queueName(mode: QueueMode, size?: number): string {
 export interface OverSummary {
   title: string;
   place: string;
-  rows: Array<{ place: number; name: string; score: number; length: number; mine: boolean }>;
+  /** `team`: in teams, the snake's team (0 or 1); null in the other modes */
+  rows: Array<{ place: number; name: string; team: number | null; score: number; length: number; mine: boolean }>;
   /** the player's place, null for a spectator */
   myPlace: number | null;
 }
@@ -89,12 +90,12 @@ export interface OverSummary {
  */
 export function overSummary(over: OverMessage, names: readonly string[], mySnakeId: number | null, mode: Mode): OverSummary {
   const nameOf = (snakeId: number): string => names[snakeId] ?? `snake ${snakeId}`;
+  const teams = mode === 'teams';
   const rows = [...over.results]
     .sort((a, b) => a.place - b.place || b.score - a.score || a.snakeId - b.snakeId)
-    .map((r) => ({ place: r.place, name: nameOf(r.snakeId), score: r.score, length: r.length, mine: r.snakeId === mySnakeId }));
+    .map((r) => ({ place: r.place, name: nameOf(r.snakeId), team: teams ? r.team : null, score: r.score, length: r.length, mine: r.snakeId === mySnakeId }));
   const mine = mySnakeId === null ? undefined : over.results.find((r) => r.snakeId === mySnakeId);
   const myPlace = mine?.place ?? null;
-  const teams = mode === 'teams';
   const teamWins = over.winningTeam !== null ? `Team ${over.winningTeam + 1} wins` : null;
   const drawn = over.winner === null && over.winningTeam === null;
   let title: string;
