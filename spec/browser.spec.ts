@@ -673,6 +673,23 @@ describe('web client in a browser', function () {
     await page.context().close();
   });
 
+  it('lets a player who opened Change name keep their name, with its button or Escape', async () => {
+    const page = await open('keeper');
+    for (const back of ['button', 'Escape'] as const) {
+      await page.getByTestId('change-name').click();
+      await until(page, 'the name screen', "s.screen === 'name'");
+      // what they typed meanwhile, even a name that would be refused, is dropped with the screen
+      await page.getByTestId('name-input').fill('not a name!');
+      if (back === 'button') await page.getByTestId('name-cancel').click();
+      else await page.keyboard.press('Escape');
+      await until(page, `the lobby, by ${back}`, "s.screen === 'lobby' && s.connection === 'connected'");
+    }
+    expect(await page.getByTestId('player-name').textContent()).to.equal('keeper');
+    // the same user as before: nothing was sent to the node but the hello it already had
+    expect(sent.get(page)!.filter((m) => m.type === 'hello')).to.have.length(1);
+    await page.context().close();
+  });
+
   it('greets a first visitor on the name field, says nothing of a connection not tried yet, and tells a #join= link whose code cannot be one', async () => {
     const context = await browser.newContext({ viewport: { width: 1200, height: 800 } });
     const page = await context.newPage();
@@ -680,6 +697,7 @@ describe('web client in a browser', function () {
     await page.goto(`${node.http}/#join=abc`);
     await page.getByTestId('name-input').waitFor({ state: 'visible' });
     expect(await page.getByTestId('connection-status').isVisible(), 'a badge before any connection').to.equal(false);
+    expect(await page.getByTestId('name-cancel').isVisible(), 'a way back with no name to go back with').to.equal(false);
     // the keys go to the name field at once: no click first
     await page.keyboard.type('first_visit');
     await page.keyboard.press('Enter');

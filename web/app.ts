@@ -494,6 +494,12 @@ const actions: UiActions = {
   changeName() {
     screens.prefillName(profile.name ?? '');
     screens.show('name');
+    if (profile.name !== null) screens.offerKeepName();
+  },
+  keepName() {
+    if (profile.name === null) return;
+    screens.nameError(null);
+    screens.show('lobby');
   },
   solo: () => play({ kind: 'solo' }),
   queue: (mode, size) => play(size === undefined ? { kind: 'queue', mode } : { kind: 'queue', mode, size }),

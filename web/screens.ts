@@ -14,6 +14,8 @@ export type ScreenName = 'name' | 'lobby' | 'queued' | 'private' | 'game' | 'ove
 export interface UiActions {
   submitName(name: string): void;
   changeName(): void;
+  /** back from the name screen with the name the player has */
+  keepName(): void;
   solo(): void;
   queue(mode: QueueMode, size?: number): void;
   create(settings: LobbySettings): void;
@@ -123,6 +125,7 @@ export class Screens {
       a.submitName(name);
     });
     click('change-name', () => a.changeName());
+    click('name-cancel', () => a.keepName());
     this.bindFollowing(byId('scoreboard'));
     this.bindFollowing(byId('replay-scoreboard'));
     click('solo-button', () => a.solo());
@@ -175,6 +178,7 @@ export class Screens {
     click('cancel-queue', () => a.cancelQueue());
     document.addEventListener('keydown', (event) => {
       if (event.key === 'Escape' && this.current === 'queued') a.cancelQueue();
+      if (event.key === 'Escape' && this.current === 'name' && !byId('name-cancel').hidden) a.keepName();
     });
     click('start-button', () => a.start());
     click('leave-lobby', () => a.leaveLobby());
@@ -215,6 +219,8 @@ export class Screens {
     // the game-over panel has its own way back to the lobby
     byId('leave-game').hidden = screen === 'over';
     document.body.dataset.screen = screen;
+    // the name screen offers a way back only when the player asked for it (offerKeepName), not when a name is needed
+    if (changed && screen === 'name') byId('name-cancel').hidden = true;
     // the same screen again (a fresh snapshot, say) leaves the focus where the player put it
     if (changed) this.focusOn(screen, byId(visible));
   }
@@ -238,6 +244,11 @@ export class Screens {
   }
 
   // ---- top bar ----
+
+  /** The name screen, opened to change a name the player has: it may go back with that one (button or Escape). */
+  offerKeepName(): void {
+    byId('name-cancel').hidden = false;
+  }
 
   /** The connection badge; a retry ahead counts down to it, second by second. */
   setConnection(status: ConnectionStatus, retryInMs: number | null): void {
