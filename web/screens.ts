@@ -434,20 +434,8 @@ export class Screens {
       const swatch = document.createElement('span');
       swatch.className = 'swatch';
       swatch.style.background = snakeColor(snake, teams);
-      const label = document.createElement('span');
-      label.className = 'name';
-      label.textContent = snake.name;
-      const who = document.createElement('div');
-      who.className = 'who';
-      who.append(swatch, label);
       const tag = (snake.id === mySnakeId ? ' (you)' : '') + (teams ? ` · team ${snake.team + 1}` : '');
-      if (tag !== '') {
-        const extra = document.createElement('span');
-        extra.className = 'tag';
-        extra.textContent = tag;
-        who.append(extra);
-      }
-      name.append(who);
+      name.append(nameWithTag(snake.name, tag, swatch));
       // a name too long for the panel ends in an ellipsis: the whole of it shows on hover
       name.title = snake.name + tag + (snake.alive ? '' : ' (out)');
       const score = document.createElement('td');
@@ -473,19 +461,8 @@ export class Screens {
         row.append(cell);
       }
       const team = r.team === null ? '' : ` · team ${r.team + 1}`;
-      if (team !== '') {
-        // as on the score board: the name gives way, its team stays in sight
-        const who = document.createElement('div');
-        who.className = 'who';
-        const name = document.createElement('span');
-        name.className = 'name';
-        name.textContent = r.name;
-        const tag = document.createElement('span');
-        tag.className = 'tag';
-        tag.textContent = team;
-        who.append(name, tag);
-        row.cells[1].replaceChildren(who);
-      }
+      // as on the score board: the name gives way, its team stays in sight
+      if (team !== '') row.cells[1].replaceChildren(nameWithTag(r.name, team));
       // the name's cell may cut it short (style.css): the whole of it on hover
       row.cells[1].title = r.name + team;
       return row;
@@ -569,4 +546,24 @@ export class Screens {
     if (this.toastTimer !== null) clearTimeout(this.toastTimer);
     this.toastTimer = setTimeout(() => { element.hidden = true; }, 4000);
   }
+}
+
+/**
+ * A name that gives way (cut with an ellipsis, style.css `.who`) to what follows it, which stays in sight: "(you)",
+ * a team. `swatch`, when given, comes first.
+ */
+function nameWithTag(name: string, tag: string, swatch?: HTMLElement): HTMLElement {
+  const who = document.createElement('div');
+  who.className = 'who';
+  const label = document.createElement('span');
+  label.className = 'name';
+  label.textContent = name;
+  who.append(...(swatch ? [swatch] : []), label);
+  if (tag !== '') {
+    const extra = document.createElement('span');
+    extra.className = 'tag';
+    extra.textContent = tag;
+    who.append(extra);
+  }
+  return who;
 }

@@ -73,7 +73,8 @@ class WatchedGame {
   get state(): GameState | undefined { return this.replica.state; }
 }
 
-const ENDED_PHASES: ReadonlySet<GameState['phase']> = new Set(['complete', 'failed', 'closed']);
+/** The phases of a game that is over: a lobby closed, a game complete or failed. */
+export const ENDED_PHASES: ReadonlySet<string> = new Set<GameState['phase']>(['complete', 'failed', 'closed']);
 
 /** How long a game nobody watches stays replicated (rejoins after a drop find it warm). */
 const KEEP_UNWATCHED_MS = 30_000;
@@ -148,9 +149,9 @@ export class Fanout {
     return game.state;
   }
 
-  /** A followed game's phase as its replica has it: undefined for a game this node does not follow (or not loaded yet). */
-  phaseOf(gameId: string): GameState['phase'] | undefined {
-    return this.games.get(gameId)?.state?.phase;
+  /** Whether this node's replica of the game has seen it end (false for a game it does not follow, or not loaded yet). */
+  seenEnded(gameId: string): boolean {
+    return ENDED_PHASES.has(this.games.get(gameId)?.state?.phase ?? '');
   }
 
   /**

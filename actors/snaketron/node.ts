@@ -10,7 +10,7 @@ import { COUNTDOWN_MS, MAX_FRAME_BYTES, type QueueMode } from '../../protocol/me
 import { connectDatabase, migrate } from '../../runtime/db.ts';
 import { createLogger, redactUrl, type Logger } from '../../runtime/log.ts';
 import { Runtime } from '../../runtime/runtime.ts';
-import { Fanout } from './fanout.ts';
+import { ENDED_PHASES, Fanout } from './fanout.ts';
 import { GameService } from './games.ts';
 import { Matchmaker, type Match } from './matchmaking.ts';
 import { createMetrics } from './metrics.ts';
@@ -59,7 +59,6 @@ const HTTP_ANSWER_MS = 3000;
 /** How long /api/games/:id waits for storage to have the end of a game this node saw end, and how often it looks. */
 const STORAGE_CATCH_UP_MS = 2000;
 const STORAGE_POLL_MS = 25;
-const ENDED = new Set(['complete', 'failed', 'closed']);
 /** How often (in matchmaking rounds of a second) matchmaking is pruned: tickets held on departed nodes, stale claims and marks. */
 const PRUNE_EVERY_ROUNDS = 5;
 /**
@@ -353,7 +352,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
       // storage learns of a game's end from the recorder, up to half a second after its players: a game this
       // node's replica has seen end is answered once storage has its end too (its result with it)
       const ends = Date.now() + STORAGE_CATCH_UP_MS;
-      while (info && !ENDED.has(info.status as string) && ENDED.has(fanout.phaseOf(id) ?? '') && Date.now() < ends) {
+      while (info && !ENDED_PHASES.has(String(info.status)) && fanout.seenEnded(id) && Date.now() < ends) {
         await sleep(STORAGE_POLL_MS);
         info = await games.info(id);
       }
