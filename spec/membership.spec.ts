@@ -113,10 +113,14 @@ describe('membership between nodes whose clocks disagree', function () {
     for (const node of [behind, right]) {
       await waitFor(`node ${node.nodeId} to log that ahead missed its heartbeats`, () => /node ahead missed its heartbeats/.test(node.output()), 10_000);
     }
+    // each of ahead's partitions was taken from it as from a dead holder by a survivor: on a loaded machine not always
+    // by the one that holds it at the end (in a loaded CI run behind took partition 3, right's share, likely while
+    // right's heartbeat was late, and it went on to right); who holds what at the end is checked above
     for (const partition of [0, 3]) {
       const takeover = await waitFor(`the takeover of partition ${partition} from ahead to be noted`, async () =>
         (await c.redis.lrange(c.keys.takeovers, 0, -1)).map((t) => JSON.parse(t) as Takeover).find((t) => t.partition === partition && t.from === 'ahead'));
-      expect(takeover, `the takeover of partition ${partition}`).to.include({ node: shared(['behind', 'right'])[partition], reason: 'holder died' });
+      expect(takeover!.reason, `the takeover of partition ${partition}`).to.equal('holder died');
+      expect(['behind', 'right'], `who took partition ${partition}`).to.include(takeover!.node);
     }
   });
 });
