@@ -18,6 +18,7 @@ import type {
   ServerReport, ServerSample,
 } from './colyseus/control.ts';
 import { LatencyHistogram } from './colyseus/histogram.ts';
+import { runQueueWaitSeconds, waitedShare } from './schedstat.ts';
 import type { Bench, BenchResult } from './types.ts';
 
 const BASELINE_DIR = fileURLToPath(new URL('./colyseus/', import.meta.url));
@@ -143,6 +144,8 @@ interface Level {
   serverCpu: number;
   /** the part of serverCpu spent in the kernel: mostly writing frames to client sockets */
   serverKernelCpu: number;
+  /** the share of the window the server's thread was ready to run but waited for a core (null: not known here) */
+  serverWait: number | null;
   driverCpu: number[];
   /** everything else on the machine: other people's work */
   otherCpu: number;
@@ -180,11 +183,13 @@ async function measureLevel(server: ServerProcess, drivers: DriverProcess[], pla
 
 async function measureWindow(server: ServerProcess, drivers: DriverProcess[], players: number): Promise<Level> {
   const before = await sample(server);
+  const waitBefore = runQueueWaitSeconds(server.child.pid!);
   const machineBefore = machineCpu();
   const startedAt = performance.now();
   const windows: DriverWindow[] = await ask(drivers, drivers.map(() => ({ kind: 'measure', ms: MEASURE_MS })), 'window', MEASURE_MS + 30_000);
   const seconds = (performance.now() - startedAt) / 1000;
   const after = await sample(server);
+  const waitAfter = runQueueWaitSeconds(server.child.pid!);
   const machineAfter = machineCpu();
 
   const serverCpu = (cpuSeconds(after.cpu) - cpuSeconds(before.cpu)) / seconds;
@@ -205,6 +210,7 @@ async function measureWindow(server: ServerProcess, drivers: DriverProcess[], pl
     joinFailures: sum((w) => w.joinFailures),
     serverCpu,
     serverKernelCpu: (after.cpu.system - before.cpu.system) / 1e6 / seconds,
+    serverWait: waitedShare(waitBefore, waitAfter, seconds),
     driverCpu,
     otherCpu: Math.max(0, machineBusy - serverCpu - sumOf(driverCpu)),
     serverRss: after.rss,
@@ -232,7 +238,7 @@ function describeLevel(level: Level): string {
     `tick interval p99 ${round(level.interval.quantile(0.99), 1)} ms`,
     `${level.games} games, ${level.playing} players playing, ${level.ticks} ticks, ${level.gaps} gaps, ` +
       `${level.hashMismatches} hash mismatches, ${level.joinFailures} failed joins`,
-    `CPU (of one core): server ${pct(level.serverCpu)} (${pct(level.serverKernelCpu)} in the kernel), driver ${level.driverCpu.map(pct).join('+')}, other work on the machine ${pct(level.otherCpu)}`,
+    `CPU (of one core): server ${pct(level.serverCpu)} (${pct(level.serverKernelCpu)} in the kernel, and waiting for a core ${level.serverWait === null ? '?' : pct(level.serverWait)} of the window), driver ${level.driverCpu.map(pct).join('+')}, other work on the machine ${pct(level.otherCpu)}`,
     `event loop p99: server ${round(level.serverLoopDelayP99, 1)} ms, driver ${round(level.driverLoopDelayP99, 1)} ms`,
     ...(level.failed === null ? [] : [`stops the run: ${level.failed.detail}`]),
   ].join('; ');
@@ -287,7 +293,7 @@ function loadRows(levels: Level[], idle: ServerSample, versions: string): BenchR
   if (best !== undefined) {
     const games = Math.max(1, best.games);
     rows.push(
-      { group: 'baseline', name: `colyseus server CPU @ ${best.players} players`, value: round(best.serverCpu * 100, 1), unit: '% of a core', notes: `${best.games} games; ${round(best.serverKernelCpu * 100, 1)}% of a core of it in the kernel, mostly sending frames` },
+      { group: 'baseline', name: `colyseus server CPU @ ${best.players} players`, value: round(best.serverCpu * 100, 1), unit: '% of a core', notes: `${best.games} games; ${round(best.serverKernelCpu * 100, 1)}% of a core of it in the kernel, mostly sending frames; its thread waited for a core ${best.serverWait === null ? '?' : `${round(best.serverWait * 100, 1)}%`} of the window` },
       { group: 'baseline', name: 'colyseus server CPU per game', value: round((best.serverCpu * 1e6) / games, 1), unit: 'µs/s per game', notes: `at ${best.players} players: server CPU time per second of wall clock, over the games running` },
       { group: 'baseline', name: 'colyseus server RSS per game', value: round((best.serverRss - idle.rss) / games / 1024, 1), unit: 'KiB', notes: `(RSS at ${best.players} players ${round(best.serverRss / 2 ** 20, 0)} MiB − idle ${round(idle.rss / 2 ** 20, 0)} MiB) / ${best.games} games` },
       { group: 'baseline', name: `colyseus turn→ack p99 @ ${best.players} players`, value: round(best.ack.quantile(0.99)), unit: 'ms', notes: `p50 ${round(best.ack.quantile(0.5))} ms; in memory, nothing stored` },
