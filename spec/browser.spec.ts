@@ -771,6 +771,29 @@ describe('web client in a browser', function () {
     }
   });
 
+  it('says the server is full when its node serves all the connections it takes, and gets in by itself once one leaves', async () => {
+    const full = await SpecCluster.create('browser-full', { maxClients: 1 });
+    try {
+      const fullNode = await full.start();
+      const occupant = await SpecClient.connect(fullNode.ws, 'occupant');
+      await occupant.hello('occupant');
+      const context = await browser.newContext({ viewport: { width: 1200, height: 800 } });
+      const page = await context.newPage();
+      page.on('pageerror', (error) => pageErrors.push(`waiting: ${error.message}`));
+      await page.goto(fullNode.http);
+      await page.getByTestId('name-input').fill('waiting');
+      await page.getByTestId('name-submit').click();
+      await page.getByTestId('toast').filter({ hasText: 'The server is full right now: trying again in a moment' })
+        .waitFor({ state: 'visible', timeout: 10_000 });
+      expect((await state(page)).connection, 'the page while the node is full').to.not.equal('connected');
+      occupant.ws.close();
+      await until(page, 'the page to get in once the occupant left', "s.screen === 'lobby' && s.connection === 'connected'", 30_000);
+      await context.close();
+    } finally {
+      await full.stop();
+    }
+  });
+
   it('keeps a game through a restart of its node: counts down to each try, says the page reconnects by itself, plays on', async () => {
     const page = await open('restarted');
     // one snake on a wide board, slow: it meets the wall some 48 s after its start

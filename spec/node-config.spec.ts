@@ -11,6 +11,7 @@ import { pino } from 'pino';
 import { startNode } from '../actors/snaketron/node.ts';
 import { dropKeys, freshDatabase, freshPrefix, REDIS_URL, waitFor } from './support/env.ts';
 import { freePort } from './support/processes.ts';
+import { SpecClient } from './support/client.ts';
 
 const NODE_BIN = fileURLToPath(new URL('../bin/snaketron-node', import.meta.url));
 
@@ -29,7 +30,7 @@ describe('snaketron-node configuration', function () {
       ['--partitions', 'SNAKETRON_PARTITIONS'], ['--workers', 'SNAKETRON_WORKERS'], ['--node-id', 'SNAKETRON_NODE_ID'],
       ['--prefix', 'SNAKETRON_PREFIX'], ['--secret', 'SNAKETRON_SECRET'], ['--public-url', 'SNAKETRON_PUBLIC_URL'],
       ['--checkpoint-ticks', 'SNAKETRON_CHECKPOINT_TICKS'], ['--lease-ms', 'SNAKETRON_LEASE_MS'],
-      ['--lobby-grace-ms', 'SNAKETRON_LOBBY_GRACE_MS'], ['--log-level', 'SNAKETRON_LOG_LEVEL']]) {
+      ['--lobby-grace-ms', 'SNAKETRON_LOBBY_GRACE_MS'], ['--max-clients', 'SNAKETRON_MAX_CLIENTS'], ['--log-level', 'SNAKETRON_LOG_LEVEL']]) {
       expect(stdout).to.contain(flag).and.contain(env);
     }
     expect(stdout).to.contain('(default 8080)').and.contain('(default 32)').and.contain('(default 1500)');
@@ -47,6 +48,10 @@ describe('snaketron-node configuration', function () {
     const config = parseNodeConfig(['--port', '9001'], { SNAKETRON_PORT: '9002', SNAKETRON_PARTITIONS: '16', SNAKETRON_NODE_ID: 'n-1' });
     expect(config).to.include({ port: 9001, partitions: 16, nodeId: 'n-1', prefix: 'snaketron', checkpointTicks: 20, leaseMs: 1500, lobbyGraceMs: 20_000 });
     expect(parseNodeConfig(['--lobby-grace-ms', '500'], {})).to.include({ lobbyGraceMs: 500 });
+    expect(parseNodeConfig([], {})).to.include({ maxClients: 10_000 });
+    expect(parseNodeConfig(['--max-clients', '300'], { SNAKETRON_MAX_CLIENTS: '400' })).to.include({ maxClients: 300 });
+    expect(parseNodeConfig([], { SNAKETRON_MAX_CLIENTS: '400' })).to.include({ maxClients: 400 });
+    expect(() => parseNodeConfig(['--max-clients', '0'], {})).to.throw(ConfigError, '--max-clients (SNAKETRON_MAX_CLIENTS) must be a whole number from 1 to 10000000, got "0"');
   });
 
   it('refuses a bad option with a message naming it and exit code 2', () => {
@@ -144,6 +149,51 @@ describe('snaketron-node configuration', function () {
       const view = (await (await fetch(`${node.url}/api/cluster`)).json()) as { nodes: Array<{ id: string; url: string }> };
       expect(view.nodes.find((n) => n.id === 'port-zero')?.url).to.match(new RegExp(`:${node.port}/ws$`));
     } finally {
+      await node.stop();
+      await dropKeys(prefix);
+      await db.drop();
+    }
+  });
+
+  it('serves at most --max-clients connections: one more is told unavailable and closed with 1013, and gets in once one leaves', async () => {
+    const db = await freshDatabase('max-clients');
+    const prefix = freshPrefix('max-clients');
+    const node = await startNode({
+      port: 0, redisUrl: REDIS_URL, databaseUrl: db.url, partitions: 4, workers: 1, nodeId: 'max-clients', prefix,
+      checkpointTicks: 20, leaseMs: 1500, lobbyGraceMs: 20_000, maxClients: 2, logger: pino({ level: 'silent' }),
+    });
+    const clients: SpecClient[] = [];
+    const connect = async (name: string) => {
+      const client = await SpecClient.connect(`ws://127.0.0.1:${node.port}/ws`, name);
+      clients.push(client);
+      client.send({ type: 'hello', v: 1, name });
+      return client;
+    };
+    const refused = async () => Number(/^snaketron_connections_refused_total\{[^}]*\} (\d+)$/m.exec(await (await fetch(`${node.url}/metrics`)).text())?.[1]);
+    try {
+      const [a, b] = [await connect('a'), await connect('b')];
+      await Promise.all([a.next('welcome'), b.next('welcome')]);
+      const c = await connect('c');
+      const error = await c.next('error');
+      expect(error).to.deep.include({ code: 'unavailable', message: 'this node is full: it serves at most 2 connections at once; try again shortly' });
+      expect(await c.whenClosed).to.deep.equal({ code: 1013, reason: 'node full' });
+      expect(c.received.map((m) => m.type), 'all the refused connection got').to.deep.equal(['error']);
+      expect(await refused()).to.equal(1);
+      // the two served go on as before
+      a.send({ type: 'ping', c: 1 });
+      expect(await a.next('pong')).to.include({ c: 1 });
+      a.ws.close();
+      await a.whenClosed;
+      const d = await waitFor('a connection to get in once one left', async () => {
+        const client = await connect('d');
+        const first = await Promise.race([client.next('welcome').then(() => 'welcome'), client.whenClosed.then(() => 'closed')]);
+        return first === 'welcome' ? client : null;
+      }, 10_000, 100);
+      expect(d.received[0].type).to.equal('welcome');
+      b.send({ type: 'ping', c: 2 });
+      expect(await b.next('pong')).to.include({ c: 2 });
+    } finally {
+      for (const client of clients) client.ws.terminate();
       await node.stop();
       await dropKeys(prefix);
       await db.drop();

@@ -43,7 +43,8 @@ describe('operator views', function () {
     for (const name of ['snaketron_partitions_owned', 'snaketron_commits_total', 'snaketron_recoveries_total', 'snaketron_dead_letters_total',
       'snaketron_tick_lateness_seconds_count', 'snaketron_commit_seconds_count', 'snaketron_checkpoint_seconds_count',
       'snaketron_recovery_seconds_count', 'snaketron_clients', 'snaketron_messages_out_total', 'snaketron_bytes_out_total',
-      'snaketron_slow_client_resyncs_total', 'snaketron_worker_restarts_total', 'snaketron_actors_parked_total', 'snaketron_queued_players']) {
+      'snaketron_slow_client_resyncs_total', 'snaketron_worker_restarts_total', 'snaketron_actors_parked_total', 'snaketron_queued_players',
+      'snaketron_connections_refused_total']) {
       expect(metric(text, name), name).to.be.a('number').and.not.NaN;
     }
     expect(metric(text, 'snaketron_partitions_owned')).to.equal(4);

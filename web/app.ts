@@ -471,8 +471,9 @@ function onError(message: ErrorMessage, replyTo: Pending | undefined): void {
   }
   if (message.code === 'unauthenticated') connection.restart();
   if (replyTo === undefined && message.code === 'unavailable') {
-    // unasked, it comes from a node on its way down (its words are for any client): this page reconnects by itself
-    screens.toast('The server is restarting: reconnecting you to where you were…');
+    // unasked, it comes from a node on its way down (its words are for any client), or, before any welcome, from a
+    // node serving all the connections it takes (it closes with 1013): this page reconnects by itself either way
+    screens.toast(welcomed ? 'The server is restarting: reconnecting you to where you were…' : 'The server is full right now: trying again in a moment…');
     return;
   }
   screens.toast(message.message);

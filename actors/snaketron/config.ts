@@ -18,6 +18,9 @@ interface Option {
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
+/** The most WebSocket connections a node serves at once unless told otherwise (Redis's own default for its clients). */
+export const DEFAULT_MAX_CLIENTS = 10_000;
+
 const OPTIONS: Option[] = [
   { flag: 'port', env: 'SNAKETRON_PORT', help: 'HTTP and WebSocket port', default: () => '8080', kind: 'int', min: 0, max: 65535 },
   { flag: 'redis', env: 'SNAKETRON_REDIS_URL', help: 'Redis URL, or comma-separated host:port seeds of a Redis Cluster', default: () => 'redis://127.0.0.1:6379', kind: 'string' },
@@ -29,6 +32,7 @@ const OPTIONS: Option[] = [
   { flag: 'secret', env: 'SNAKETRON_SECRET', help: 'token signing secret (default: generated once per cluster, kept in Redis)', default: () => undefined, kind: 'string' },
   { flag: 'public-url', env: 'SNAKETRON_PUBLIC_URL', help: 'the WebSocket URL clients use (default ws://HOST:PORT/ws)', default: () => undefined, kind: 'string' },
   { flag: 'checkpoint-ticks', env: 'SNAKETRON_CHECKPOINT_TICKS', help: 'checkpoint every game at least every K ticks', default: () => '20', kind: 'int', min: 1, max: 100000 },
+  { flag: 'max-clients', env: 'SNAKETRON_MAX_CLIENTS', help: 'the most WebSocket connections this node serves at once: one more is told unavailable and closed with 1013 (try again later); make bench measures what a machine holds', default: () => String(DEFAULT_MAX_CLIENTS), kind: 'int', min: 1, max: 10_000_000 },
   { flag: 'lobby-grace-ms', env: 'SNAKETRON_LOBBY_GRACE_MS', help: 'how long a player whose connection closed keeps its seat in a private lobby', default: () => '20000', kind: 'int', min: 0, max: 3600000 },
   { flag: 'log-level', env: 'SNAKETRON_LOG_LEVEL', help: `one of ${LOG_LEVELS.join(', ')}`, default: () => 'info', kind: 'string' },
   { flag: 'verify-replays', env: 'SNAKETRON_VERIFY_REPLAYS', help: 'at every Nth checkpoint of a game, check that a replay of its journal gives its live state (0: never; for developing actors, each check costs a replay of those ticks)', default: () => '0', kind: 'int', min: 0, max: 1000000 },
@@ -124,7 +128,7 @@ export function parseNodeConfig(argv: string[], env: NodeJS.ProcessEnv): NodeCon
     port, redisUrl: redis, databaseUrl: database, partitions: int('partitions'), workers: int('workers'),
     nodeId: nodeId ?? `${hostname()}-${port}-${randomBytes(3).toString('hex')}`,
     prefix, secret, publicUrl,
-    checkpointTicks: int('checkpoint-ticks'), leaseMs: int('lease-ms'), lobbyGraceMs: int('lobby-grace-ms'), logLevel,
+    checkpointTicks: int('checkpoint-ticks'), leaseMs: int('lease-ms'), lobbyGraceMs: int('lobby-grace-ms'), maxClients: int('max-clients'), logLevel,
     verifyReplays: int('verify-replays'),
   };
 }

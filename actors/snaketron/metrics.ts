@@ -14,6 +14,8 @@ export interface NodeStats {
   queued(): Promise<number>;
   /** as /readyz answers */
   ready(): boolean;
+  /** WebSocket connections refused because the node served its most (--max-clients) already */
+  refusedFull(): number;
 }
 
 /**
@@ -104,6 +106,7 @@ export function createMetrics(runtime: Runtime, fanout: Fanout, stats: NodeStats
   });
   void lag;
   gauge('snaketron_clients', 'connected WebSocket clients', () => stats.clients());
+  counter('snaketron_connections_refused_total', 'WebSocket connections refused because the node served --max-clients connections already', () => stats.refusedFull());
   gauge('snaketron_watched_games', 'games replicated on this node for its clients', () => fanout.watchedGames);
   counter('snaketron_messages_in_total', 'client messages received', () => stats.messagesIn());
   counter('snaketron_messages_out_total', 'client messages sent', () => stats.messagesOut());

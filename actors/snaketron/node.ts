@@ -6,10 +6,11 @@ import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import uWS from 'uWebSockets.js';
-import { COUNTDOWN_MS, MAX_FRAME_BYTES, type QueueMode } from '../../protocol/messages.ts';
+import { COUNTDOWN_MS, encodeServerMessage, MAX_FRAME_BYTES, type QueueMode } from '../../protocol/messages.ts';
 import { connectDatabase, migrate } from '../../runtime/db.ts';
 import { createLogger, redactUrl, type Logger } from '../../runtime/log.ts';
 import { Runtime } from '../../runtime/runtime.ts';
+import { DEFAULT_MAX_CLIENTS } from './config.ts';
 import { ENDED_PHASES, Fanout } from './fanout.ts';
 import { GameService } from './games.ts';
 import { Matchmaker, type Match } from './matchmaking.ts';
@@ -37,6 +38,8 @@ export interface NodeConfig {
   leaseMs: number;
   /** how long a player whose connection closed keeps its seat in a private lobby */
   lobbyGraceMs: number;
+  /** the most WebSocket connections served at once (default DEFAULT_MAX_CLIENTS); one more is refused */
+  maxClients?: number;
   /** pino's level for the node's own logger (when `logger` is not given) and its threads */
   logLevel?: string;
   logger?: Logger;
@@ -148,6 +151,9 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
   const byUser = new Map<string, Set<Session>>();
   const totals = { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0 };
   runtime.clientCount = () => sessions.size;
+  const maxClients = config.maxClients ?? DEFAULT_MAX_CLIENTS;
+  /** connections refused because the node served maxClients already */
+  let refusedFull = 0;
 
   const notifyChannel = (nodeId: string) => runtime.keys.app(`node:${nodeId}`);
   const subscriber = runtime.connectReader('notify');
@@ -241,6 +247,7 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
     bytesOut: () => totals.bytesOut + live((s) => s.bytesOut),
     queued: () => matchmaker.queued(),
     ready: () => isReady(),
+    refusedFull: () => refusedFull,
   });
 
   const allSockets = new Set<uWS.WebSocket<SocketData>>();
@@ -256,6 +263,15 @@ export async function startNode(config: NodeConfig): Promise<RunningNode> {
         req.getHeader('sec-websocket-extensions'), context);
     },
     open: (ws) => {
+      if (allSockets.size >= maxClients) {
+        // told why before the close, in the protocol's words: a client tries again later, or another node
+        refusedFull++;
+        ws.send(encodeServerMessage({
+          type: 'error', code: 'unavailable', message: `this node is full: it serves at most ${maxClients} connections at once; try again shortly`,
+        }), true);
+        ws.end(1013, 'node full');
+        return;
+      }
       allSockets.add(ws);
       let open = true;
       const data = ws.getUserData();

@@ -53,6 +53,8 @@ export interface ClusterOptions {
   leaseMs?: number;
   /** how long a player whose connection closed keeps its seat in a private lobby (the node's default: 20 s) */
   lobbyGraceMs?: number;
+  /** the nodes' --max-clients (the node's default: 10,000) */
+  maxClients?: number;
   /** the nodes' --redis (default: the shared server); a Redis of the spec's own is the spec's to clear */
   redis?: string;
   /** the nodes' --log-level (default: SNAKETRON_LOG_LEVEL, else warn), for specs that read their logs */
@@ -90,6 +92,7 @@ export class SpecCluster {
         SNAKETRON_WORKERS: String(this.options.workers ?? 1), SNAKETRON_NODE_ID: nodeId,
         SNAKETRON_LEASE_MS: String(this.options.leaseMs ?? 1500),
         ...(this.options.lobbyGraceMs === undefined ? {} : { SNAKETRON_LOBBY_GRACE_MS: String(this.options.lobbyGraceMs) }),
+        ...(this.options.maxClients === undefined ? {} : { SNAKETRON_MAX_CLIENTS: String(this.options.maxClients) }),
         SNAKETRON_LOG_LEVEL: this.options.logLevel ?? process.env.SNAKETRON_LOG_LEVEL ?? 'warn',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
