@@ -226,9 +226,10 @@ export async function measureSnakeTron(steps: number[], seconds: number): Promis
       const b = to ?? sample();
       const pct = (key: 'node' | 'nodeMain' | 'nodeMainKernel' | 'redis' | 'postgres') => (spent(a[key], b[key]) / Math.max(0.001, (b.at - a.at) / 1000)) * 100;
       const [d0, d1] = await Promise.all([deliveryFrom ?? delivery(), deliveryTo ?? delivery()]);
+      const waited = waitedShare(a.nodeMainWait, b.nodeMainWait, (b.at - a.at) / 1000);
       return {
         ...combine(parts), nodeCpuPct: pct('node'), nodeMainCpuPct: pct('nodeMain'), nodeMainKernelPct: pct('nodeMainKernel'),
-        nodeMainWaitPct: ((w) => (w === null ? null : w * 100))(waitedShare(a.nodeMainWait, b.nodeMainWait, (b.at - a.at) / 1000)), redisCpuPct: pct('redis'), postgresCpuPct: pct('postgres'), nodeRssMiB: rssMiB(pid),
+        nodeMainWaitPct: waited === null ? null : waited * 100, redisCpuPct: pct('redis'), postgresCpuPct: pct('postgres'), nodeRssMiB: rssMiB(pid),
         nodeDeliveryP50: windowQuantile(d0, d1, 0.5), nodeDeliveryP99: windowQuantile(d0, d1, 0.99),
       };
     };
@@ -240,7 +241,7 @@ export async function measureSnakeTron(steps: number[], seconds: number): Promis
         result = await measure(bots);
       }
       out.push(result);
-      process.stderr.write(`e2e ${bots} players: ack p99 ${result.ackP99?.toFixed(1)} ms, delivery p99 ${result.deliveryP99?.toFixed(1)} ms (in the node ≤ ${result.nodeDeliveryP99} ms), drivers' loop delay p99 ${result.driverLoopDelayP99.toFixed(1)} ms, ${playing(result)} playing, cpu: node ${result.nodeCpuPct.toFixed(0)}% (main thread ${result.nodeMainCpuPct.toFixed(0)}%, ${result.nodeMainKernelPct.toFixed(0)} of it in the kernel, and ${result.nodeMainWaitPct?.toFixed(0)}% waiting for a core) redis ${result.redisCpuPct.toFixed(0)}% postgres ${result.postgresCpuPct.toFixed(0)}%, rss ${result.nodeRssMiB.toFixed(0)} MiB\n`);
+      process.stderr.write(`e2e ${bots} players: ack p99 ${result.ackP99?.toFixed(1)} ms, delivery p99 ${result.deliveryP99?.toFixed(1)} ms (in the node ≤ ${result.nodeDeliveryP99} ms), drivers' loop delay p99 ${result.driverLoopDelayP99.toFixed(1)} ms, ${playing(result)} playing, cpu: node ${result.nodeCpuPct.toFixed(0)}% (main thread ${result.nodeMainCpuPct.toFixed(0)}%, ${result.nodeMainKernelPct.toFixed(0)} of it in the kernel, and ${result.nodeMainWaitPct?.toFixed(0) ?? '?'}% waiting for a core) redis ${result.redisCpuPct.toFixed(0)}% postgres ${result.postgresCpuPct.toFixed(0)}%, rss ${result.nodeRssMiB.toFixed(0)} MiB\n`);
       if (!withinLimits(result)) break;
       await new Promise((r) => setTimeout(r, 3000));
     }
@@ -261,7 +262,7 @@ export const run: Bench = async () => {
   const best = [...results].reverse().find(withinLimits);
   const rows: BenchResult[] = results.map((s) => ({
     group: 'e2e', name: `${s.bots} duel players: tick delivery p99`, value: s.deliveryP99 ?? 0, unit: 'ms', target: `< ${LIMIT_MS}`,
-    notes: `delivery after commit p50 ${s.deliveryP50?.toFixed(1)} p99 ${s.deliveryP99?.toFixed(1)}, of which in the node (commit → sockets, bucket bounds) p50 ≤ ${s.nodeDeliveryP50} p99 ≤ ${s.nodeDeliveryP99}; after the step p50 ${s.stepDeliveryP50?.toFixed(1)} p99 ${s.stepDeliveryP99?.toFixed(1)}; turn→ack p50 ${s.ackP50?.toFixed(1)} p99 ${s.ackP99?.toFixed(1)}; cpu (of one core, in the measured window): node ${s.nodeCpuPct.toFixed(0)}% (its main thread ${s.nodeMainCpuPct.toFixed(0)}%, ${s.nodeMainKernelPct.toFixed(0)} of it in the kernel, mostly sending frames; it also waited for a core ${s.nodeMainWaitPct?.toFixed(0)}% of the window), Redis ${s.redisCpuPct.toFixed(0)}%, Postgres ${s.postgresCpuPct.toFixed(0)}%, drivers ${s.driverCpuPct.toFixed(0)}%; drivers' event loop delay p99 ${s.driverLoopDelayP99.toFixed(1)} ms; node rss ${s.nodeRssMiB.toFixed(0)} MiB; ${playing(s)} players in stepping games on average; ${s.games} games ended; ${s.mismatches} hash mismatches`,
+    notes: `delivery after commit p50 ${s.deliveryP50?.toFixed(1)} p99 ${s.deliveryP99?.toFixed(1)}, of which in the node (commit → sockets, bucket bounds) p50 ≤ ${s.nodeDeliveryP50} p99 ≤ ${s.nodeDeliveryP99}; after the step p50 ${s.stepDeliveryP50?.toFixed(1)} p99 ${s.stepDeliveryP99?.toFixed(1)}; turn→ack p50 ${s.ackP50?.toFixed(1)} p99 ${s.ackP99?.toFixed(1)}; cpu (of one core, in the measured window): node ${s.nodeCpuPct.toFixed(0)}% (its main thread ${s.nodeMainCpuPct.toFixed(0)}%, ${s.nodeMainKernelPct.toFixed(0)} of it in the kernel, mostly sending frames; it also waited for a core ${s.nodeMainWaitPct?.toFixed(0) ?? '?'}% of the window), Redis ${s.redisCpuPct.toFixed(0)}%, Postgres ${s.postgresCpuPct.toFixed(0)}%, drivers ${s.driverCpuPct.toFixed(0)}%; drivers' event loop delay p99 ${s.driverLoopDelayP99.toFixed(1)} ms; node rss ${s.nodeRssMiB.toFixed(0)} MiB; ${playing(s)} players in stepping games on average; ${s.games} games ended; ${s.mismatches} hash mismatches`,
   }));
   rows.push({ group: 'e2e', name: 'node CPU with no players', value: Math.round(idle.nodeCpuPct * 10) / 10, unit: '% of a core',
     notes: `the node alone, ${PARTITIONS} partitions owned, over ${IDLE_SECONDS} s before the first step (${IDLE_SETTLE_SECONDS} s after it was ready); Redis meanwhile ${idle.redisCpuPct.toFixed(1)}%; node rss ${idle.nodeRssMiB.toFixed(0)} MiB. Each step's CPU includes this fixed part` });
@@ -287,7 +288,7 @@ export const run: Bench = async () => {
   if (over) {
     rows.push({ group: 'e2e', name: 'machine CPU in use at the first step over the limit', unit: '% of a core',
       value: Math.round(over.nodeCpuPct + over.redisCpuPct + over.postgresCpuPct + over.driverCpuPct),
-      notes: `${over.bots} players: node ${over.nodeCpuPct.toFixed(0)}% (its main thread ${over.nodeMainCpuPct.toFixed(0)}%, and waiting for a core ${over.nodeMainWaitPct?.toFixed(0)}% of the window), Redis ${over.redisCpuPct.toFixed(0)}%, Postgres ${over.postgresCpuPct.toFixed(0)}%, drivers ${over.driverCpuPct.toFixed(0)}%, of the machine's ${availableParallelism() * 100}%` });
+      notes: `${over.bots} players: node ${over.nodeCpuPct.toFixed(0)}% (its main thread ${over.nodeMainCpuPct.toFixed(0)}%, and waiting for a core ${over.nodeMainWaitPct?.toFixed(0) ?? '?'}% of the window), Redis ${over.redisCpuPct.toFixed(0)}%, Postgres ${over.postgresCpuPct.toFixed(0)}%, drivers ${over.driverCpuPct.toFixed(0)}%, of the machine's ${availableParallelism() * 100}%` });
   }
   return rows;
 };
