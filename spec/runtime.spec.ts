@@ -988,6 +988,7 @@ describe('submits gathered over time', function () {
       redis.disconnect();
       await runtime.stop(false);
       await dropKeys(prefix);
+      await db.drop();
     }
   };
   // three inputs, each submitted 5 ms after the one before (three turns of the event loop)
