@@ -40,6 +40,12 @@ export interface ConnectOptions {
   /** For blocking reads: never queue commands while disconnected, so a reader notices at once. */
   readonly blocking?: boolean;
   readonly name?: string;
+  /**
+   * Gather the commands of one event-loop turn into one write (ioredis autopipelining; on by default, never for
+   * blocking reads). It pays where many commands go at once (a node's main thread submitting turns for many
+   * partitions); a connection whose commands go one at a time pays for a pipeline per command instead.
+   */
+  readonly autoPipelining?: boolean;
 }
 
 export function isClusterSpec(spec: string): boolean {
@@ -50,7 +56,7 @@ export function connectRedis(spec: string, options: ConnectOptions = {}): RedisC
   const common = {
     connectionName: options.name,
     maxRetriesPerRequest: null,
-    enableAutoPipelining: !options.blocking,
+    enableAutoPipelining: !options.blocking && (options.autoPipelining ?? true),
     retryStrategy: (attempt: number) => Math.min(50 * attempt, 1000),
   };
   const client = isClusterSpec(spec)

@@ -26,7 +26,11 @@ if (!port) throw new Error('runtime/worker.ts runs only as a worker thread');
 
 // its lines go to the node's logger (RuntimeOptions.logger), through the supervisor
 const log = createLogger({ worker: config.index }, config.logLevel, { write: (line) => send({ kind: 'log', line }) });
-const redis = connectRedis(config.redisUrl, { name: `${config.executor.nodeId}:w${config.index}` });
+// Its commands go one at a time (a partition's read, then its commit: each partition ticks at a phase of its own),
+// so it writes each at once rather than through a pipeline of one. Measured with 1,500 duel players on one node
+// (2026-11-28, three interleaved pairs of 15 s windows): the worker used 33–38 µs of CPU per game tick this way
+// against 34–43 with autopipelining, and 0.40–0.43 of the main thread's CPU in the same window against 0.47–0.48.
+const redis = connectRedis(config.redisUrl, { name: `${config.executor.nodeId}:w${config.index}`, autoPipelining: false });
 const db = connectDatabase<RuntimeTables>(config.databaseUrl, 2);
 const store = new CheckpointStore(db, config.prefix, CHECKPOINT_COALESCE_MS);
 const keys = new Keys(config.prefix);
