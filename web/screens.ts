@@ -558,7 +558,8 @@ function nameWithTag(name: string, tag: string, swatch?: HTMLElement): HTMLEleme
   const label = document.createElement('span');
   label.className = 'name';
   label.textContent = name;
-  who.append(...(swatch ? [swatch] : []), label);
+  if (swatch) who.append(swatch);
+  who.append(label);
   if (tag !== '') {
     const extra = document.createElement('span');
     extra.className = 'tag';
